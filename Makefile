@@ -1,0 +1,53 @@
+# Wardline: two commands on a fresh machine.
+#   make run   set up, migrate, load London's wards and demo data, serve on http://127.0.0.1:5000
+#   make test  set up the same way and run the whole suite (SQLite, and PostgreSQL when
+#              TEST_DATABASE_URL is set)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi:app
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test setup db demo chromium clean serve
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed: installing python3-venv"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; \
+	  $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: $(STAMP)
+
+# Create or upgrade the database schema (SQLite in instance/ unless DATABASE_URL is set).
+db: $(STAMP)
+	$(BIN)/flask db upgrade
+
+# London's wards, then demo residents, officers and admins (both idempotent).
+demo: db
+	$(BIN)/flask wards load
+	$(BIN)/flask seed-demo
+
+run: demo
+	$(BIN)/python -m webapp.devserver
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: $(STAMP) chromium
+	$(BIN)/pytest -q --durations=10
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \
+	  $(BIN)/pytest -q -m "not browser" --durations=5; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

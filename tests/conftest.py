@@ -1,0 +1,324 @@
+"""Shared fixtures: one database per test run (SQLite, or PostgreSQL when
+``TEST_DATABASE_URL`` is set), wards loaded once, real commits, a real SMTP server on
+loopback, a test client that sends CSRF tokens like htmx does, and factories."""
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import secrets
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.config import Config
+from webapp.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REFERENCE_TABLES = {"boroughs", "wards", "ward_neighbours"}
+
+
+# --------------------------------------------------------------------------- databases
+def _pg_admin_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_database(label: str) -> str:
+    """Create a fresh, empty database for this run and return its SQLAlchemy URL."""
+    name = f"wardline_{label}_{os.getpid()}_{secrets.token_hex(3)}"
+    if TEST_DATABASE_URL:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+        admin = create_engine(_pg_admin_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return make_url(_pg_admin_url(TEST_DATABASE_URL)).set(database=name) \
+            .render_as_string(hide_password=False)
+    folder = Path(tempfile.mkdtemp(prefix="wardline-db-"))
+    return f"sqlite:///{folder / (name + '.sqlite')}"
+
+
+def drop_database(url: str) -> None:
+    """Drop a database made by :func:`create_database`."""
+    from sqlalchemy.engine import make_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        from sqlalchemy import create_engine
+        admin = create_engine(_pg_admin_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(parsed.database + suffix).unlink(missing_ok=True)
+
+
+def is_postgres() -> bool:
+    return bool(TEST_DATABASE_URL)
+
+
+# --------------------------------------------------------------------------- SMTP
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse = False  # set True to answer 451 (a server that is down for a while)
+        self.connections = 0
+        self._cond = threading.Condition()
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if sink.refuse:
+                    return "451 4.3.0 Try again later"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                with sink._cond:
+                    sink.messages.append(msg)
+                    sink._cond.notify_all()
+                return "250 Message accepted"
+
+        class CountingController(Controller):
+            def factory(self):
+                sink.connections += 1
+                return super().factory()
+
+        self.port = free_port()
+        self.controller = CountingController(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def clear(self):
+        with self._cond:
+            self.messages.clear()
+        self.refuse = False
+        self.connections = 0
+
+    def wait_for(self, n: int, timeout: float = 5.0):
+        with self._cond:
+            assert self._cond.wait_for(lambda: len(self.messages) >= n, timeout), \
+                f"SMTP server got {len(self.messages)} < {n} messages"
+            return list(self.messages)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = SMTPSink().start()
+    yield server
+    server.stop()
+
+
+# --------------------------------------------------------------------------- app
+class CSRFClient(FlaskClient):
+    """A test client that sends a valid CSRF token on every state-changing request, the
+    way the app's pages do (htmx puts it in the ``X-CSRFToken`` header). Pass
+    ``csrf=False`` to send none."""
+
+    def open(self, *args, **kwargs):
+        send_token = kwargs.pop("csrf", True)
+        method = (kwargs.get("method") or "GET").upper()
+        if send_token and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """Return a token valid for this client's session, creating the session secret."""
+        with self.session_transaction() as sess:
+            raw = sess.get("csrf_token")
+            if raw is None:
+                raw = sess["csrf_token"] = secrets.token_hex(20)
+        serializer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    url = create_database("test")
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, smtp_server, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+
+    class TestConfig(Config):
+        TESTING = True
+        SECRET_KEY = "test-secret-" + secrets.token_hex(8)
+        SQLALCHEMY_DATABASE_URI = database_url
+        INSTANCE_PATH = str(instance)
+        BASE_URL = "http://wardline.test"
+        SERVER_NAME = None
+        SMTP_HOST = "127.0.0.1"
+        SMTP_PORT = smtp_server.port
+        SMTP_USE_TLS = False
+        SMTP_USER = None
+        MAIL_WRITE_FILES = False
+        RATELIMIT_STORAGE_URI = "memory://"
+
+    app = create_app(TestConfig)
+    app.test_client_class = CSRFClient
+    with app.app_context():
+        db.create_all()
+        from webapp.wards.services import load_wards
+        load_wards()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _clean_tables(app) -> None:
+    """Empty every table but the reference data (boroughs, wards, neighbours)."""
+    with app.app_context():
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def app(_app, smtp_server):
+    """The app with an application context pushed, on a clean database (wards loaded)."""
+    smtp_server.clear()
+    limiter.reset()
+    with _app.app_context():
+        yield _app
+        db.session.remove()
+    _clean_tables(_app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def mail(smtp_server):
+    """The loopback SMTP server's inbox (``mail.messages``, ``mail.wait_for(n)``)."""
+    return smtp_server
+
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def htmx_headers():
+    return dict(HTMX)
+
+
+# --------------------------------------------------------------------------- factories
+@pytest.fixture
+def make_resident(app):
+    """Create a confirmed resident who completed the survey: ``make_resident(ward="E05…")``."""
+    from webapp.accounts.models import Concern, User, UserCategory, UserWard
+    from webapp.timeutil import utcnow
+    from webapp.wards.services import get_ward
+
+    counter = iter(range(1, 10**9))
+
+    def factory(ward: str = "E05013806", *, email_address: str | None = None, name: str | None = None,
+                extra_wards: tuple[str, ...] = (), categories=("prevention", "events", "appeals", "outcomes"),
+                email_frequency: str = "immediate", concerns=(), completed: bool = True):
+        n = next(counter)
+        user = User(email=email_address or f"resident{n}.{secrets.token_hex(3)}@example.org",
+                    display_name=name or f"Resident {n}", role="resident",
+                    confirmed_at=utcnow(), email_frequency=email_frequency,
+                    survey_completed_at=utcnow() if completed else None,
+                    survey_step=4 if completed else 1)
+        db.session.add(user)
+        home = get_ward(ward)
+        user.wards.append(UserWard(ward=home, is_home=True, position=0))
+        for pos, code in enumerate(extra_wards, start=1):
+            user.wards.append(UserWard(ward=get_ward(code), is_home=False, position=pos))
+        for cat in categories:
+            user.categories.append(UserCategory(category=cat))
+        db.session.flush()
+        for topic in concerns:
+            db.session.add(Concern(user_id=user.id, respondent_key=user.respondent_key,
+                                   ward_id=home.id, topic=topic))
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create an officer or admin with a password (``role="officer"|"admin"``)."""
+    from webapp.accounts.models import User
+    from webapp.timeutil import utcnow
+
+    counter = iter(range(1, 10**9))
+
+    def factory(role: str = "officer", *, name: str | None = None, email_address: str | None = None):
+        n = next(counter)
+        user = User(email=email_address or f"{role}{n}.{secrets.token_hex(3)}@police.example",
+                    display_name=name or f"{role.title()} {n}", role=role, confirmed_at=utcnow())
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def login():
+    """Sign ``user`` in on ``client`` directly (staff also pass the second factor)."""
+    def do_login(client, user, *, mfa: bool = True):
+        with client.session_transaction() as sess:
+            sess["_user_id"] = user.get_id()
+            sess["_fresh"] = True
+            if user.role in ("officer", "admin") and mfa:
+                sess["mfa_user_id"] = user.id
+        return client
+    return do_login
+
+
+def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
+    """Poll ``predicate`` until it is truthy or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)

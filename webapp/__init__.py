@@ -1,0 +1,170 @@
+"""Wardline: connect residents with their neighbourhood police team.
+
+:func:`create_app` builds the app: configuration, extensions, one blueprint per domain,
+CLI commands, error pages and security headers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from importlib import import_module
+
+from flask import Flask, render_template, request
+
+from webapp.config import Config, load_or_create_secret
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+# Domains, in the order their blueprints are registered. Each is a package under webapp/
+# with a ``bp`` blueprint and, optionally, a ``cli`` module with ``register(app)``.
+DOMAINS = ("core", "accounts", "wards", "threads", "alerts", "delivery", "meetings", "pwa", "admin")
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    """Create and configure the app. ``config``: a Config subclass or a dict of overrides."""
+    overrides = config if isinstance(config, dict) else \
+        {k: getattr(config, k) for k in dir(config) if k.isupper()} if config else {}
+    instance_path = overrides.get("INSTANCE_PATH") or os.environ.get("WARDLINE_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
+                template_folder="../templates", static_folder="../static")
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = \
+            "sqlite:///" + os.path.join(app.instance_path, "wardline.sqlite")
+    _normalise_database_url(app)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
+                     render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _configure_sqlite(app)
+
+    import_models()
+    for name in DOMAINS:
+        app.register_blueprint(import_module(f"webapp.{name}").bp)
+        cli = _optional_module(f"webapp.{name}.cli")
+        if cli is not None:
+            cli.register(app)
+
+    _register_template_helpers(app)
+    _register_error_pages(app)
+    from webapp.security import set_security_headers
+    app.after_request(set_security_headers)
+    return app
+
+
+def _optional_module(name: str):
+    """Import ``name`` if that module exists (a domain need not have models or a CLI)."""
+    try:
+        return import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def import_models() -> None:
+    """Import every domain's models so the metadata (create_all, Alembic) is complete."""
+    import_module("webapp.tokens")
+    for name in DOMAINS:
+        _optional_module(f"webapp.{name}.models")
+
+
+def _normalise_database_url(app: Flask) -> None:
+    """Accept ``postgres://`` and ``postgresql://`` URLs and use the psycopg 3 driver."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """SQLite: enforce foreign keys, wait for locks, and use WAL for concurrent readers."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let SQLAlchemy, not pysqlite, issue BEGIN, so "BEGIN IMMEDIATE" works.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            mode = conn.info.pop("sqlite_begin", None) or "BEGIN"
+            conn.exec_driver_sql(mode)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from webapp.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
+    from webapp.timeutil import format_age, format_london, to_london
+
+    app.jinja_env.filters["london"] = format_london
+    app.jinja_env.filters["age"] = format_age
+    app.jinja_env.filters["to_london"] = to_london
+    app.jinja_env.globals.update(CATEGORIES=CATEGORIES, CONCERN_TOPICS=CONCERN_TOPICS,
+                                 EMAIL_FREQUENCIES=EMAIL_FREQUENCIES)
+
+    @app.context_processor
+    def _inject():
+        from webapp.static_assets import asset_url
+        return {"asset_url": asset_url,
+                "is_htmx_request": request.headers.get("HX-Request") == "true"}
+
+
+def _register_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def _page(code: int, title: str, message: str):
+        return render_template("errors/error.html", code=code, title=title,
+                               message=message), code
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return _page(400, "Please try again",
+                     "This form had expired or came from elsewhere. Go back, reload the page "
+                     "and send it again.")
+
+    @app.errorhandler(403)
+    def _forbidden(error):
+        return _page(403, "Not available to you", "You don't have access to this page.")
+
+    @app.errorhandler(404)
+    def _not_found(error):
+        return _page(404, "Page not found", "We couldn't find that page.")
+
+    @app.errorhandler(405)
+    def _method(error):
+        return _page(405, "Not allowed", "That action isn't possible here.")
+
+    @app.errorhandler(429)
+    def _too_many(error):
+        return _page(429, "Too many attempts",
+                     "You've tried this too often. Please wait a few minutes and try again.")
+
+    @app.errorhandler(500)
+    def _server_error(error):
+        return _page(500, "Something went wrong",
+                     "Sorry, something went wrong on our side. Please try again shortly.")

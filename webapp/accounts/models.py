@@ -1,0 +1,143 @@
+"""Users (residents, officers, admins), their ward choices, categories and concerns."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import session
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+ROLES = ("resident", "officer", "admin")
+
+
+def _new_respondent_key() -> str:
+    return secrets.token_hex(12)
+
+
+class User(UserMixin, db.Model):
+    """Anyone who signs in. ``role`` decides what they may see.
+
+    Residents sign in by emailed link; officers and admins by password plus TOTP
+    (``password_hash``/``totp_secret`` stay empty for residents).
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # normalised, lower case
+    display_name: Mapped[str] = mapped_column(String(60), default="")
+    role: Mapped[str] = mapped_column(String(16), default="resident", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Bumped to invalidate every remembered session and outstanding sign-in link.
+    session_version: Mapped[int] = mapped_column(default=1)
+
+    # Resident preferences
+    email_frequency: Mapped[str] = mapped_column(String(16), default="immediate")
+    push_enabled: Mapped[bool] = mapped_column(default=False)
+    survey_step: Mapped[int] = mapped_column(default=1)  # where to resume the survey
+    survey_completed_at: Mapped[datetime | None]
+    # Opaque id that groups a resident's concerns; survives account deletion anonymously.
+    respondent_key: Mapped[str] = mapped_column(String(32), default=_new_respondent_key)
+
+    # Officers and admins
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None]
+
+    wards: Mapped[list["UserWard"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserWard.position")
+    categories: Mapped[list["UserCategory"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan")
+
+    def get_id(self) -> str:
+        # Include the session version so bumping it signs the user out everywhere.
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_resident(self) -> bool:
+        return self.role == "resident"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("officer", "admin")
+
+    @property
+    def is_fully_authenticated(self) -> bool:
+        """Residents: signed in. Officers/admins: also passed TOTP in this session."""
+        if not self.is_staff:
+            return True
+        return session.get("mfa_user_id") == self.id
+
+    @property
+    def home_ward(self):
+        for link in self.wards:
+            if link.is_home:
+                return link.ward
+        return None
+
+    @property
+    def ward_list(self):
+        """Home ward first, then the extra wards, in the order chosen."""
+        return [link.ward for link in sorted(self.wards, key=lambda w: (not w.is_home, w.position))]
+
+    @property
+    def category_codes(self) -> set[str]:
+        return {c.category for c in self.categories}
+
+
+class UserWard(db.Model):
+    """A ward a resident follows: their home ward, plus up to two more."""
+
+    __tablename__ = "user_wards"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"), primary_key=True, index=True)
+    is_home: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(default=0)
+
+    user: Mapped[User] = relationship(back_populates="wards")
+    ward: Mapped["Ward"] = relationship()  # noqa: F821
+
+
+class UserCategory(db.Model):
+    """An alert category a resident wants (see :data:`webapp.taxonomy.CATEGORIES`)."""
+
+    __tablename__ = "user_categories"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True, index=True)
+
+    user: Mapped[User] = relationship(back_populates="categories")
+
+
+class Concern(db.Model):
+    """One "what matters most" answer, for a ward, from the survey or a meeting.
+
+    ``user_id`` is cleared (and ``text`` erased) when the resident deletes their account;
+    the topic and ``respondent_key`` stay so the ward's anonymous counts do not change.
+    """
+
+    __tablename__ = "concerns"
+    __table_args__ = (UniqueConstraint("respondent_key", "source", "source_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    respondent_key: Mapped[str] = mapped_column(String(32))
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="survey")  # survey | meeting
+    source_id: Mapped[int] = mapped_column(default=0)  # the meeting's id for meeting concerns
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ward: Mapped["Ward"] = relationship()  # noqa: F821

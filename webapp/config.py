@@ -1,0 +1,71 @@
+"""Configuration read from the environment, with embedded defaults for development.
+
+Nothing secret is committed: ``SECRET_KEY`` comes from the environment or is generated into
+``instance/secret_key`` on first run (see :func:`load_or_create_secret`).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_or_create_secret(instance_path: str, name: str = "secret_key") -> str:
+    """Return the secret stored in ``instance/<name>``, creating it (mode 0600) on first run."""
+    path = Path(instance_path) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+class Config:
+    """Settings from the environment. Tests subclass it (see ``tests/conftest.py``)."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # None: generated into instance/ by create_app
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    SMTP_HOST = os.environ.get("SMTP_HOST")  # None: no SMTP, mail only written to instance/mail
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USER = os.environ.get("SMTP_USER")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
+    SMTP_USE_TLS = _bool("SMTP_USE_TLS")
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "Wardline <no-reply@wardline.local>")
+    # Write every outgoing email to instance/mail/*.eml and log its links (development aid).
+    MAIL_WRITE_FILES = _bool("MAIL_WRITE_FILES", default=True)
+
+    # Web push (VAPID). Keys come from the environment or are generated into instance/.
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
+    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
+    VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", default=True)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 90  # residents stay signed in on their phone
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session; a long-open form must still submit
+
+    SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
+    TIMEZONE = "Europe/London"
+    DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "wardline-demo")

@@ -1,0 +1,2 @@
+"""Views of the delivery domain."""
+from webapp.delivery import bp  # noqa: F401

@@ -1,0 +1,41 @@
+"""``make run``: serve Wardline on http://127.0.0.1:5000 for development.
+
+Background processes that production runs separately (see README) are started beside the
+web server from ``COMPANIONS`` and stopped with it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+# Extra long-running processes started beside the web server: ["flask", "<command>"] lists.
+COMPANIONS: list[list[str]] = []
+
+
+def main() -> int:
+    flask = str(Path(sys.executable).with_name("flask"))
+    env = {**os.environ, "FLASK_APP": "wsgi:app"}
+    children = [subprocess.Popen([flask, *args[1:]], env=env) for args in COMPANIONS]
+    try:
+        from webapp import create_app
+        app = create_app()
+        print("Wardline is running on http://127.0.0.1:5000  (Ctrl+C to stop)", flush=True)
+        app.run(host="127.0.0.1", port=5000, debug=False, use_reloader=False, threaded=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

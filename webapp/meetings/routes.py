@@ -1,0 +1,2 @@
+"""Views of the meetings domain."""
+from webapp.meetings import bp  # noqa: F401

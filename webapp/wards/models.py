@@ -1,0 +1,58 @@
+"""London's boroughs and wards (ONS codes), with outlines and neighbours."""
+from __future__ import annotations
+
+from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+
+
+class Borough(db.Model):
+    """A London local authority (``E09…``): the 32 boroughs and the City of London."""
+
+    __tablename__ = "boroughs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+
+    wards: Mapped[list["Ward"]] = relationship(back_populates="borough", order_by="Ward.name")
+
+
+class Ward(db.Model):
+    """An electoral ward (``E05…``). The outline is kept as GeoJSON; the SVG path and
+    centroid are computed once at load so pages never do geometry."""
+
+    __tablename__ = "wards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), unique=True)
+    name: Mapped[str] = mapped_column(String(120), index=True)
+    borough_id: Mapped[int] = mapped_column(ForeignKey("boroughs.id"), index=True)
+    geometry: Mapped[str] = mapped_column(Text)  # GeoJSON geometry (WGS84)
+    svg_path: Mapped[str] = mapped_column(Text)
+    svg_viewbox: Mapped[str] = mapped_column(String(64))
+    centroid_lat: Mapped[float] = mapped_column(Float)
+    centroid_lon: Mapped[float] = mapped_column(Float)
+
+    borough: Mapped[Borough] = relationship(back_populates="wards")
+    neighbours: Mapped[list["Ward"]] = relationship(
+        secondary="ward_neighbours",
+        primaryjoin="Ward.id == WardNeighbour.ward_id",
+        secondaryjoin="Ward.id == WardNeighbour.neighbour_id",
+        order_by="Ward.name", viewonly=True)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}, {self.borough.name}"
+
+
+class WardNeighbour(db.Model):
+    """Two wards that share a boundary (stored both ways)."""
+
+    __tablename__ = "ward_neighbours"
+
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    neighbour_id: Mapped[int] = mapped_column(ForeignKey("wards.id", ondelete="CASCADE"),
+                                              primary_key=True)

@@ -1,0 +1,120 @@
+"""Loading London's wards, finding a ward by name or location, and the ward queries."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from shapely.geometry import shape
+from sqlalchemy import delete, func, or_, select
+
+from webapp.extensions import db
+from webapp.wards.geo import Suggestion, WardLocator, find_neighbours, svg_for
+from webapp.wards.models import Borough, Ward, WardNeighbour
+
+DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "london-wards.geojson"
+SEARCH_LIMIT = 20
+
+
+def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
+    """Insert or update every borough and ward from a GeoJSON file, then recompute
+    neighbours. Idempotent: a second run changes nothing. Commits; returns counts."""
+    features = json.loads(Path(path).read_text())["features"]
+    boroughs = {b.code: b for b in db.session.scalars(select(Borough))}
+    wards = {w.code: w for w in db.session.scalars(select(Ward))}
+    geometries = []
+    for feature in features:
+        props = feature["properties"]
+        borough = boroughs.get(props["borough_code"])
+        if borough is None:
+            borough = Borough(code=props["borough_code"], name=props["borough_name"])
+            db.session.add(borough)
+            boroughs[borough.code] = borough
+        borough.name = props["borough_name"]
+        geom = shape(feature["geometry"])
+        path_d, viewbox = svg_for(geom)
+        point = geom.representative_point()
+        ward = wards.get(props["ward_code"])
+        if ward is None:
+            ward = Ward(code=props["ward_code"])
+            db.session.add(ward)
+            wards[ward.code] = ward
+        ward.name = props["ward_name"]
+        ward.borough = borough
+        ward.geometry = json.dumps(feature["geometry"], separators=(",", ":"))
+        ward.svg_path, ward.svg_viewbox = path_d, viewbox
+        ward.centroid_lat, ward.centroid_lon = round(point.y, 6), round(point.x, 6)
+        geometries.append((ward, geom))
+    db.session.flush()
+    pairs = find_neighbours([g for _, g in geometries])
+    db.session.execute(delete(WardNeighbour))
+    if pairs:
+        db.session.execute(WardNeighbour.__table__.insert(), [
+            {"ward_id": geometries[i][0].id, "neighbour_id": geometries[j][0].id}
+            for i, j in sorted(pairs)])
+    db.session.commit()
+    reset_locator()
+    return {"boroughs": len(boroughs), "wards": len(geometries), "neighbour_links": len(pairs)}
+
+
+def get_ward(code: str) -> Ward | None:
+    """Return the ward with ONS ``code`` (case-insensitive), or None."""
+    if not code or len(code) > 9:
+        return None
+    return db.session.scalar(select(Ward).where(Ward.code == code.upper()))
+
+
+def search_wards(query: str, limit: int = SEARCH_LIMIT) -> list[Ward]:
+    """Wards whose name, or whose borough's name, contains ``query`` (case-insensitive).
+
+    Ward-name matches come first, then names that start with the query, then A–Z.
+    """
+    query = " ".join((query or "").split())[:80]
+    if len(query) < 2:
+        return []
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    ward_hit = func.lower(Ward.name).like(pattern, escape="\\")
+    borough_hit = func.lower(Borough.name).like(pattern, escape="\\")
+    starts = func.lower(Ward.name).like(f"{escaped}%", escape="\\")
+    stmt = (select(Ward).join(Borough).where(or_(ward_hit, borough_hit))
+            .order_by(ward_hit.desc(), starts.desc(), Ward.name, Borough.name).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def list_boroughs() -> list[Borough]:
+    return list(db.session.scalars(select(Borough).order_by(Borough.name)))
+
+
+def wards_in_borough(borough_code: str) -> list[Ward]:
+    stmt = (select(Ward).join(Borough).where(Borough.code == (borough_code or "").upper())
+            .order_by(Ward.name))
+    return list(db.session.scalars(stmt))
+
+
+_locator: WardLocator | None = None
+_locator_lock = threading.Lock()
+
+
+def reset_locator() -> None:
+    """Forget the cached STRtree (after the wards were reloaded)."""
+    global _locator
+    with _locator_lock:
+        _locator = None
+
+
+def locator() -> WardLocator:
+    """Return the process-wide :class:`WardLocator`, built from the database on first use."""
+    global _locator
+    with _locator_lock:
+        if _locator is None:
+            rows = db.session.execute(select(Ward.code, Ward.geometry)).all()
+            _locator = WardLocator.from_geojson([(code, geo) for code, geo in rows])
+        return _locator
+
+
+def suggest_ward(lat: float, lon: float) -> tuple[Suggestion, Ward | None]:
+    """Suggest a ward for a location; see :meth:`WardLocator.locate`."""
+    suggestion = locator().locate(lat, lon)
+    ward = get_ward(suggestion.ward_code) if suggestion.ward_code else None
+    return suggestion, ward

@@ -284,17 +284,31 @@ def make_resident(app):
 
 @pytest.fixture
 def make_staff(app):
-    """Create an officer or admin with a password (``role="officer"|"admin"``)."""
+    """Create an officer or admin: ``make_staff("officer", wards=["E05…"], rank="PC")``.
+
+    An officer with ``wards`` gets a team of their own covering those wards (pass
+    ``team=`` to join an existing team instead).
+    """
     from webapp.accounts.models import User
     from webapp.timeutil import utcnow
+    from webapp.wards.models import Team
+    from webapp.wards.services import get_ward
 
     counter = iter(range(1, 10**9))
 
-    def factory(role: str = "officer", *, name: str | None = None, email_address: str | None = None):
+    def factory(role: str = "officer", *, wards=(), team=None, name: str | None = None,
+                email_address: str | None = None, rank: str = "PC", shoulder_number=None):
         n = next(counter)
         user = User(email=email_address or f"{role}{n}.{secrets.token_hex(3)}@police.example",
-                    display_name=name or f"{role.title()} {n}", role=role, confirmed_at=utcnow())
+                    display_name=name or f"{role.title()} {n}", role=role, confirmed_at=utcnow(),
+                    rank=rank if role == "officer" else None, shoulder_number=shoulder_number)
         db.session.add(user)
+        if team is None and wards:
+            team = Team(name=f"Team {n} {secrets.token_hex(2)}",
+                        wards=[get_ward(code) for code in wards])
+            db.session.add(team)
+        if team is not None:
+            team.members.append(user)
         db.session.commit()
         return user
 

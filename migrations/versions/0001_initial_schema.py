@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:18:35.872467
+Create Date: 2026-11-23 00:19:34.243615
 
 """
 from alembic import op
@@ -24,6 +24,12 @@ def upgrade():
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_boroughs')),
     sa.UniqueConstraint('code', name=op.f('uq_boroughs_code'))
+    )
+    op.create_table('teams',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_teams')),
+    sa.UniqueConstraint('name', name=op.f('uq_teams_name'))
     )
     op.create_table('used_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -50,11 +56,39 @@ def upgrade():
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('totp_secret', sa.String(length=64), nullable=True),
     sa.Column('totp_confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('rank', sa.String(length=16), nullable=True),
+    sa.Column('shoulder_number', sa.String(length=16), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
+
+    op.create_table('audit_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('action', sa.String(length=40), nullable=False),
+    sa.Column('target_type', sa.String(length=40), nullable=True),
+    sa.Column('target_id', sa.Integer(), nullable=True),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_events_actor_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
+    )
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
+
+    op.create_table('team_members',
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_members_team_id_teams'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_team_members_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('team_id', 'user_id', name=op.f('pk_team_members'))
+    )
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_members_user_id'), ['user_id'], unique=False)
 
     op.create_table('user_categories',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -102,6 +136,16 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_concerns_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_concerns_ward_id'), ['ward_id'], unique=False)
 
+    op.create_table('team_wards',
+    sa.Column('team_id', sa.Integer(), nullable=False),
+    sa.Column('ward_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_team_wards_team_id_teams'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_team_wards_ward_id_wards'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('team_id', 'ward_id', name=op.f('pk_team_wards'))
+    )
+    with op.batch_alter_table('team_wards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_team_wards_ward_id'), ['ward_id'], unique=False)
+
     op.create_table('user_wards',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('ward_id', sa.Integer(), nullable=False),
@@ -131,6 +175,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_wards_ward_id'))
 
     op.drop_table('user_wards')
+    with op.batch_alter_table('team_wards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_wards_ward_id'))
+
+    op.drop_table('team_wards')
     with op.batch_alter_table('concerns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_concerns_ward_id'))
         batch_op.drop_index(batch_op.f('ix_concerns_user_id'))
@@ -145,10 +193,21 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_categories_category'))
 
     op.drop_table('user_categories')
+    with op.batch_alter_table('team_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_team_members_user_id'))
+
+    op.drop_table('team_members')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
+        batch_op.drop_index(batch_op.f('ix_audit_events_action'))
+
+    op.drop_table('audit_events')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_role'))
 
     op.drop_table('users')
     op.drop_table('used_tokens')
+    op.drop_table('teams')
     op.drop_table('boroughs')
     # ### end Alembic commands ###

@@ -13,6 +13,8 @@ from webapp.extensions import db
 from webapp.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
+OFFICER_RANKS = {"PC": "PC", "PCSO": "PCSO", "Sergeant": "Sergeant", "Inspector": "Inspector",
+                 "Staff": "Police staff"}
 
 
 def _new_respondent_key() -> str:
@@ -50,6 +52,11 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_confirmed_at: Mapped[datetime | None]
+    rank: Mapped[str | None] = mapped_column(String(16))  # see OFFICER_RANKS
+    shoulder_number: Mapped[str | None] = mapped_column(String(16))
+
+    teams: Mapped[list["Team"]] = relationship(  # noqa: F821
+        secondary="team_members", back_populates="members")
 
     wards: Mapped[list["UserWard"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="UserWard.position")
@@ -74,6 +81,13 @@ class User(UserMixin, db.Model):
         if not self.is_staff:
             return True
         return session.get("mfa_user_id") == self.id
+
+    @property
+    def officer_label(self) -> str:
+        """How residents see an officer: "PC Jane Smith (1234)"."""
+        parts = [OFFICER_RANKS.get(self.rank or "", ""), self.display_name]
+        label = " ".join(p for p in parts if p)
+        return f"{label} ({self.shoulder_number})" if self.shoulder_number else label
 
     @property
     def home_ward(self):

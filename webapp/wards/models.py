@@ -56,3 +56,34 @@ class WardNeighbour(db.Model):
                                          primary_key=True)
     neighbour_id: Mapped[int] = mapped_column(ForeignKey("wards.id", ondelete="CASCADE"),
                                               primary_key=True)
+
+
+class Team(db.Model):
+    """A Safer Neighbourhood Team. It covers wards; officers belong to it."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+    wards: Mapped[list[Ward]] = relationship(secondary="team_wards", order_by="Ward.name")
+    members: Mapped[list["User"]] = relationship(  # noqa: F821
+        secondary="team_members", order_by="User.display_name", back_populates="teams")
+
+
+class TeamWard(db.Model):
+    __tablename__ = "team_wards"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+
+
+class TeamMember(db.Model):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)

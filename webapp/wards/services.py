@@ -118,3 +118,45 @@ def suggest_ward(lat: float, lon: float) -> tuple[Suggestion, Ward | None]:
     suggestion = locator().locate(lat, lon)
     ward = get_ward(suggestion.ward_code) if suggestion.ward_code else None
     return suggestion, ward
+
+
+# --------------------------------------------------------------------------- officer scope
+def covered_ward_ids(user):
+    """A SELECT of the ward ids ``user`` may act on: the wards of their teams; admins: all.
+
+    Use it inside queries (``Model.ward_id.in_(covered_ward_ids(user))``) so every officer
+    query is scoped in one place. Residents and visitors cover nothing.
+    """
+    from webapp.wards.models import TeamMember, TeamWard
+    if user is None or not getattr(user, "is_authenticated", False):
+        return select(Ward.id).where(False)
+    if user.role == "admin":
+        return select(Ward.id)
+    if user.role != "officer":
+        return select(Ward.id).where(False)
+    return (select(TeamWard.ward_id).join(TeamMember, TeamMember.team_id == TeamWard.team_id)
+            .where(TeamMember.user_id == user.id).distinct())
+
+
+def covered_wards(user) -> list[Ward]:
+    """The wards ``user`` covers, by borough then name."""
+    stmt = (select(Ward).join(Borough).where(Ward.id.in_(covered_ward_ids(user)))
+            .order_by(Borough.name, Ward.name))
+    return list(db.session.scalars(stmt))
+
+
+def covers_ward(user, ward_id: int) -> bool:
+    """True if ``user`` may act on ward ``ward_id``."""
+    return db.session.scalar(select(func.count()).where(
+        Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
+
+
+def ward_team_members(ward: Ward) -> list:
+    """Officers of the teams that cover ``ward`` ("Your ward team"), by name."""
+    from webapp.accounts.models import User
+    from webapp.wards.models import TeamMember, TeamWard
+    stmt = (select(User).join(TeamMember, TeamMember.user_id == User.id)
+            .join(TeamWard, TeamWard.team_id == TeamMember.team_id)
+            .where(TeamWard.ward_id == ward.id, User.role == "officer")
+            .distinct().order_by(User.display_name))
+    return list(db.session.scalars(stmt))

@@ -1,0 +1,21 @@
+"""``flask seed-demo``: demo data for development (idempotent)."""
+from importlib import import_module
+
+import click
+
+# Each domain adds a "module:function" here; they run in order, each committing its own data.
+# A seeder takes no arguments and returns a short summary line.
+SEEDERS: list[str] = []
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Create demo residents, officers, admins and content (safe to run again)."""
+    for path in SEEDERS:
+        module_name, func_name = path.split(":")
+        summary = getattr(import_module(module_name), func_name)()
+        click.echo(summary)
+
+
+def register(app):
+    app.cli.add_command(seed_demo_command)

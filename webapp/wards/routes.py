@@ -1,7 +1,88 @@
-"""Views of the wards domain (placeholder; built out by the foundation work)."""
+"""Views of the wards domain: the ward finder (name search, borough then ward, location)
+and the public ward home page."""
+from __future__ import annotations
+
+import math
+
+from flask import abort, request, url_for
+
+from webapp.htmx import render
 from webapp.wards import bp
+from webapp.wards.services import (concern_chart, finder_results, get_ward, list_boroughs,
+                                   search_wards, suggest_ward, wards_in_borough)
+
+# Where a finder's choices go: nowhere (visitors follow links to ward pages), or the
+# resident's survey or settings (each choice is a POST that saves it).
+PICK_MODES = ("survey", "settings")
+
+
+def _pick_context() -> dict:
+    """Finder context shared by the fragments: whether results are links or choices."""
+    from webapp.accounts.forms import WardPickForm
+    pick = request.args.get("pick")
+    pick = pick if pick in PICK_MODES else None
+    return {"pick": pick, "pick_form": WardPickForm(formdata=None)}
+
+
+@bp.get("/wards")
+def finder():
+    """Find a ward by name, by borough or by location (usable by visitors, no JS needed)."""
+    query = (request.args.get("q") or "")[:80]
+    borough = (request.args.get("borough") or "")[:9]
+    results, borough_wards = finder_results(query, borough)
+    return render("wards/finder.html", None, pick=None, q=query, borough_code=borough.upper(),
+                  boroughs=list_boroughs(), results=results, borough_wards=borough_wards)
+
+
+@bp.get("/wards/search")
+def search():
+    """Active search: wards whose name or borough contains ``q`` (fragment for htmx)."""
+    query = (request.args.get("q") or "")[:80]
+    ctx = _pick_context()
+    return render("wards/search.html", "wards/_results.html", q=query,
+                  results=search_wards(query) if query.strip() else None, **ctx)
+
+
+@bp.get("/wards/borough")
+def borough():
+    """Borough then ward: the wards of the chosen borough (fragment for htmx)."""
+    code = (request.args.get("borough") or "")[:9].upper()
+    ctx = _pick_context()
+    return render("wards/borough.html", "wards/_borough_wards.html", borough_code=code,
+                  borough_wards=wards_in_borough(code) if code else None,
+                  boroughs=list_boroughs(), **ctx)
+
+
+def _coordinate(name: str, low: float, high: float) -> float | None:
+    try:
+        value = float(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and low <= value <= high else None
+
+
+@bp.get("/wards/locate")
+def locate():
+    """Suggest a ward for the browser's location: the ward to confirm and its neighbours
+    to pick instead (outlines are generalised, so a location only suggests)."""
+    lat, lon = _coordinate("lat", -90, 90), _coordinate("lon", -180, 180)
+    ctx = _pick_context()
+    if lat is None or lon is None:
+        return render("wards/locate.html", "wards/_suggestion.html", status=422,
+                      location_error="We couldn't read that location. Search by name instead.",
+                      suggestion=None, ward=None, **ctx)
+    suggestion, ward = suggest_ward(lat, lon)
+    return render("wards/locate.html", "wards/_suggestion.html", suggestion=suggestion,
+                  ward=ward, location_error=None, **ctx)
 
 
 @bp.get("/wards/<code>")
-def ward_home(code):
-    return code
+def ward_home(code: str):
+    """A ward's public home page: its outline, neighbours and what residents care about."""
+    ward = get_ward(code)
+    if ward is None:
+        abort(404)
+    if code != ward.code:
+        from flask import redirect
+        return redirect(url_for("wards.ward_home", code=ward.code), 301)
+    return render("wards/home.html", None, ward=ward, chart=concern_chart(ward))

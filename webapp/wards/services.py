@@ -160,3 +160,55 @@ def ward_team_members(ward: Ward) -> list:
             .where(TeamWard.ward_id == ward.id, User.role == "officer")
             .distinct().order_by(User.display_name))
     return list(db.session.scalars(stmt))
+
+
+# --------------------------------------------------------------------------- finder, ward home
+def finder_results(query: str, borough_code: str) -> tuple[list[Ward] | None, list[Ward] | None]:
+    """Results for the ward finder's plain forms: ``(search results, wards of the borough)``.
+
+    Each is None when that part was not asked for (so the page can tell "no results" from
+    "no search yet").
+    """
+    results = search_wards(query) if (query or "").strip() else None
+    borough_wards = wards_in_borough(borough_code) if borough_code else None
+    return results, borough_wards
+
+
+#: Ward charts appear only once this many distinct residents answered, so that no one
+#: can be identified from the counts.
+CHART_MIN_RESPONDENTS = 5
+
+
+def concern_counts(ward: Ward) -> tuple[int, list[tuple[str, int]]]:
+    """``(respondents, [(topic, residents), ...])`` for ``ward``, most common first.
+
+    Counts distinct ``respondent_key``s, so a resident counts once per topic, and answers
+    kept anonymously after an account was deleted still count.
+    """
+    from webapp.accounts.models import Concern
+    respondents = db.session.scalar(
+        select(func.count(func.distinct(Concern.respondent_key))).where(Concern.ward_id == ward.id))
+    rows = db.session.execute(
+        select(Concern.topic, func.count(func.distinct(Concern.respondent_key)).label("n"))
+        .where(Concern.ward_id == ward.id).group_by(Concern.topic)
+        .order_by(func.count(func.distinct(Concern.respondent_key)).desc(), Concern.topic)).all()
+    return respondents or 0, [(topic, n) for topic, n in rows]
+
+
+def concern_chart(ward: Ward, minimum: int = CHART_MIN_RESPONDENTS) -> dict | None:
+    """The data of the ward's "what residents care about most" bar chart, or None while
+    fewer than ``minimum`` residents answered. Bars are laid out here (widths in SVG units)
+    so the template only draws."""
+    from webapp.taxonomy import CONCERN_TOPICS
+    respondents, counts = concern_counts(ward)
+    if respondents < minimum or not counts:
+        return None
+    top = max(n for _, n in counts)
+    label_w, bar_w, row_h = 0, 300.0, 34
+    bars = []
+    for i, (topic, n) in enumerate(counts):
+        bars.append({"topic": topic, "label": CONCERN_TOPICS.get(topic, topic), "count": n,
+                     "y": i * row_h, "width": round(max(bar_w * n / top, 2), 1),
+                     "x": label_w})
+    return {"respondents": respondents, "bars": bars, "row_height": row_h,
+            "height": len(bars) * row_h, "bar_max": bar_w}

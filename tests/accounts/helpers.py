@@ -1,0 +1,31 @@
+"""Helpers for the accounts tests: read sign-in links out of emails, sign up by link."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+LINK = re.compile(r"http://wardline\.test(/signin/[A-Za-z0-9._\-]+)")
+
+
+def text_of(msg) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def signin_path(msg) -> str:
+    """The path of the sign-in link in ``msg`` (asserting the HTML part has it too)."""
+    match = LINK.search(text_of(msg))
+    assert match, text_of(msg)
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert match.group(1) in html
+    return urlsplit(match.group(0)).path
+
+
+def sign_up_and_confirm(client, mail, email="sam@example.org", name="Sam", *, count=1):
+    """Sign up through the pages, follow the emailed link, press Continue."""
+    response = client.post("/signup", data={"email": email, "display_name": name})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    path = signin_path(mail.wait_for(count)[-1])
+    assert client.get(path).status_code == 200
+    response = client.post(path)
+    assert response.status_code == 303
+    return response

@@ -1,0 +1,127 @@
+"""Forms of the residents' account pages: sign-up, sign-in, survey steps and settings.
+
+Validation rules that matter beyond the form (email format, name length, concern limits)
+live in :mod:`webapp.accounts.services`; the forms call them so the rules are in one place.
+"""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, HiddenField, RadioField, SelectMultipleField, StringField,
+                     TextAreaField)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.accounts import services
+from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
+                             MAX_CONCERNS)
+
+
+def _choices(mapping: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in mapping.items()]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes (the ``choices()`` macro renders each with its label)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token: for one-button POSTs (Continue, Sign out, Delete)."""
+
+
+class EmailForm(FlaskForm):
+    email = StringField("Email address", filters=[_strip],
+                        render_kw={"maxlength": services.EMAIL_MAX, "type": "email",
+                                   "spellcheck": "false", "autocapitalize": "none"})
+
+    def validate_email(self, field):
+        try:
+            field.data = services.normalise_email(field.data)
+        except services.AnswerError as exc:
+            raise ValidationError(exc.message) from exc
+
+
+class LoginForm(EmailForm):
+    """Ask for a sign-in link."""
+
+
+class SignupForm(EmailForm):
+    display_name = StringField("Your name, as your ward team will see it", filters=[_strip],
+                               render_kw={"maxlength": services.DISPLAY_NAME_MAX,
+                                          "data-counter": "1"})
+
+    def validate_display_name(self, field):
+        try:
+            field.data = services.clean_display_name(field.data)
+        except services.AnswerError as exc:
+            raise ValidationError(exc.message) from exc
+
+
+class NameForm(FlaskForm):
+    display_name = SignupForm.display_name
+    validate_display_name = SignupForm.validate_display_name
+
+
+class WardsForm(FlaskForm):
+    """Survey step 1 sent as a plain form: the home ward and up to two more (ONS codes).
+
+    The finder saves each choice as it is made, so both fields are optional here; the view
+    refuses to continue without a home ward.
+    """
+
+    home_ward = HiddenField("Where you live", filters=[_strip])
+    extra_wards = SelectMultipleField("Other wards", choices=[], validate_choice=False)
+
+
+class WardPickForm(FlaskForm):
+    """One choice from the ward finder: this ward, as home or as an extra ward."""
+
+    ward = HiddenField("Ward", filters=[_strip])
+    role = RadioField("Role", choices=_choices({"home": "I live here", "extra": "Also follow"}),
+                      validate_choice=False)
+
+
+class UpdatesForm(FlaskForm):
+    """Survey step 2: which updates, and how."""
+
+    categories = MultiCheckboxField("Which updates do you want?",
+                                    choices=_choices(CATEGORIES))
+    email_frequency = RadioField("How should we email you?",
+                                 choices=_choices(EMAIL_FREQUENCIES), default="immediate")
+    push_enabled = BooleanField("Notifications on this device")
+
+    def validate_email_frequency(self, field):
+        if field.data not in EMAIL_FREQUENCIES:
+            raise ValidationError("Choose how often we should email you.")
+
+
+class ConcernsForm(FlaskForm):
+    """Survey step 3: up to three topics, and words for "something else"."""
+
+    concerns = MultiCheckboxField(f"Choose up to {MAX_CONCERNS}",
+                                  choices=_choices(CONCERN_TOPICS))
+    other_text = TextAreaField("Something else: tell us in your own words",
+                               filters=[_strip], render_kw={"maxlength": CONCERN_TEXT_MAX})
+
+    def validate_concerns(self, field):
+        if len(field.data or []) > MAX_CONCERNS:
+            raise ValidationError(f"Choose up to {MAX_CONCERNS} topics.")
+
+    def validate_other_text(self, field):
+        text = field.data or ""
+        chosen = self.concerns.data or []
+        if len(text) > CONCERN_TEXT_MAX:
+            raise ValidationError(f"Use at most {CONCERN_TEXT_MAX} characters "
+                                  f"(you used {len(text)}).")
+        if "other" in chosen and not text:
+            raise ValidationError("Tell us what else matters to you.")
+        if text and "other" not in chosen:
+            raise ValidationError("Tick \u201cSomething else\u201d to send these words, "
+                                  "or clear them.")

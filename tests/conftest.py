@@ -148,6 +148,12 @@ class CSRFClient(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.csrf_token())
             kwargs["headers"] = headers
+        # The `app` fixture keeps one app context pushed, so requests share `g`; forget the
+        # user Flask-Login cached there, so each request loads it from its own session (as
+        # in production, where every request has a fresh app context).
+        from flask import g, has_app_context
+        if has_app_context():
+            g.pop("_login_user", None)
         return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
@@ -336,3 +342,13 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- web push
+@pytest.fixture
+def push_service():
+    """A loopback Web Push service that decrypts payloads and verifies VAPID
+    (``tests/support/push_service.py``): ``push_service.agent()`` makes a subscribed browser."""
+    from tests.support.push_service import PushService
+    with PushService() as service:
+        yield service

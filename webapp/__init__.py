@@ -9,7 +9,7 @@ import logging
 import os
 from importlib import import_module
 
-from flask import Flask, render_template, request
+from flask import Flask, has_request_context, render_template, request
 
 from webapp.config import Config, load_or_create_secret
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -131,7 +131,9 @@ def _register_template_helpers(app: Flask) -> None:
     def _inject():
         from webapp.static_assets import asset_url
         return {"asset_url": asset_url,
-                "is_htmx_request": request.headers.get("HX-Request") == "true"}
+                # Emails are rendered by workers, outside any request.
+                "is_htmx_request": has_request_context()
+                and request.headers.get("HX-Request") == "true"}
 
 
 def _register_error_pages(app: Flask) -> None:

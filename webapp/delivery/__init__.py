@@ -1,6 +1,19 @@
-"""The delivery domain."""
+"""The delivery domain: the outbox, workers, push, email, digests and scheduler ticks.
+
+Other domains call ``notify(user, Event(...))`` inside their transaction; see
+:mod:`webapp.delivery.services`.
+"""
 from flask import Blueprint
 
 bp = Blueprint("delivery", __name__)
+
+from webapp.delivery.services import Event, notify  # noqa: E402,F401
+
+
+@bp.record_once
+def _setup(state):
+    from webapp.delivery.services import install_sqlite_immediate
+    install_sqlite_immediate(state.app)
+
 
 from webapp.delivery import routes  # noqa: E402,F401  (registers the views on bp)

@@ -1,0 +1,263 @@
+"""The outbox: notify's channel rules, the worker (claims, leases, retries, dead rows),
+email over real SMTP and web push to a loopback push service that decrypts and checks
+VAPID."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.delivery import Event, notify
+from webapp.delivery.models import Delivery, PushSubscription
+from webapp.delivery.services import save_subscription, vapid_public_key
+from webapp.delivery.worker import LEASE_SECONDS, MAX_ATTEMPTS, claim, deliver_due
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+
+def reply_event(n=1, **kw):
+    return Event(**{"kind": "reply", "source_type": "message", "source_id": n,
+                    "title": "PC Smith replied", "body": "Thanks, we will patrol tonight.",
+                    "url": f"/messages/{n}", "tag": "conversation-1", **kw})
+
+
+def alert_event(n=1, **kw):
+    return Event(**{"kind": "alert", "source_type": "alert", "source_id": n,
+                    "title": f"Alert {n}", "body": f"Body of alert {n}", "url": f"/alerts/{n}",
+                    "category": "prevention", **kw})
+
+
+def rows(**filters):
+    return list(db.session.scalars(select(Delivery).filter_by(**filters).order_by(Delivery.id)))
+
+
+def subscribe(user, push_service):
+    agent = push_service.agent()
+    save_subscription(user, agent.subscription, "Firefox")
+    db.session.commit()
+    return agent
+
+
+def drain(now=None, rounds=10):
+    total = {}
+    for _ in range(rounds):
+        result = deliver_due(now=now)
+        for k, v in result.items():
+            total[k] = total.get(k, 0) + v
+        if not result["claimed"]:
+            break
+    return total
+
+
+# --------------------------------------------------------------------------- notify rules
+def test_notify_writes_email_and_one_push_per_device_idempotently(app, make_resident, push_service):
+    user = make_resident()
+    subscribe(user, push_service)
+    subscribe(user, push_service)
+    assert notify(user, reply_event()) == 3
+    db.session.commit()
+    assert notify(user, reply_event()) == 0  # same event again: nothing new
+    db.session.commit()
+    assert sorted(d.channel for d in rows()) == ["email", "push", "push"]
+    assert len({d.device_id for d in rows(channel="push")}) == 2
+
+
+@pytest.mark.parametrize("frequency,event,expected", [
+    ("immediate", alert_event(), ["email"]),
+    ("digest", alert_event(), ["digest"]),
+    ("digest", alert_event(urgent=True), ["email"]),      # urgent skips the digest
+    ("digest", reply_event(), ["email"]),                 # personal replies never wait
+    ("off", reply_event(), []),
+    ("off", alert_event(), []),
+])
+def test_notify_email_rules(app, make_resident, frequency, event, expected):
+    user = make_resident(email_frequency=frequency)
+    notify(user, event)
+    db.session.commit()
+    assert [d.channel for d in rows()] == expected
+
+
+def test_notify_is_in_callers_transaction(app, make_resident):
+    user = make_resident()
+    notify(user, reply_event())
+    db.session.rollback()
+    assert rows() == []
+
+
+# --------------------------------------------------------------------------- sending
+def test_worker_sends_multipart_email_with_one_click_unsubscribe_and_push(
+        app, make_resident, mail, push_service):
+    users = [make_resident() for _ in range(3)]
+    agents = [subscribe(u, push_service) for u in users]
+    for u in users:
+        notify(u, reply_event(title="PC Smith replied"))
+    db.session.commit()
+    result = deliver_due()
+    assert result["sent"] == 6 and result["claimed"] == 6
+    messages = mail.wait_for(3)
+    assert mail.connections == 1  # one SMTP connection for the whole batch
+    assert sorted(m["To"] for m in messages) == sorted(u.email for u in users)
+    msg = messages[0]
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["List-Unsubscribe"].startswith("<http://wardline.test/unsubscribe/")
+    assert "Thanks, we will patrol tonight." in msg.get_body(("plain",)).get_content()
+    assert "Read it on Wardline" in msg.get_body(("html",)).get_content()
+    # Push: decrypted with each device's private key; VAPID signature and claims verified.
+    pushed = push_service.messages(expected_key=vapid_public_key())
+    assert sorted(p["endpoint"] for p in pushed) == sorted(a.endpoint for a in agents)
+    assert pushed[0]["payload"] == {"title": "PC Smith replied",
+                                    "body": "Thanks, we will patrol tonight.",
+                                    "url": "/messages/1", "tag": "conversation-1"}
+    assert int(pushed[0]["headers"]["Ttl"]) > 0
+    # One VAPID header for this push-service origin, reused for every message.
+    assert len({p["headers"]["Authorization"] for p in pushed}) == 1
+    assert {d.state for d in rows()} == {"sent"}
+    assert all(s.last_success_at for s in db.session.scalars(select(PushSubscription)))
+    assert deliver_due()["claimed"] == 0  # nothing is sent twice
+
+
+def test_push_payload_stays_under_4kb(app, make_resident, push_service):
+    user = make_resident(email_frequency="off")
+    subscribe(user, push_service)
+    notify(user, reply_event(title="T" * 200, body="word " * 1000))
+    db.session.commit()
+    deliver_due()
+    [msg] = push_service.messages()
+    assert len(push_service.received[0]["body"]) < 4096
+    assert len(msg["payload"]["body"]) <= 240
+
+
+def test_gone_subscription_is_removed(app, make_resident, push_service):
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    keep = subscribe(user, push_service)
+    push_service.respond(agent, 410)
+    notify(user, reply_event())
+    db.session.commit()
+    result = deliver_due()
+    assert result["gone"] == 1 and result["sent"] == 1
+    assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [keep.endpoint]
+    assert sorted(d.state for d in rows()) == ["gone", "sent"]
+
+
+def test_429_retry_after_is_honoured(app, make_resident, push_service):
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    push_service.respond(agent, 429, retry_after=600, times=1)
+    notify(user, reply_event())
+    db.session.commit()
+    start = utcnow()
+    assert deliver_due(now=start)["retry"] == 1
+    [delivery] = rows()
+    assert delivery.state == "queued" and delivery.attempts == 1
+    assert delivery.next_attempt_at >= start + timedelta(seconds=600)
+    assert "429" in delivery.last_error
+    assert deliver_due(now=start + timedelta(seconds=590))["claimed"] == 0  # not before asked
+    assert deliver_due(now=start + timedelta(seconds=601))["sent"] == 1
+    assert len(push_service.accepted()) == 1
+
+
+def test_5xx_retries_with_backoff_then_dead_after_max_attempts(app, make_resident, push_service):
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    push_service.respond(agent, 503)
+    notify(user, reply_event())
+    db.session.commit()
+    now = utcnow()
+    gaps = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = deliver_due(now=now)
+        assert result["claimed"] == 1
+        [delivery] = rows()
+        if attempt < MAX_ATTEMPTS:
+            assert delivery.state == "queued"
+            gaps.append((delivery.next_attempt_at - now).total_seconds())
+            now = delivery.next_attempt_at
+    assert delivery.state == "dead" and "503" in delivery.last_error
+    assert gaps[-1] > gaps[0] * 8  # exponential
+    assert deliver_due(now=now + timedelta(days=2))["claimed"] == 0
+
+
+def test_smtp_refusing_for_a_while_then_accepting_delivers_all(app, make_resident, mail):
+    users = [make_resident() for _ in range(4)]
+    for u in users:
+        notify(u, reply_event())
+    db.session.commit()
+    mail.refuse = True
+    now = utcnow()
+    assert deliver_due(now=now)["retry"] == 4
+    assert deliver_due(now=now)["claimed"] == 0  # backing off
+    now += timedelta(hours=1)
+    assert deliver_due(now=now)["retry"] == 4  # still down
+    mail.refuse = False
+    now += timedelta(hours=2)
+    assert deliver_due(now=now)["sent"] == 4
+    assert sorted(m["To"] for m in mail.wait_for(4)) == sorted(u.email for u in users)
+    assert {d.state for d in rows()} == {"sent"}
+
+
+def test_worker_killed_mid_batch_loses_nothing_and_sends_once(app, make_resident, mail,
+                                                               push_service):
+    users = [make_resident() for _ in range(5)]
+    for u in users:
+        subscribe(u, push_service)
+        notify(u, reply_event())
+    db.session.commit()
+    now = utcnow()
+    # A worker claims 6 of the 10 deliveries and dies before sending them.
+    token, claimed = claim(batch_size=6, now=now, token="dead-worker")
+    assert len(claimed) == 6
+    # Another worker sends the rest, but cannot take the dead worker's leased rows yet.
+    assert drain(now=now)["sent"] == 4
+    assert len(mail.messages) + len(push_service.received) == 4
+    later = now + timedelta(seconds=LEASE_SECONDS + 1)
+    assert drain(now=later)["sent"] == 6
+    mail.wait_for(5)
+    assert sorted(m["To"] for m in mail.messages) == sorted(u.email for u in users)
+    assert len(push_service.accepted()) == 5
+    assert {d.state for d in rows()} == {"sent"}
+    assert drain(now=later + timedelta(hours=1))["claimed"] == 0
+
+
+def test_late_result_of_an_expired_claim_does_not_overwrite(app, make_resident, mail):
+    from webapp.delivery.worker import Outcome, record
+    user = make_resident()
+    notify(user, reply_event())
+    db.session.commit()
+    now = utcnow()
+    token, [delivery_id] = claim(now=now, token="slow-worker")
+    assert deliver_due(now=now + timedelta(seconds=LEASE_SECONDS + 1))["sent"] == 1
+    late = Outcome()
+    late.fail(delivery_id, 1, "timeout")
+    record(late, token, now)
+    assert rows()[0].state == "sent"
+
+
+def test_concurrent_workers_send_each_delivery_once(app, make_resident, mail, push_service):
+    import threading
+    users = [make_resident() for _ in range(12)]
+    for u in users:
+        subscribe(u, push_service)
+        notify(u, reply_event())
+    db.session.commit()
+    flask_app = app
+    errors = []
+
+    def work():
+        try:
+            with flask_app.app_context():
+                while deliver_due(batch_size=3)["claimed"]:
+                    pass
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert not errors
+    mail.wait_for(12)
+    assert len(mail.messages) == 12 and len(push_service.accepted()) == 12
+    assert {d.state for d in rows()} == {"sent"}

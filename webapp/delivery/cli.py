@@ -1,0 +1,51 @@
+"""``flask deliver`` (the outbox worker), ``flask scheduler`` (periodic ticks) and
+``flask vapid`` (print the push public key)."""
+from __future__ import annotations
+
+import signal
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.command("deliver")
+@click.option("--batch-size", default=100, show_default=True)
+@click.option("--once", is_flag=True, help="Process one batch and exit.")
+@with_appcontext
+def deliver_command(batch_size: int, once: bool):
+    """Send due deliveries until stopped (several workers may run at once)."""
+    from webapp.delivery.worker import run_forever
+    run_forever(batch_size=batch_size, once=once)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run the periodic ticks (scheduled alerts, digests, reminders) until stopped."""
+    from webapp.delivery.scheduler import build_scheduler
+    app = current_app._get_current_object()
+    scheduler = build_scheduler(app)
+
+    def _stop(*_):
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _stop)
+    click.echo(f"scheduler running {len(scheduler.get_jobs())} ticks (Ctrl+C to stop)")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@click.command("vapid")
+@with_appcontext
+def vapid_command():
+    """Print the VAPID public key (applicationServerKey), creating the key pair if needed."""
+    from webapp.delivery.services import vapid_public_key
+    click.echo(vapid_public_key())
+
+
+def register(app):
+    app.cli.add_command(deliver_command)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(vapid_command)

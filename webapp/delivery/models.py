@@ -1,0 +1,118 @@
+"""The outbox: what to say (:class:`Notification`), to whom and how (:class:`Delivery`),
+and where push messages go (:class:`PushSubscription`, one per device).
+
+A delivery row is written in the same transaction as the change that causes it (an
+alert being sent, a reply being posted), so nothing is announced that did not happen and
+nothing that happened is lost. Workers (``flask deliver``) claim due rows, send them and
+record the outcome; see :mod:`webapp.delivery.worker`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+# Delivery channels. "digest" rows are never sent on their own: the daily digest tick
+# gathers them into one "email" delivery per resident (see webapp.delivery.digest).
+CHANNELS = ("email", "push", "digest")
+
+# Delivery states.
+#   queued    due at next_attempt_at (new, or waiting for a retry after a failure)
+#   sending   claimed by a worker (claimed_by) until lease_until; reclaimed when it expires
+#   sent      delivered (digest rows: gathered into a digest email that was sent)
+#   batched   digest rows gathered into a digest email that is not sent yet
+#   dead      gave up after MAX_ATTEMPTS, or a permanent error; admins may retry
+#   gone      the push subscription was removed (404/410) or the address unsubscribed
+STATES = ("queued", "sending", "sent", "batched", "dead", "gone")
+
+
+class Notification(db.Model):
+    """What one event says: shared by all of its deliveries.
+
+    Unique per (source_type, source_id, kind): the first content written for an event
+    wins, so a caller announcing a *new* thing (a second meeting update) needs a new
+    ``source_id`` (the update's own id), not the same one again.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("source_type", "source_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")  # plain text
+    url: Mapped[str] = mapped_column(String(500), default="/")  # path on this site
+    category: Mapped[str | None] = mapped_column(String(16))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    email_template: Mapped[str | None] = mapped_column(String(80))
+    email_context: Mapped[dict | None] = mapped_column(JSON)
+    tag: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(db.Model):
+    """One message to one resident on one channel (and, for push, one device).
+
+    The unique constraint (notification, user, channel, device) makes writing the same
+    delivery twice harmless: inserts use ON CONFLICT DO NOTHING.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "user_id", "channel", "device_id"),
+        # The workers' claim query: due rows by state and time.
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_digest", "channel", "state", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # see CHANNELS
+    # PushSubscription.id for push (no foreign key: the subscription may be removed while
+    # the delivery waits; the worker then marks it "gone"); 0 for email and digest.
+    device_id: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    # Digest rows: the digest email delivery that carries them.
+    digest_delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True)
+
+    notification: Mapped[Notification] = relationship()
+    user: Mapped["User"] = relationship()  # noqa: F821
+
+
+class PushSubscription(db.Model):
+    """A browser's push subscription (one per device), as ``PushSubscription.toJSON()``
+    gives it. Removed when the push service answers 404/410."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(128))
+    auth: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_success_at: Mapped[datetime | None]
+
+    user: Mapped["User"] = relationship()  # noqa: F821
+
+    @property
+    def info(self) -> dict:
+        """The subscription in the shape pywebpush expects."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}

@@ -1,0 +1,54 @@
+"""Periodic ticks, run by ``flask scheduler`` (APScheduler's BlockingScheduler, its own
+process).
+
+Each tick is a "module:function" taking no arguments, called inside an app context. Ticks
+keep no state in memory: they read due rows from the database and mark them with a
+conditional UPDATE (or an insert guarded by a unique constraint), so a restart loses
+nothing and two schedulers running at once never send anything twice. Domains append
+their ticks here.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from importlib import import_module
+
+log = logging.getLogger("wardline.scheduler")
+
+# ("module:function", every N seconds)
+TICKS: list[tuple[str, int]] = [
+    ("webapp.delivery.digest:send_digests", 60),
+]
+
+
+def resolve(path: str):
+    module_name, func_name = path.split(":")
+    return getattr(import_module(module_name), func_name)
+
+
+def run_tick(app, path: str):
+    """Run one tick in a fresh app context; log (never raise) its errors so one failing
+    tick does not stop the others."""
+    from webapp.extensions import db
+    with app.app_context():
+        try:
+            result = resolve(path)()
+            if result:
+                log.info("tick %s: %s", path, result)
+            return result
+        except Exception:
+            log.exception("tick %s failed", path)
+            db.session.rollback()
+            return None
+
+
+def build_scheduler(app, ticks=None):
+    """A BlockingScheduler with one interval job per tick (never overlapping itself)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+    scheduler = BlockingScheduler(timezone="Europe/London")
+    for path, seconds in (ticks if ticks is not None else TICKS):
+        resolve(path)  # fail at start-up, not at the first run, on a typo
+        scheduler.add_job(run_tick, "interval", args=(app, path), seconds=seconds, id=path,
+                          max_instances=1, coalesce=True, misfire_grace_time=seconds,
+                          next_run_time=datetime.now(timezone.utc))  # first run at start
+    return scheduler

@@ -1,0 +1,326 @@
+"""Deciding who gets what on which channel, and writing it to the outbox.
+
+:func:`notify` is the entry point for personal events (a reply, a meeting reminder): it
+writes outbox rows in the caller's transaction and never sends anything itself. Alerts
+to thousands of residents use the same rules as set-based SQL (:mod:`webapp.alerts.services`
+calls :func:`email_channel_sql` and :func:`insert_ignore`).
+
+The rules, in one place:
+
+* email: ``email_frequency`` "off" → no email. "immediate" → an email delivery.
+  "digest" → a digest row (gathered into the daily digest email) for kinds in
+  :data:`DIGESTIBLE_KINDS`, unless the event is ``urgent``; personal and time-bound kinds
+  (a reply to the resident, a meeting reminder or change) are emailed immediately even to
+  digest-choosers, because a reply or a reminder is useless a day late.
+* push: one delivery per registered device (:class:`PushSubscription` row). A
+  subscription exists only because the resident allowed notifications on that device, so
+  it *is* the opt-in; ``User.push_enabled`` is not consulted here (removing a device's
+  subscription is how push is turned off).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import case, literal, select
+
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+from webapp.delivery.models import Delivery, Notification, PushSubscription
+
+log = logging.getLogger("wardline.delivery")
+
+# Kinds a digest-chooser receives in the daily digest (unless urgent). Everything else is
+# personal or time-bound and is emailed at once (unless email is off).
+DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post"})
+
+MAX_TITLE = 200
+MAX_BODY = 5000
+MAX_URL = 500
+
+
+@dataclass
+class Event:
+    """Something to tell a user about. See the module docstring for the rules.
+
+    ``source_type``/``source_id``/``kind`` identify it: notifying the same user of the same
+    event twice creates nothing new.
+    """
+
+    kind: str
+    source_type: str
+    source_id: int
+    title: str
+    body: str = ""
+    url: str = "/"
+    category: str | None = None
+    urgent: bool = False
+    email_template: str | None = None
+    email_context: dict | None = None
+    tag: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- SQL helpers
+def insert_ignore(table):
+    """An INSERT for ``table`` that skips rows violating a unique constraint, on the
+    current dialect (PostgreSQL and SQLite both spell it ON CONFLICT DO NOTHING)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def email_channel_sql(frequency_column, kind: str, urgent: bool):
+    """SQL expression giving the email channel for a user ("email", "digest" or NULL).
+
+    The same rule as :func:`email_channel`, for set-based fan-out and audience counts.
+    """
+    digest = "email" if (urgent or kind not in DIGESTIBLE_KINDS) else "digest"
+    return case((frequency_column == "immediate", literal("email")),
+                (frequency_column == "digest", literal(digest)),
+                else_=literal(None))
+
+
+def email_channel(frequency: str, kind: str, urgent: bool) -> str | None:
+    """Which email channel a user with ``frequency`` gets for ``kind``: "email", "digest"
+    or None (no email)."""
+    if frequency == "immediate":
+        return "email"
+    if frequency == "digest":
+        return "email" if (urgent or kind not in DIGESTIBLE_KINDS) else "digest"
+    return None
+
+
+def notification_for(event: Event) -> int:
+    """Return the id of the :class:`Notification` for ``event``, creating it if needed
+    (race-safe: a concurrent creator's row is reused)."""
+    key = (Notification.source_type == event.source_type,
+           Notification.source_id == event.source_id, Notification.kind == event.kind)
+    found = db.session.scalar(select(Notification.id).where(*key))
+    if found is not None:
+        return found
+    values = dict(source_type=event.source_type[:32], source_id=int(event.source_id),
+                  kind=event.kind[:32], title=(event.title or "")[:MAX_TITLE],
+                  body=(event.body or "")[:MAX_BODY], url=(event.url or "/")[:MAX_URL],
+                  category=event.category, urgent=bool(event.urgent),
+                  email_template=event.email_template, email_context=event.email_context,
+                  tag=(event.tag or None) and event.tag[:64], created_at=utcnow())
+    db.session.execute(insert_ignore(Notification.__table__).values(**values)
+                       .on_conflict_do_nothing())
+    return db.session.scalar(select(Notification.id).where(*key))
+
+
+# --------------------------------------------------------------------------- notify
+def notify(user, event: Event) -> int:
+    """Queue ``event`` for ``user`` on the channels their preferences ask for.
+
+    Writes outbox rows in the caller's transaction (the caller commits); idempotent per
+    (event, user, channel, device). Returns the number of new delivery rows. Sends
+    nothing itself: the workers do, once the caller has committed.
+    """
+    if user is None or user.id is None:
+        return 0
+    db.session.flush()
+    notification_id = notification_for(event)
+    now = utcnow()
+    rows = []
+    channel = email_channel(user.email_frequency or "immediate", event.kind, event.urgent)
+    if channel and user.email:
+        rows.append({"channel": channel, "device_id": 0})
+    for device_id in db.session.scalars(
+            select(PushSubscription.id).where(PushSubscription.user_id == user.id)):
+        rows.append({"channel": "push", "device_id": device_id})
+    if not rows:
+        return 0
+    stmt = insert_ignore(Delivery.__table__).values([
+        dict(row, notification_id=notification_id, user_id=user.id, state="queued",
+             attempts=0, next_attempt_at=now, created_at=now) for row in rows
+    ]).on_conflict_do_nothing().returning(Delivery.__table__.c.id)
+    # Count what RETURNING gives back: rowcount is unreliable for multi-row inserts.
+    return len(db.session.execute(stmt).all())
+
+
+# --------------------------------------------------------------------------- push subscriptions
+class SubscriptionError(ValueError):
+    """The subscription JSON is not a valid Web Push subscription."""
+
+
+def _b64url_bytes(value, name: str, lengths: tuple[int, ...]) -> str:
+    if not isinstance(value, str) or len(value) > 200:
+        raise SubscriptionError(f"keys.{name} must be a short base64url string")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise SubscriptionError(f"keys.{name} is not base64url") from exc
+    if len(raw) not in lengths:
+        raise SubscriptionError(f"keys.{name} has the wrong length")
+    if name == "p256dh" and raw[0] != 4:
+        raise SubscriptionError("keys.p256dh must be an uncompressed P-256 point")
+    return value.rstrip("=")
+
+
+def validate_subscription(data) -> dict:
+    """Check ``PushSubscription.toJSON()`` output; return {endpoint, p256dh, auth}.
+
+    Raises :class:`SubscriptionError` for a wrong shape, an endpoint that is not an
+    http(s) URL of at most 1000 characters, or keys of the wrong size.
+    """
+    if not isinstance(data, dict):
+        raise SubscriptionError("subscription must be an object")
+    endpoint = data.get("endpoint")
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")) \
+            or len(endpoint) > 1000:
+        raise SubscriptionError("endpoint must be an http(s) URL of at most 1000 characters")
+    if endpoint.startswith("http://") and not current_app.config.get("PUSH_ALLOW_HTTP",
+                                                                      current_app.testing):
+        raise SubscriptionError("endpoint must use https")
+    keys = data.get("keys")
+    if not isinstance(keys, dict):
+        raise SubscriptionError("keys missing")
+    return {"endpoint": endpoint,
+            "p256dh": _b64url_bytes(keys.get("p256dh"), "p256dh", (65,)),
+            "auth": _b64url_bytes(keys.get("auth"), "auth", (16,))}
+
+
+def save_subscription(user, subscription_json: dict, user_agent: str = "") -> PushSubscription:
+    """Store (or update, by endpoint) a device's push subscription for ``user``.
+
+    An endpoint moves to the user who subscribed last (a shared device). Flushes but does
+    not commit. Raises :class:`SubscriptionError` for invalid input.
+    """
+    data = validate_subscription(subscription_json)
+    with db.session.no_autoflush:
+        sub = db.session.scalar(select(PushSubscription).where(
+            PushSubscription.endpoint == data["endpoint"]))
+    if sub is None:
+        sub = PushSubscription(endpoint=data["endpoint"], user_id=user.id)
+        db.session.add(sub)
+    sub.user_id = user.id
+    sub.p256dh, sub.auth = data["p256dh"], data["auth"]
+    sub.user_agent = (user_agent or "")[:300]
+    db.session.flush()
+    return sub
+
+
+def remove_subscription(user, endpoint: str) -> bool:
+    """Delete ``user``'s subscription with ``endpoint``; True if there was one."""
+    sub = db.session.scalar(select(PushSubscription).where(
+        PushSubscription.endpoint == endpoint, PushSubscription.user_id == user.id))
+    if sub is None:
+        return False
+    db.session.delete(sub)
+    db.session.flush()
+    return True
+
+
+def subscriptions_for(user) -> list[PushSubscription]:
+    """The user's registered devices, newest first."""
+    return list(db.session.scalars(select(PushSubscription).where(
+        PushSubscription.user_id == user.id).order_by(PushSubscription.created_at.desc(),
+                                                      PushSubscription.id.desc())))
+
+
+# --------------------------------------------------------------------------- VAPID
+_vapid_cache: dict[str, object] = {}
+
+
+def vapid() -> "object":
+    """The app's VAPID key (a ``py_vapid.Vapid`` object), built once per process.
+
+    From ``VAPID_PRIVATE_KEY`` (PEM text, or base64url raw/DER) when set, else from
+    ``instance/vapid_private.pem``, generated (mode 0600) on first use.
+    """
+    from py_vapid import Vapid
+    configured = current_app.config.get("VAPID_PRIVATE_KEY")
+    cache_key = configured or current_app.instance_path
+    key = _vapid_cache.get(cache_key)
+    if key is not None:
+        return key
+    if configured:
+        text = configured.strip()
+        key = Vapid.from_pem(text.encode()) if text.startswith("-----BEGIN") \
+            else Vapid.from_string(text)
+    else:
+        path = Path(current_app.instance_path) / "vapid_private.pem"
+        if not path.exists():
+            import os
+            fresh = Vapid()
+            fresh.generate_keys()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(fresh.private_pem())
+            log.info("Generated a VAPID key pair in %s", path)
+        key = Vapid.from_file(str(path))
+    _vapid_cache[cache_key] = key
+    return key
+
+
+def vapid_public_key() -> str:
+    """The applicationServerKey for ``pushManager.subscribe()``: the uncompressed P-256
+    public key, base64url without padding."""
+    from cryptography.hazmat.primitives import serialization
+    raw = vapid().public_key.public_bytes(serialization.Encoding.X962,
+                                          serialization.PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def stop_email(user) -> int:
+    """Turn email off for ``user`` (unsubscribe) and drop their unsent email and digest
+    deliveries. Does not commit. Returns how many deliveries were dropped."""
+    from sqlalchemy import update
+    user.email_frequency = "off"
+    return db.session.execute(
+        update(Delivery).where(Delivery.user_id == user.id,
+                               Delivery.channel.in_(("email", "digest")),
+                               Delivery.state == "queued")
+        .values(state="gone", last_error="unsubscribed")
+        .execution_options(synchronize_session=False)).rowcount or 0
+
+
+# --------------------------------------------------------------------------- SQLite writers
+_immediate = contextvars.ContextVar("wardline_sqlite_immediate", default=False)
+
+
+def install_sqlite_immediate(app) -> None:
+    """On SQLite, make transactions opened inside :func:`serialized_writes` start with
+    BEGIN IMMEDIATE (via the app's ``sqlite_begin`` hook, see ``_configure_sqlite``)."""
+    from sqlalchemy import event
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+
+        @event.listens_for(db.engine, "checkout")
+        def _checkout(_dbapi_connection, record, _proxy):
+            if _immediate.get():
+                record.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+
+
+@contextmanager
+def serialized_writes():
+    """Run a tick's read-then-write work so concurrent runners cannot trip over each other.
+
+    SQLite: the session's transactions begin IMMEDIATE, so a second scheduler waits for
+    the first (busy_timeout) instead of failing to upgrade its read lock. PostgreSQL:
+    nothing extra (ticks use conditional UPDATEs and unique constraints). Commits on
+    success, rolls back on error.
+    """
+    db.session.commit()  # release the connection: the next checkout gets the hint
+    token = _immediate.set(True)
+    try:
+        yield
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        _immediate.reset(token)

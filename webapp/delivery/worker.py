@@ -1,0 +1,295 @@
+"""The delivery worker: claim due outbox rows, send them, record the outcome.
+
+``flask deliver`` runs :func:`run_forever`; several workers may run at once, on several
+machines. Claiming is one conditional UPDATE that stamps a claim token and a lease:
+
+* PostgreSQL: the rows are picked with ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+  take different rows without waiting for each other;
+* SQLite: the claim runs in a ``BEGIN IMMEDIATE`` transaction (one writer at a time), and
+  the single UPDATE ... WHERE id IN (SELECT ... LIMIT n) is atomic.
+
+A worker that dies mid-batch leaves rows in state "sending" with a lease; once the lease
+has expired any worker claims them again, so nothing is lost. Delivery is at least once:
+a worker killed after sending but before recording may cause one repeat, never a loss.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import signal
+import smtplib
+import socket
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+from webapp.delivery.models import Delivery, Notification, PushSubscription
+
+log = logging.getLogger("wardline.delivery.worker")
+
+MAX_ATTEMPTS = 8
+LEASE_SECONDS = 300
+BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
+BACKOFF_CAP = 6 * 3600
+SENDABLE = ("email", "push")
+
+_push_client = None
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before the next try after ``attempts`` tries: exponential with
+    "full jitter" between half and all of the step, and never sooner than the service's
+    ``Retry-After``."""
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    delay = random.uniform(step / 2, step)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{secrets.token_hex(6)}"
+
+
+# --------------------------------------------------------------------------- claiming
+def claim(batch_size: int = 100, now=None, token: str | None = None,
+          lease_seconds: int = LEASE_SECONDS) -> tuple[str, list[int]]:
+    """Claim up to ``batch_size`` due deliveries; return (claim token, their ids).
+
+    Due: queued with ``next_attempt_at <= now``, or "sending" with an expired lease (a
+    worker died). Commits the claim in its own short transaction.
+    """
+    now = now or utcnow()
+    token = token or worker_id()
+    due = or_(and_(Delivery.state == "queued", Delivery.next_attempt_at <= now),
+              and_(Delivery.state == "sending", Delivery.lease_until < now))
+    pick = (select(Delivery.id).where(Delivery.channel.in_(SENDABLE), due)
+            .order_by(Delivery.next_attempt_at).limit(batch_size)
+            .with_for_update(skip_locked=True))  # rendered only on PostgreSQL
+    stmt = (update(Delivery).where(Delivery.id.in_(pick))
+            .values(state="sending", claimed_by=token,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=Delivery.attempts + 1)
+            .execution_options(synchronize_session=False))
+    with write_transaction() as conn:
+        conn.execute(stmt)
+        ids = list(conn.scalars(select(Delivery.id).where(Delivery.claimed_by == token,
+                                                          Delivery.state == "sending")))
+    return token, ids
+
+
+@contextmanager
+def write_transaction():
+    """A connection in a transaction that will write: on SQLite it starts with
+    BEGIN IMMEDIATE, so it waits (busy_timeout) for the write lock up front instead of
+    failing to upgrade a read transaction; PostgreSQL ignores the hint. Commits on exit."""
+    with db.engine.connect() as conn:
+        conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.info.pop("sqlite_begin", None)
+
+
+# --------------------------------------------------------------------------- sending
+def push_client():
+    """The process-wide :class:`~webapp.delivery.push.PushClient` (built on first use)."""
+    global _push_client
+    from webapp.delivery.push import PushClient
+    from webapp.delivery.services import vapid
+    key = vapid()
+    if _push_client is None or _push_client.vapid.key is not key:
+        cfg = current_app.config
+        _push_client = PushClient(key, cfg["VAPID_SUBJECT"],
+                                  timeout=float(cfg.get("PUSH_TIMEOUT", 10)),
+                                  ttl=int(cfg.get("PUSH_TTL", 86400)),
+                                  concurrency=int(cfg.get("PUSH_CONCURRENCY", 8)))
+    return _push_client
+
+
+class Outcome:
+    """Results of a batch, recorded in one transaction by :func:`record`."""
+
+    def __init__(self):
+        self.sent: list[int] = []
+        self.retry: list[tuple[int, int, str, float | None]] = []  # id, attempts, error, after
+        self.dead: list[tuple[int, str]] = []
+        self.gone: list[tuple[int, str]] = []
+        self.gone_devices: set[int] = set()
+        self.ok_devices: set[int] = set()
+
+    def fail(self, delivery_id: int, attempts: int, error: str, *, permanent: bool = False,
+             retry_after: float | None = None) -> None:
+        if permanent or attempts >= MAX_ATTEMPTS:
+            self.dead.append((delivery_id, error[:500]))
+        else:
+            self.retry.append((delivery_id, attempts, error[:500], retry_after))
+
+
+def _send_push(rows, outcome: Outcome) -> None:
+    from webapp.delivery.push import build_payload
+    items, keys = [], []
+    for delivery, notification, _user, sub in rows:
+        if sub is None:
+            outcome.gone.append((delivery.id, "subscription removed"))
+            continue
+        payload = build_payload(notification.title, notification.body, notification.url,
+                                notification.tag or f"{notification.source_type}-{notification.source_id}")
+        items.append((sub.info, payload))
+        keys.append((delivery, sub))
+    for (delivery, sub), result in zip(keys, push_client().send_many(items)):
+        if result.status == "sent":
+            outcome.sent.append(delivery.id)
+            outcome.ok_devices.add(sub.id)
+        elif result.status == "gone":
+            outcome.gone.append((delivery.id, result.error))
+            outcome.gone_devices.add(sub.id)
+        else:
+            outcome.fail(delivery.id, delivery.attempts, result.error,
+                         permanent=result.status == "failed", retry_after=result.retry_after)
+
+
+def _send_email(rows, outcome: Outcome) -> None:
+    from webapp.delivery.mail import SMTPConnection
+    from webapp.delivery.emails import message_for
+    pending = list(rows)
+    try:
+        with SMTPConnection() as smtp:
+            while pending:
+                delivery, notification, user, _sub = pending[0]
+                try:
+                    msg = message_for(delivery, notification, user)
+                    if msg is None:
+                        outcome.gone.append((delivery.id, "email turned off"))
+                    else:
+                        smtp.send(msg)
+                        outcome.sent.append(delivery.id)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    codes = [code for code, _ in exc.recipients.values()]
+                    permanent = bool(codes) and all(500 <= c < 600 for c in codes)
+                    outcome.fail(delivery.id, delivery.attempts, f"SMTP refused: {exc.recipients}",
+                                 permanent=permanent)
+                except smtplib.SMTPResponseException as exc:
+                    # 5xx for this message is permanent; 4xx is "try later".
+                    outcome.fail(delivery.id, delivery.attempts,
+                                 f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
+                                 permanent=500 <= exc.smtp_code < 600 and exc.smtp_code != 554)
+                    if isinstance(exc, smtplib.SMTPServerDisconnected):
+                        raise
+                pending.pop(0)
+    except (smtplib.SMTPException, OSError) as exc:
+        # The connection failed: every message not yet sent waits for a retry.
+        for delivery, *_ in pending:
+            outcome.fail(delivery.id, delivery.attempts, f"SMTP connection: {exc}"[:500])
+
+
+def record(outcome: Outcome, token: str, now) -> None:
+    """Write a batch's outcome. Only rows still claimed by ``token`` are touched, so a
+    worker whose lease expired cannot overwrite another worker's result."""
+    with write_transaction() as conn:
+        _record(conn, outcome, token, now)
+
+
+def _record(conn, outcome: Outcome, token: str, now) -> None:
+    mine = and_(Delivery.claimed_by == token, Delivery.state == "sending")
+    cleared = dict(claimed_by=None, lease_until=None)
+    if outcome.sent:
+        conn.execute(update(Delivery).where(Delivery.id.in_(outcome.sent), mine)
+                           .values(state="sent", sent_at=now, last_error=None, **cleared)
+                           .execution_options(synchronize_session=False))
+        # Digest rows carried by a digest email are delivered with it.
+        conn.execute(update(Delivery).where(Delivery.digest_delivery_id.in_(outcome.sent),
+                                                  Delivery.state == "batched")
+                           .values(state="sent", sent_at=now)
+                           .execution_options(synchronize_session=False))
+    for delivery_id, attempts, error, after in outcome.retry:
+        conn.execute(update(Delivery).where(Delivery.id == delivery_id, mine).values(
+            state="queued", last_error=error,
+            next_attempt_at=now + timedelta(seconds=backoff(attempts, after)), **cleared)
+            .execution_options(synchronize_session=False))
+    for state, items in (("dead", outcome.dead), ("gone", outcome.gone)):
+        for delivery_id, error in items:
+            conn.execute(update(Delivery).where(Delivery.id == delivery_id, mine)
+                               .values(state=state, last_error=error, **cleared)
+                               .execution_options(synchronize_session=False))
+    if outcome.ok_devices:
+        conn.execute(update(PushSubscription)
+                           .where(PushSubscription.id.in_(outcome.ok_devices))
+                           .values(last_success_at=now)
+                           .execution_options(synchronize_session=False))
+    if outcome.gone_devices:
+        conn.execute(PushSubscription.__table__.delete().where(
+            PushSubscription.id.in_(outcome.gone_devices)))
+        # Other deliveries waiting for a removed device are pointless too.
+        conn.execute(update(Delivery).where(
+            Delivery.channel == "push", Delivery.device_id.in_(outcome.gone_devices),
+            Delivery.state == "queued").values(state="gone", last_error="subscription removed")
+            .execution_options(synchronize_session=False))
+
+
+def deliver_due(batch_size: int = 100, now=None) -> dict:
+    """Claim one batch of due deliveries, send it and record the outcome.
+
+    Returns counts: claimed, sent, retry, dead, gone. ``now`` (naive UTC) lets tests move
+    the clock forward (retries, expired leases).
+    """
+    from webapp.accounts.models import User
+    now = now or utcnow()
+    token, ids = claim(batch_size, now)
+    result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
+    if not ids:
+        return result
+    rows = db.session.execute(
+        select(Delivery, Notification, User, PushSubscription)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .join(User, User.id == Delivery.user_id)
+        .outerjoin(PushSubscription, and_(Delivery.channel == "push",
+                                          PushSubscription.id == Delivery.device_id))
+        .where(Delivery.id.in_(ids))).all()
+    # Reading is done: end the read transaction before the (slow) network part.
+    db.session.commit()
+    outcome = Outcome()
+    _send_push([r for r in rows if r[0].channel == "push"], outcome)
+    _send_email([r for r in rows if r[0].channel == "email"], outcome)
+    db.session.rollback()  # end the read transaction (digest rendering reads)
+    record(outcome, token, now)
+    result.update(sent=len(outcome.sent), retry=len(outcome.retry), dead=len(outcome.dead),
+                  gone=len(outcome.gone))
+    db.session.expire_all()
+    return result
+
+
+def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = False) -> None:
+    """Deliver until SIGTERM/SIGINT: full batches back to back, a short sleep when idle."""
+    stopping = {"flag": False}
+
+    def _stop(*_):
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("delivery worker started")
+    while not stopping["flag"]:
+        try:
+            result = deliver_due(batch_size)
+        except Exception:  # a database hiccup must not kill the worker
+            log.exception("delivery batch failed")
+            db.session.rollback()
+            result = {"claimed": 0}
+        if result["claimed"]:
+            log.info("delivered %s", result)
+        if once:
+            break
+        if result["claimed"] < batch_size:
+            time.sleep(idle_sleep)
+    if _push_client is not None:
+        _push_client.close()
+    log.info("delivery worker stopped")

@@ -37,3 +37,35 @@ def make_meeting(app, make_staff):
         return meeting
 
     return factory
+
+
+@pytest.fixture
+def deliveries(app):
+    """``deliveries(kind)``: {user_id: channel} of the outbox rows written for ``kind``."""
+    from sqlalchemy import select
+
+    from webapp.delivery.models import Delivery, Notification
+    from webapp.extensions import db
+
+    def query(kind):
+        db.session.rollback()
+        rows = db.session.execute(
+            select(Delivery.user_id, Delivery.channel).join(Notification)
+            .where(Notification.kind == kind)).all()
+        return {uid: channel for uid, channel in rows}
+
+    return query
+
+
+def set_times(meeting, *, starts_in=None, closes_in=None, ends_in=None):
+    """Move a meeting in time relative to now (tests of closing and ending)."""
+    from webapp.extensions import db
+    now = utcnow()
+    if starts_in is not None:
+        meeting.starts_at = now + starts_in
+        meeting.reminder_at = meeting.starts_at - timedelta(hours=meeting.reminder_hours)
+    if closes_in is not None:
+        meeting.rsvp_closes_at = now + closes_in
+    if ends_in is not None:
+        meeting.ends_at = now + ends_in
+    db.session.commit()

@@ -18,6 +18,7 @@ log = logging.getLogger("wardline.scheduler")
 # ("module:function", every N seconds)
 TICKS: list[tuple[str, int]] = [
     ("webapp.delivery.digest:send_digests", 60),
+    ("webapp.meetings.services:send_due_reminders", 60),
 ]
 
 

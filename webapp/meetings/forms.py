@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, HiddenField, IntegerField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
@@ -45,7 +46,7 @@ class MeetingForm(FlaskForm):
                                          URL(require_tld=True, message="Enter a full https:// link.")])
     wards = MultiCheckboxField("Wards", coerce=int, validate_choice=False)
     borough = SelectField("Or the whole borough", coerce=int, validate_choice=False,
-                          choices=[(0, "No: only the wards ticked")])
+                          choices=[SelectChoice(0, "No: only the wards ticked")])
 
     def validate_online_url(self, field):
         from wtforms.validators import ValidationError
@@ -79,7 +80,8 @@ class CancelMeetingForm(FlaskForm):
 
 
 class ConcernForm(FlaskForm):
-    topic = SelectField("Topic", choices=[("", "Choose a topic")] + list(CONCERN_TOPICS.items()),
+    topic = SelectField("Topic", choices=[SelectChoice("", "Choose a topic")] +
+                        [SelectChoice(k, v) for k, v in CONCERN_TOPICS.items()],
                         validators=[DataRequired(message="Choose a topic.")])
     text = TextAreaField("In your own words (optional)",
                          validators=[Optional(), Length(max=CONCERN_TEXT_MAX)])

@@ -8,6 +8,7 @@ from flask import (Response, abort, current_app, flash, make_response, redirect,
                    url_for)
 from flask_login import current_user
 from markupsafe import Markup
+from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
 from webapp.htmx import hx_redirect, is_htmx, render
@@ -213,9 +214,9 @@ def ward_feed(ward_code):
 # --------------------------------------------------------------------------- officers
 def _meeting_form(form: MeetingForm | None = None) -> MeetingForm:
     form = form or MeetingForm()
-    form.wards.choices = [(w.id, w.label) for w in covered_wards(current_user)]
-    form.borough.choices = [(0, "No: only the wards ticked")] + \
-        [(b.id, f"Yes: all of {b.name}") for b in services.manageable_boroughs(current_user)]
+    form.wards.choices = [SelectChoice(w.id, w.label) for w in covered_wards(current_user)]
+    form.borough.choices = [SelectChoice(0, "No: only the wards ticked")] + \
+        [SelectChoice(b.id, f"Yes: all of {b.name}") for b in services.manageable_boroughs(current_user)]
     return form
 
 
@@ -419,3 +420,9 @@ def officer_csv(meeting_id):
     response.headers["Content-Disposition"] = f'attachment; filename="meeting-{meeting_id}-attendees.csv"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.app_template_global()
+def ward_upcoming_meetings(ward, limit: int = 3) -> list[Meeting]:
+    """The ward home's "Upcoming meetings" (``templates/meetings/_ward_section.html``)."""
+    return services.ward_meetings(ward, limit=limit)

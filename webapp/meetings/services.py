@@ -507,9 +507,15 @@ def send_due_reminders(now: datetime | None = None) -> int:
     Each RSVP is marked with a conditional UPDATE (``reminder_sent_at IS NULL AND status =
     'going'``) before its notification is written, in one transaction, so two ticks, or
     two scheduler processes, never remind anyone twice; those who cancelled are never
-    reminded. Commits; returns how many reminders were written.
+    reminded. On SQLite the transaction begins IMMEDIATE (delivery's ``serialized_writes``)
+    so a second runner waits instead of failing. Commits; returns how many were written.
     """
-    now = now or utcnow()
+    from webapp.delivery.services import serialized_writes
+    with serialized_writes():
+        return _send_due_reminders(now or utcnow())
+
+
+def _send_due_reminders(now: datetime) -> int:
     due = db.session.execute(
         select(Rsvp.id, Rsvp.meeting_id).join(Meeting, Meeting.id == Rsvp.meeting_id).where(
             Rsvp.status == "going", Rsvp.reminder_sent_at.is_(None),
@@ -527,9 +533,8 @@ def send_due_reminders(now: datetime | None = None) -> int:
         user = db.session.scalar(select(User).join(Rsvp, Rsvp.user_id == User.id).where(Rsvp.id == rsvp_id))
         _notify_many([user], meeting, "meeting_reminder", title=f"Reminder: {meeting.title}",
                      body=f"{_when(meeting)} at {meeting.venue_name}, {meeting.address}.",
-                     template="meetings/reminder", urgent=True)
+                     template="meetings/reminder")
         sent += 1
-    db.session.commit()
     return sent
 
 
@@ -816,3 +821,52 @@ def _post_to_wards(officer, meeting: Meeting, text: str) -> None:
     title = f"Meeting summary: {meeting.title}"[:120]
     for ward in meeting.wards:
         create_ward_post(ward, officer, title, text, kind="meeting_summary")
+
+
+# --------------------------------------------------------------------------- account data
+def export_meetings(user) -> tuple[str, object]:
+    """"Download my data": the user's RSVPs and meeting concerns (accounts.EXPORTERS)."""
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    rows = db.session.execute(select(Rsvp, Meeting).join(Meeting, Meeting.id == Rsvp.meeting_id)
+                              .where(Rsvp.user_id == user.id).order_by(Meeting.starts_at)).all()
+    concerns = db.session.execute(
+        select(Concern, Meeting.title).join(Meeting, Meeting.id == Concern.source_id)
+        .where(Concern.user_id == user.id, Concern.source == "meeting").order_by(Concern.id)).all()
+    return "meetings", {
+        "rsvps": [{"meeting": m.title, "meeting_id": m.id, "starts_at": iso(m.starts_at),
+                   "status": r.status, "rsvp_at": iso(r.created_at),
+                   "cancelled_at": iso(r.cancelled_at), "checked_in_at": iso(r.checked_in_at)}
+                  for r, m in rows],
+        "concerns": [{"meeting": title, "meeting_id": c.source_id, "topic": c.topic,
+                      "label": CONCERN_TOPICS.get(c.topic, c.topic), "text": c.text,
+                      "created_at": iso(c.created_at)} for c, title in concerns],
+    }
+
+
+def forget_meetings(user) -> None:
+    """Account deletion (accounts.DELETERS): give up the user's places in meetings still to
+    come, promoting the waitlist, then remove their RSVPs. Runs in the deletion's
+    transaction and does not commit. (Concerns are anonymised by accounts itself.)
+    """
+    now = utcnow()
+    for row in list(db.session.scalars(select(Rsvp).where(Rsvp.user_id == user.id))):
+        # Lock the meeting row (PostgreSQL) so the promotion cannot race with RSVPs.
+        meeting = db.session.get(Meeting, row.meeting_id, with_for_update=True)
+        was_going = row.status == "going"
+        db.session.delete(row)
+        db.session.flush()
+        if was_going and meeting.starts_at > now:
+            _fill_places(meeting)
+
+
+def _register_account_hooks() -> None:
+    from webapp.accounts import services as accounts_services
+    if export_meetings not in accounts_services.EXPORTERS:
+        accounts_services.EXPORTERS.append(export_meetings)
+    if forget_meetings not in accounts_services.DELETERS:
+        accounts_services.DELETERS.append(forget_meetings)
+
+
+_register_account_hooks()

@@ -6,7 +6,7 @@ live in :mod:`webapp.accounts.services`; the forms call them so the rules are in
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, HiddenField, RadioField, SelectMultipleField, StringField,
+from wtforms import (HiddenField, RadioField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
@@ -95,7 +95,7 @@ class UpdatesForm(FlaskForm):
                                     choices=_choices(CATEGORIES))
     email_frequency = RadioField("How should we email you?",
                                  choices=_choices(EMAIL_FREQUENCIES), default="immediate")
-    push_enabled = BooleanField("Notifications on this device")
+    # Push is switched on per device by the PWA's own control (templates/pwa/), not here.
 
     def validate_email_frequency(self, field):
         if field.data not in EMAIL_FREQUENCIES:

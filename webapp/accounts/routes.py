@@ -48,6 +48,13 @@ per_ip_limit = limiter.shared_limit(
     methods=["POST"], on_breach=_too_many)
 
 
+@bp.errorhandler(429)
+def _rate_limited(error):
+    """Serve the answer :func:`_too_many` built (Flask-Limiter attaches it to the error)."""
+    response = getattr(error, "response", None)
+    return response if response is not None else _too_many(None)
+
+
 @bp.get("/signin/slow-down")
 def too_many():
     """Where htmx lands after a rate-limited request (see :func:`_too_many`)."""
@@ -173,8 +180,7 @@ def _finder_context(mode: str, args) -> dict:
 
 
 def _updates_form(user, formdata=None) -> UpdatesForm:
-    data = {"categories": sorted(user.category_codes), "email_frequency": user.email_frequency,
-            "push_enabled": user.push_enabled}
+    data = {"categories": sorted(user.category_codes), "email_frequency": user.email_frequency}
     return UpdatesForm(formdata=formdata, data=data) if formdata is not None else \
         UpdatesForm(formdata=None, data=data)
 
@@ -246,8 +252,7 @@ def survey():
         form = UpdatesForm()
         if not form.validate():
             return _survey_response(2, status=422, form=form)
-        services.set_updates(user, form.categories.data or [], form.email_frequency.data,
-                             form.push_enabled.data)
+        services.set_updates(user, form.categories.data or [], form.email_frequency.data)
     else:
         form = ConcernsForm()
         if not form.validate():
@@ -355,8 +360,7 @@ def settings_updates():
     form = UpdatesForm()
     if not form.validate():
         return _section("accounts/_settings_updates.html", "updates_form", form, status=422)
-    services.set_updates(current_user, form.categories.data or [], form.email_frequency.data,
-                         form.push_enabled.data)
+    services.set_updates(current_user, form.categories.data or [], form.email_frequency.data)
     db.session.commit()
     return _section("accounts/_settings_updates.html", "updates_form", form, status=200,
                     saved=True)

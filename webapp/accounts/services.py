@@ -259,8 +259,12 @@ def set_wards(user: User, home_code: str | None, extra_codes: Iterable[str] = ()
 
 
 # --------------------------------------------------------------------------- updates
-def set_updates(user: User, categories: Iterable[str], frequency: str, push: bool) -> None:
-    """Save which updates the resident wants and how. Does not commit.
+def set_updates(user: User, categories: Iterable[str], frequency: str,
+                push: bool | None = None) -> None:
+    """Save which updates the resident wants and how often by email. Does not commit.
+
+    ``push`` (the account-wide wish for notifications) is left as it is when None: push is
+    switched on per device by the PWA's control, which this form does not carry.
 
     Raises :class:`AnswerError` for an unknown category or frequency.
     """
@@ -272,7 +276,8 @@ def set_updates(user: User, categories: Iterable[str], frequency: str, push: boo
         raise AnswerError("email_frequency", "Choose how often we should email you.")
     user.categories = [UserCategory(category=c) for c in chosen]
     user.email_frequency = frequency
-    user.push_enabled = bool(push)
+    if push is not None:
+        user.push_enabled = bool(push)
     db.session.flush()
 
 

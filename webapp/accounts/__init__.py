@@ -28,3 +28,4 @@ def load_user(user_id: str):
 
 
 from webapp.accounts import routes  # noqa: E402,F401
+from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)

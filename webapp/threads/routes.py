@@ -1,2 +1,408 @@
-"""Views of the threads domain."""
-from webapp.threads import bp  # noqa: F401
+"""Views of the threads domain: residents' messages, the officer inbox, ward posts.
+
+Views parse, check access through the services' scope helpers, call a service and render.
+A conversation someone may not see is a 404 (not 403), so ids reveal nothing.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.extensions import db, limiter
+from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.security import officer_required, resident_required
+from webapp.threads import bp, services
+from webapp.threads.forms import (BlockForm, EmptyForm, NewConversationForm, PublishForm,
+                                  ReasonForm, ReplyForm, WardPostForm)
+from webapp.threads.models import STATUSES
+from webapp.wards.services import covered_wards, get_ward
+
+# Residents' sending limit, shared by "new conversation" and "reply" (officers exempt).
+RESIDENT_SEND_LIMIT = "10 per minute;60 per day"
+
+
+def _sender_key() -> str:
+    return f"user:{current_user.get_id() or request.remote_addr}"
+
+
+send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages",
+                                  key_func=_sender_key,
+                                  exempt_when=lambda: not (current_user.is_authenticated
+                                                           and current_user.is_resident))
+
+
+def _int_value(raw, default: int | None = None) -> int | None:
+    """``raw`` as a non-negative int, or ``default`` (never raises on junk input)."""
+    try:
+        value = int(raw or "")
+    except (TypeError, ValueError):
+        return default
+    return value if 0 <= value < 2**62 else default
+
+
+def _int_arg(name: str, default: int | None = None) -> int | None:
+    return _int_value(request.args.get(name), default)
+
+
+def _idempotency_key(form) -> str | None:
+    return request.headers.get("Idempotency-Key") or form.idempotency_key.data
+
+
+def _conversation_or_404(conversation_id: int):
+    conversation = services.get_conversation(current_user, conversation_id)
+    if conversation is None:
+        abort(404)
+    return conversation
+
+
+# --------------------------------------------------------------------------- shared bits
+def _conversation_context(conversation, *, officer: bool, form=None, error=None):
+    before = _int_arg("before")
+    messages, has_earlier = services.messages_page(conversation, before=before)
+    return {"conversation": conversation, "messages": messages, "has_earlier": has_earlier,
+            "before": before, "officer_view": officer, "form": form or ReplyForm(formdata=None),
+            "error": error, "block": services.block_for(conversation.resident),
+            "last_id": conversation.last_message_id if not before else None,
+            "empty_form": EmptyForm(), "urls": _urls(conversation, officer)}
+
+
+def _urls(conversation, officer: bool) -> dict:
+    prefix = "threads.officer_" if officer else "threads."
+    return {"page": url_for(prefix + "conversation", conversation_id=conversation.id),
+            "send": url_for(prefix + "send", conversation_id=conversation.id),
+            "poll": url_for(prefix + "poll", conversation_id=conversation.id),
+            "earlier": url_for(prefix + "earlier", conversation_id=conversation.id)}
+
+
+def _send(conversation, *, officer: bool):
+    """Append a message: htmx gets the new messages and a fresh form; a plain POST is
+    redirected back to the conversation (POST/redirect/GET)."""
+    form = ReplyForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            with services.write_transaction():
+                message, _created = services.add_message(
+                    conversation, current_user, form.body.data, _idempotency_key(form))
+        except services.ThreadError as exc:
+            error = str(exc)
+        else:
+            if not is_htmx():
+                return redirect(_urls(conversation, officer)["page"] + f"#m{message.id}", 303)
+            after = _int_value(request.values.get("after"))
+            if not after:
+                after = message.id - 1
+            conversation = services.get_conversation(current_user, conversation.id)
+            return render("threads/_sent.html", "threads/_sent.html",
+                          conversation=conversation, officer_view=officer,
+                          messages=services.messages_after(conversation, after),
+                          last_id=conversation.last_message_id,
+                          form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
+    ctx = _conversation_context(conversation, officer=officer, form=form, error=error)
+    if is_htmx():
+        response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
+        response.headers["HX-Retarget"] = "#reply-form"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    page = "threads/officer_conversation.html" if officer else "threads/conversation.html"
+    return render(page, status=422, **ctx)
+
+
+def _poll(conversation_id: int, *, officer: bool):
+    """Answer a poll: 204 with no body when nothing is new (one query), else the new
+    messages and the poller with its new position."""
+    after = _int_arg("after", 0) or 0
+    has_new = services.poll(current_user, conversation_id, after)
+    if has_new is None:
+        abort(404)
+    if not has_new:
+        response = make_response("", 204)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    conversation = _conversation_or_404(conversation_id)
+    messages = services.messages_after(conversation, after)
+    services.mark_read(conversation, current_user)
+    db.session.commit()
+    return render("threads/_poll.html", "threads/_poll.html", conversation=conversation,
+                  messages=messages, officer_view=officer, last_id=conversation.last_message_id,
+                  urls=_urls(conversation, officer), empty_form=EmptyForm())
+
+
+def _earlier(conversation_id: int, *, officer: bool):
+    """The page of messages before ``?before=`` (htmx "show earlier"; plain link: the page)."""
+    conversation = _conversation_or_404(conversation_id)
+    ctx = _conversation_context(conversation, officer=officer)
+    if not is_htmx():
+        return redirect(ctx["urls"]["page"] + f"?before={ctx['before'] or 0}", 303)
+    return render("threads/_earlier.html", "threads/_earlier.html", **ctx)
+
+
+# --------------------------------------------------------------------------- residents
+def _new_form():
+    """The new-conversation form, its ward choices limited to my wards."""
+    form = NewConversationForm()
+    wards = services.resident_wards(current_user)
+    form.ward.choices = [(w.id, w.name) for w in wards]
+    if request.method == "GET" and wards:
+        wanted = _int_arg("ward")
+        form.ward.data = wanted if wanted in {w.id for w in wards} else wards[0].id
+    return form
+
+
+@bp.get("/messages")
+@resident_required
+def messages():
+    """My conversations and a form to start one."""
+    form = _new_form()
+    return render("threads/messages.html", conversations=services.resident_conversations(current_user),
+                  form=form, block=services.block_for(current_user), error=None)
+
+
+@bp.post("/messages")
+@resident_required
+@send_limit
+def start():
+    """Start a conversation with the team of one of my wards."""
+    form = _new_form()
+    error = None
+    if form.validate_on_submit():
+        ward = next((w for w in services.resident_wards(current_user) if w.id == form.ward.data), None)
+        try:
+            with services.write_transaction():
+                conversation = services.start_conversation(
+                    current_user, ward, form.subject.data, form.body.data, _idempotency_key(form))
+        except services.ThreadError as exc:
+            error = str(exc)
+        else:
+            return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
+    return render("threads/messages.html", "threads/_new_form.html", status=422,
+                  conversations=services.resident_conversations(current_user), form=form,
+                  block=services.block_for(current_user), error=error)
+
+
+@bp.get("/messages/<int:conversation_id>")
+@resident_required
+def conversation(conversation_id):
+    conv = _conversation_or_404(conversation_id)
+    ctx = _conversation_context(conv, officer=False)
+    services.mark_read(conv, current_user)
+    db.session.commit()
+    return render("threads/conversation.html", **ctx)
+
+
+@bp.post("/messages/<int:conversation_id>")
+@resident_required
+@send_limit
+def send(conversation_id):
+    return _send(_conversation_or_404(conversation_id), officer=False)
+
+
+@bp.get("/messages/<int:conversation_id>/poll")
+@resident_required
+def poll(conversation_id):
+    return _poll(conversation_id, officer=False)
+
+
+@bp.get("/messages/<int:conversation_id>/earlier")
+@resident_required
+def earlier(conversation_id):
+    return _earlier(conversation_id, officer=False)
+
+
+# --------------------------------------------------------------------------- officers
+@bp.get("/officer/inbox")
+@officer_required
+def inbox():
+    """Conversations of the wards I cover, oldest awaiting first; filter by ward/status."""
+    wards = covered_wards(current_user)
+    ward_id = _int_arg("ward")
+    if ward_id not in {w.id for w in wards}:
+        ward_id = None
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    page = max(_int_arg("page", 1) or 1, 1)
+    rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
+    pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
+    return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
+                  page=page, pages=pages, wards=wards, ward_id=ward_id, status=status,
+                  statuses=STATUSES)
+
+
+@bp.get("/officer/messages/<int:conversation_id>")
+@officer_required
+def officer_conversation(conversation_id):
+    conv = _conversation_or_404(conversation_id)
+    ctx = _conversation_context(conv, officer=True)
+    services.record_view(conv, current_user)
+    services.mark_read(conv, current_user)
+    db.session.commit()
+    ctx["block_form"] = BlockForm(formdata=None)
+    ctx["reason_form"] = ReasonForm(formdata=None)
+    return render("threads/officer_conversation.html", **ctx)
+
+
+@bp.post("/officer/messages/<int:conversation_id>")
+@officer_required
+def officer_send(conversation_id):
+    return _send(_conversation_or_404(conversation_id), officer=True)
+
+
+@bp.get("/officer/messages/<int:conversation_id>/poll")
+@officer_required
+def officer_poll(conversation_id):
+    return _poll(conversation_id, officer=True)
+
+
+@bp.get("/officer/messages/<int:conversation_id>/earlier")
+@officer_required
+def officer_earlier(conversation_id):
+    return _earlier(conversation_id, officer=True)
+
+
+_ACTIONS = {"close": (services.close_conversation, "Conversation closed."),
+            "reopen": (services.reopen_conversation, "Conversation reopened."),
+            "take": (services.take_conversation, "Assigned to you.")}
+
+
+@bp.post("/officer/messages/<int:conversation_id>/<any(close, reopen, take):action>")
+@officer_required
+def officer_action(conversation_id, action):
+    """Close, reopen or take a conversation."""
+    conv = _conversation_or_404(conversation_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    func, message = _ACTIONS[action]
+    func(conv, current_user)
+    db.session.commit()
+    flash(message, "success")
+    return hx_redirect(url_for("threads.officer_conversation", conversation_id=conv.id))
+
+
+@bp.post("/officer/messages/<int:conversation_id>/block")
+@officer_required
+def officer_block(conversation_id):
+    """Stop the resident from messaging (with a reason), or lift that."""
+    conv = _conversation_or_404(conversation_id)
+    if request.form.get("lift"):
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        services.unblock_resident(conv.resident, current_user)
+        db.session.commit()
+        flash("The resident can send messages again.", "success")
+        return hx_redirect(url_for("threads.officer_conversation", conversation_id=conv.id))
+    form = BlockForm()
+    if form.validate_on_submit():
+        services.block_resident(conv.resident, current_user, form.reason.data)
+        db.session.commit()
+        flash("The resident can no longer send messages.", "success")
+        return hx_redirect(url_for("threads.officer_conversation", conversation_id=conv.id))
+    ctx = _conversation_context(conv, officer=True)
+    ctx.update(block_form=form, reason_form=ReasonForm(formdata=None))
+    return render("threads/officer_conversation.html", status=422, **ctx)
+
+
+@bp.post("/officer/message/<int:message_id>/<any(hide, unhide):action>")
+@officer_required
+def officer_moderate(message_id, action):
+    """Hide an abusive message from the resident (kept for the record), or show it again."""
+    message = services.get_message(current_user, message_id)
+    if message is None:
+        abort(404)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if action == "hide":
+        services.hide_message(message, current_user, form.reason.data or "")
+        flash("Message hidden from the resident.", "success")
+    else:
+        services.unhide_message(message, current_user)
+        flash("Message shown again.", "success")
+    db.session.commit()
+    return hx_redirect(url_for("threads.officer_conversation",
+                               conversation_id=message.conversation_id) + f"#m{message.id}")
+
+
+@bp.route("/officer/messages/<int:conversation_id>/publish", methods=["GET", "POST"])
+@officer_required
+def officer_publish(conversation_id):
+    """Publish the question and answer to the ward, in the officer's words, anonymously."""
+    conv = _conversation_or_404(conversation_id)
+    form = PublishForm(data=services.default_publication(conv) if request.method == "GET" else None)
+    error = None
+    if form.validate_on_submit():
+        try:
+            post = services.publish_answer(conv, current_user, form.title.data,
+                                           form.question.data, form.answer.data)
+            db.session.commit()
+        except services.ThreadError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash("Published to the ward.", "success")
+            return redirect(url_for("threads.ward_post", code=conv.ward.code, post_id=post.id), 303)
+    status = 422 if (form.errors or error) else 200
+    return render("threads/publish.html", status=status, conversation=conv, form=form, error=error)
+
+
+@bp.route("/officer/posts/new", methods=["GET", "POST"])
+@officer_required
+def officer_new_post():
+    """Write a post straight to one of my wards."""
+    form = WardPostForm()
+    wards = covered_wards(current_user)
+    form.ward.choices = [(w.id, f"{w.name} ({w.borough.name})") for w in wards]
+    error = None
+    if form.validate_on_submit():
+        ward = next((w for w in wards if w.id == form.ward.data), None)
+        if ward is None:
+            abort(404)
+        try:
+            post = services.create_ward_post(ward, current_user, form.title.data, form.body.data)
+            db.session.commit()
+        except services.ThreadError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash("Posted to the ward.", "success")
+            return redirect(url_for("threads.ward_post", code=ward.code, post_id=post.id), 303)
+    status = 422 if (form.errors or error) else 200
+    return render("threads/new_post.html", status=status, form=form, error=error)
+
+
+# --------------------------------------------------------------------------- ward posts
+def _ward_or_404(code: str):
+    ward = get_ward(code)
+    if ward is None:
+        abort(404)
+    return ward
+
+
+@bp.get("/wards/<code>/posts")
+def ward_posts(code):
+    """A page of the ward's posts; htmx "Show more" gets just the next items."""
+    ward = _ward_or_404(code)
+    page = max(_int_arg("page", 1) or 1, 1)
+    posts, has_more = services.ward_posts_page(ward, page)
+    return render("threads/ward_posts.html", "threads/_ward_post_items.html", ward=ward,
+                  posts=posts, has_more=has_more, page=page)
+
+
+@bp.get("/wards/<code>/posts/<int:post_id>")
+def ward_post(code, post_id):
+    ward = _ward_or_404(code)
+    post = services.get_ward_post(ward, post_id)
+    if post is None:
+        abort(404)
+    return render("threads/ward_post.html", ward=ward, post=post)
+
+
+@bp.app_template_global()
+def ward_team_for(ward):
+    """Officers shown as "Your ward team" on a ward home (used by the partial)."""
+    from webapp.wards.services import ward_team_members
+    return ward_team_members(ward) if ward is not None else []
+
+
+@bp.app_template_global()
+def ward_posts_for(ward, page: int = 1):
+    """The first page of a ward's posts for the ward home (used by the partial)."""
+    return services.ward_posts_page(ward, page) if ward is not None else ([], False)

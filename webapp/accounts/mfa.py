@@ -1,0 +1,234 @@
+"""Officers' and admins' second factor and sign-in throttling.
+
+TOTP (pyotp) with a QR code for enrolment (segno, as inline SVG markup that the strict CSP
+allows), ten single-use backup codes kept only as hashes, and an account lock after
+repeated failures (stored in the database so it holds across processes and restarts).
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pyotp
+import segno
+from sqlalchemy import ForeignKey, String, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+ISSUER = "Wardline"
+MAX_FAILURES = 5                 # failed passwords or codes before the account locks
+LOCK_FOR = timedelta(minutes=15)
+BACKUP_CODE_COUNT = 10
+_BACKUP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: easy to read out
+
+
+class StaffLoginState(db.Model):
+    """Failed sign-in attempts of one staff account, its lock, and the last TOTP step used."""
+
+    __tablename__ = "staff_login_states"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    failed_count: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    # The TOTP time step last accepted: a code is never accepted twice (replay).
+    totp_last_counter: Mapped[int] = mapped_column(default=0)
+
+
+class BackupCode(db.Model):
+    """A single-use backup code, stored as a SHA-256 hash (codes are random, ~50 bits,
+    so a fast hash is enough; nobody can guess them from the hash)."""
+
+    __tablename__ = "staff_backup_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+# --------------------------------------------------------------------------- lockout
+def _state(user) -> StaffLoginState:
+    state = db.session.get(StaffLoginState, user.id)
+    if state is None:
+        state = StaffLoginState(user_id=user.id, failed_count=0, totp_last_counter=0)
+        db.session.add(state)
+        db.session.flush()
+    return state
+
+
+def locked_until(user, now: datetime | None = None) -> datetime | None:
+    """When ``user``'s lock ends, or None if they may try to sign in now."""
+    state = db.session.get(StaffLoginState, user.id)
+    now = now or utcnow()
+    if state is not None and state.locked_until and state.locked_until > now:
+        return state.locked_until
+    return None
+
+
+def record_failure(user, now: datetime | None = None) -> bool:
+    """Count a failed password or code; lock the account after MAX_FAILURES. The caller
+    commits. Returns True if the account is now locked."""
+    now = now or utcnow()
+    _state(user)
+    # One UPDATE, so parallel failures all count (no lost updates).
+    db.session.execute(update(StaffLoginState).where(StaffLoginState.user_id == user.id)
+                       .values(failed_count=StaffLoginState.failed_count + 1,
+                               last_failed_at=now))
+    state = db.session.get(StaffLoginState, user.id)
+    db.session.refresh(state)
+    if state.failed_count >= MAX_FAILURES:
+        state.locked_until = now + LOCK_FOR
+        state.failed_count = 0
+        return True
+    return False
+
+
+def reset_failures(user) -> None:
+    """Forget failures after a complete sign-in (the caller commits)."""
+    state = db.session.get(StaffLoginState, user.id)
+    if state is not None:
+        state.failed_count = 0
+        state.locked_until = None
+
+
+def unlock(user) -> None:
+    """Lift a lock (admins, from the officer page). The caller commits."""
+    reset_failures(user)
+
+
+# --------------------------------------------------------------------------- TOTP
+def new_totp_secret() -> str:
+    return pyotp.random_base32()  # 160 bits
+
+
+def provisioning_uri(user, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+
+
+def qr_svg(uri: str) -> str:
+    """The QR code of ``uri`` as inline ``<svg>`` markup (no script, no style attribute)."""
+    return segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app",
+                                                 dark="#000", light="#fff", border=4)
+
+
+def _normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())[:32]
+
+
+def _matching_counter(secret: str, code: str, now: datetime) -> int | None:
+    """The time step (±1 for clock drift) at which ``code`` is valid, or None."""
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    # Stored times are naive UTC; make them aware before taking the epoch.
+    timestamp = (now if now.tzinfo else now.replace(tzinfo=timezone.utc)).timestamp()
+    for drift in (0, -1, 1):
+        at = timestamp + drift * totp.interval
+        if secrets.compare_digest(totp.at(int(at)), code):
+            return int(at) // totp.interval
+    return None
+
+
+def verify_totp(user, code: str, now: datetime | None = None, secret: str | None = None) -> bool:
+    """True if ``code`` is a current TOTP code for ``user`` (or for ``secret`` during
+    enrolment) that was not used before. Records the step used; the caller commits."""
+    secret = secret or user.totp_secret
+    if not secret:
+        return False
+    counter = _matching_counter(secret, _normalise_code(code), now or utcnow())
+    if counter is None:
+        return False
+    # Claim the step atomically: a replayed (or raced) code finds it already taken.
+    _state(user)
+    claimed = db.session.execute(
+        update(StaffLoginState)
+        .where(StaffLoginState.user_id == user.id, StaffLoginState.totp_last_counter < counter)
+        .values(totp_last_counter=counter)).rowcount
+    return claimed == 1
+
+
+def confirm_enrolment(user, secret: str, code: str, now: datetime | None = None) -> list[str] | None:
+    """Finish TOTP enrolment when ``code`` matches ``secret``: store the secret and return
+    fresh backup codes (shown once). Returns None when the code is wrong."""
+    if not verify_totp(user, code, now, secret=secret):
+        return None
+    user.totp_secret = secret
+    user.totp_confirmed_at = now or utcnow()
+    return regenerate_backup_codes(user)
+
+
+# --------------------------------------------------------------------------- backup codes
+def _hash_code(code: str) -> str:
+    return hashlib.sha256(_normalise_code(code).encode()).hexdigest()
+
+
+def regenerate_backup_codes(user) -> list[str]:
+    """Replace ``user``'s backup codes with BACKUP_CODE_COUNT new ones; return them in
+    readable form ("abcde-fghjk"). The caller commits."""
+    db.session.query(BackupCode).filter_by(user_id=user.id).delete()
+    codes = []
+    for _ in range(BACKUP_CODE_COUNT):
+        raw = "".join(secrets.choice(_BACKUP_ALPHABET) for _ in range(10))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(BackupCode(user_id=user.id, code_hash=_hash_code(raw)))
+    return codes
+
+
+def use_backup_code(user, code: str, now: datetime | None = None) -> bool:
+    """Spend one backup code. True if it was valid and unused (it cannot be used again)."""
+    normalised = _normalise_code(code)
+    if len(normalised) != 10:
+        return False
+    row = db.session.scalar(select(BackupCode).where(
+        BackupCode.user_id == user.id, BackupCode.code_hash == _hash_code(normalised),
+        BackupCode.used_at.is_(None)))
+    if row is None:
+        return False
+    # Conditional update: two parallel uses of one code cannot both succeed.
+    spent = db.session.execute(update(BackupCode)
+                               .where(BackupCode.id == row.id, BackupCode.used_at.is_(None))
+                               .values(used_at=now or utcnow())).rowcount
+    return spent == 1
+
+
+def backup_codes_left(user) -> int:
+    from sqlalchemy import func
+    return db.session.scalar(select(func.count()).select_from(BackupCode).where(
+        BackupCode.user_id == user.id, BackupCode.used_at.is_(None))) or 0
+
+
+@dataclass
+class PasswordCheck:
+    user: object | None
+    ok: bool
+    locked_until: datetime | None = None
+
+
+def check_password(email: str, password: str, now: datetime | None = None) -> PasswordCheck:
+    """Check a staff member's email and password, honouring and updating the lock.
+
+    Unknown emails and residents fail exactly like a wrong password (same message, same
+    argon2 work). The caller commits (the failure count is written).
+    """
+    from webapp.accounts.models import User
+    from webapp.accounts.passwords import verify_password
+    now = now or utcnow()
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
+    if user is None or not user.is_staff or not user.password_hash:
+        verify_password(None, password or "x")
+        return PasswordCheck(None, False)
+    lock = locked_until(user, now)
+    if lock is not None:
+        return PasswordCheck(user, False, lock)
+    if verify_password(user.password_hash, password):
+        return PasswordCheck(user, True)
+    if record_failure(user, now):
+        return PasswordCheck(user, False, locked_until(user, now))
+    return PasswordCheck(user, False)

@@ -1,0 +1,587 @@
+"""Conversations, messages, moderation and ward posts: plain functions, no ``request``.
+
+Every query for conversations goes through :func:`conversations_visible_to`, so a resident
+only ever sees their own and an officer only those of the wards they cover. Functions that
+change data add to the session (and the audit log) and leave the commit to the caller,
+unless they say otherwise.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import and_, case, exists, false, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager, joinedload
+
+from webapp.admin.audit import record
+from webapp.extensions import db
+from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, Conversation,
+                                   ConversationRead, Message, MessagingBlock, OfficerDigestState,
+                                   WardPost)
+from webapp.timeutil import utcnow
+from webapp.wards.models import Ward
+from webapp.wards.services import covered_ward_ids
+
+PAGE_SIZE = 50          # messages shown at once in a conversation
+INBOX_PAGE_SIZE = 25
+POSTS_PAGE_SIZE = 5
+POLL_LIMIT = 200        # most messages one poll returns
+DIGEST_INTERVAL = timedelta(hours=1)
+IDEMPOTENCY_KEY_MAX = 64
+
+
+class ThreadError(Exception):
+    """A message or conversation was refused; ``str(exc)`` is safe to show to the user."""
+
+
+class MessagingBlocked(ThreadError):
+    """The resident was stopped from messaging by an officer."""
+
+
+# --------------------------------------------------------------------------- scope
+def conversations_visible_to(user):
+    """A SELECT of the conversations ``user`` may see: a resident's own; for officers and
+    admins, those of the wards they cover; nothing for anyone else."""
+    stmt = select(Conversation)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return stmt.where(false())
+    if user.role == "resident":
+        return stmt.where(Conversation.resident_id == user.id)
+    if user.role in ("officer", "admin"):
+        return stmt.where(Conversation.ward_id.in_(covered_ward_ids(user)))
+    return stmt.where(false())
+
+
+def get_conversation(user, conversation_id: int) -> Conversation | None:
+    """The conversation if ``user`` may see it, else None (the view answers 404)."""
+    stmt = (conversations_visible_to(user).where(Conversation.id == conversation_id)
+            .options(joinedload(Conversation.ward).joinedload(Ward.borough),
+                     joinedload(Conversation.resident), joinedload(Conversation.assigned_to)))
+    return db.session.scalar(stmt)
+
+
+def get_message(user, message_id: int) -> Message | None:
+    """A message in a conversation ``user`` may see, else None."""
+    visible = conversations_visible_to(user).with_only_columns(Conversation.id)
+    return db.session.scalar(select(Message).where(Message.id == message_id,
+                                                   Message.conversation_id.in_(visible)))
+
+
+def resident_wards(user) -> list[Ward]:
+    """The wards a resident may write to: their home ward and their extra wards."""
+    return list(user.ward_list) if user is not None and user.role == "resident" else []
+
+
+# --------------------------------------------------------------------------- validation
+def clean_text(value: str | None, limit: int, what: str) -> str:
+    """Trim ``value``; raise :class:`ThreadError` when it is empty or too long.
+
+    Text is stored as written and escaped when shown (Jinja autoescaping), so markup in a
+    message is displayed, never run.
+    """
+    text = (value or "").replace("\r\n", "\n").replace("\x00", "").strip()
+    if not text:
+        raise ThreadError(f"Enter your {what}.")
+    if len(text) > limit:
+        raise ThreadError(f"Your {what} must be {limit:,} characters or fewer "
+                          f"(it has {len(text):,}).")
+    return text
+
+
+def clean_key(key: str | None) -> str | None:
+    """An idempotency key as sent by the client, or None when missing or unusable."""
+    key = (key or "").strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX or not re.fullmatch(r"[A-Za-z0-9_.:-]+", key):
+        return None
+    return key
+
+
+def block_for(user) -> MessagingBlock | None:
+    """The block stopping ``user`` from messaging, if any."""
+    return db.session.get(MessagingBlock, user.id) if user is not None else None
+
+
+# --------------------------------------------------------------------------- writing
+@contextmanager
+def write_transaction():
+    """Run a read-then-write block (sending a message) in its own transaction; commit at
+    the end, roll back on error.
+
+    SQLite allows one writer: a transaction that read first and then writes fails at once
+    ("database is locked") if another writer committed meanwhile. So on SQLite the block's
+    transaction starts with BEGIN IMMEDIATE (the app's ``sqlite_begin`` hook) and waits
+    for the write lock up front. PostgreSQL needs nothing: the conversation's UPDATE is
+    conditional and row-locked. Whatever the session had pending is committed first.
+    """
+    db.session.commit()
+    conn = None
+    try:
+        if db.engine.dialect.name == "sqlite":
+            conn = db.engine.connect()
+            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"  # read by webapp._configure_sqlite
+            db.session.connection(bind_arguments={"bind": conn})
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        if conn is not None:
+            conn.info.pop("sqlite_begin", None)
+            conn.close()
+
+
+def start_conversation(resident, ward: Ward, subject: str, body: str,
+                       idempotency_key: str | None = None, now: datetime | None = None) -> Conversation:
+    """Open a conversation between ``resident`` and the team of ``ward`` with a first message.
+
+    Raises :class:`MessagingBlocked` for a blocked resident and :class:`ThreadError` for a
+    ward that is not theirs or empty/oversized text. A retry with the same
+    ``idempotency_key`` returns the conversation the first attempt created.
+    """
+    if resident.role != "resident":
+        raise ThreadError("Only residents can start a conversation.")
+    key = clean_key(idempotency_key)
+    if key:
+        existing = _message_by_key(resident, key)
+        if existing is not None:
+            return db.session.get(Conversation, existing.conversation_id)
+    _refuse_if_blocked(resident)
+    if ward is None or ward.id not in {w.id for w in resident_wards(resident)}:
+        raise ThreadError("Choose one of your wards.")
+    subject = clean_text(subject, SUBJECT_MAX, "subject")
+    body = clean_text(body, MESSAGE_MAX, "message")
+    now = now or utcnow()
+    conversation = Conversation(resident_id=resident.id, ward_id=ward.id, subject=subject,
+                                status="awaiting", created_at=now, last_message_at=now,
+                                awaiting_since=now, last_message_id=0)
+    db.session.add(conversation)
+    db.session.flush()
+    message, _ = add_message(conversation, resident, body, key, now=now)
+    return conversation
+
+
+def _message_by_key(author, key: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.author_id == author.id,
+                                                   Message.idempotency_key == key))
+
+
+def _refuse_if_blocked(user) -> None:
+    block = block_for(user)
+    if block is not None:
+        raise MessagingBlocked("Your ward team has stopped you from sending messages. "
+                               f"Reason: {block.reason}")
+
+
+def add_message(conversation: Conversation, author, body: str,
+                idempotency_key: str | None = None, now: datetime | None = None
+                ) -> tuple[Message, bool]:
+    """Append a message by ``author`` (the resident, or an officer covering the ward).
+
+    Returns ``(message, created)``: with an ``idempotency_key`` already used by this author
+    the earlier message comes back and ``created`` is False (never a duplicate). Updates the
+    conversation's status with one conditional UPDATE, so two officers replying at once both
+    land. An officer's reply notifies the resident (outbox rows, same transaction).
+    Raises :class:`ThreadError`/:class:`MessagingBlocked`. The caller commits.
+    """
+    key = clean_key(idempotency_key)
+    if key:
+        existing = _message_by_key(author, key)
+        if existing is not None:
+            if existing.conversation_id != conversation.id:
+                raise ThreadError("That message was already sent in another conversation.")
+            return existing, False
+    from_officer = author.role in ("officer", "admin")
+    if not from_officer:
+        if author.id != conversation.resident_id:
+            raise ThreadError("You cannot write in this conversation.")
+        _refuse_if_blocked(author)
+    body = clean_text(body, MESSAGE_MAX, "message")
+    now = now or utcnow()
+    message = Message(conversation_id=conversation.id, author_id=author.id,
+                      from_officer=from_officer, body=body, created_at=now, idempotency_key=key)
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+    except IntegrityError:
+        # A parallel retry with the same key won the race: return its message.
+        existing = _message_by_key(author, key) if key else None
+        if existing is None:
+            raise
+        return existing, False
+    newest = case((Conversation.last_message_id < message.id, message.id),
+                  else_=Conversation.last_message_id)
+    latest_at = case((Conversation.last_message_id < message.id, now),
+                     else_=Conversation.last_message_at)
+    if from_officer:
+        values = {"status": "answered", "awaiting_since": None, "closed_at": None}
+    else:
+        # A resident writing again reopens a closed conversation; keep the oldest
+        # unanswered time when it was already awaiting.
+        values = {"status": "awaiting", "closed_at": None,
+                  "awaiting_since": func.coalesce(
+                      case((Conversation.status == "awaiting", Conversation.awaiting_since)), now)}
+    db.session.execute(update(Conversation).where(Conversation.id == conversation.id)
+                       .values(last_message_id=newest, last_message_at=latest_at, **values)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(conversation)
+    _mark_read(conversation.id, author.id, message.id)
+    if from_officer:
+        record(author, "message.reply", message, f"conversation {conversation.id}")
+        _notify_reply(conversation, message, author)
+    return message, True
+
+
+def _notify_reply(conversation: Conversation, message: Message, officer) -> None:
+    """Tell the resident about an officer's reply through the delivery domain (which
+    decides, from their choices, email now / in a digest / push / nothing)."""
+    from webapp.delivery import Event, notify
+    resident = conversation.resident
+    preview = message.body if len(message.body) <= 300 else message.body[:297] + "…"
+    url = f"/messages/{conversation.id}"
+    notify(resident, Event(
+        kind="reply", source_type="message", source_id=message.id,
+        title=f"Reply from your ward team: {conversation.subject}", body=preview, url=url,
+        email_template="threads/reply",
+        email_context={"conversation_subject": conversation.subject, "officer": officer.officer_label,
+                       "body": message.body, "url": url, "ward_name": conversation.ward.name,
+                       "resident_name": resident.display_name},
+        category=None, urgent=False))
+
+
+def _mark_read(conversation_id: int, user_id: int, message_id: int) -> None:
+    """Move ``user_id``'s read marker forward to ``message_id`` (never backwards)."""
+    changed = db.session.execute(
+        update(ConversationRead)
+        .where(ConversationRead.conversation_id == conversation_id,
+               ConversationRead.user_id == user_id,
+               ConversationRead.last_read_message_id < message_id)
+        .values(last_read_message_id=message_id)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed:
+        return
+    if db.session.get(ConversationRead, (conversation_id, user_id)) is not None:
+        return  # already read this far
+    try:
+        with db.session.begin_nested():
+            db.session.add(ConversationRead(conversation_id=conversation_id, user_id=user_id,
+                                            last_read_message_id=message_id))
+    except IntegrityError:
+        pass  # a parallel request created it; that one moved the marker
+
+
+def mark_read(conversation: Conversation, user) -> None:
+    """Record that ``user`` has seen the whole conversation (the caller commits)."""
+    if conversation.last_message_id:
+        _mark_read(conversation.id, user.id, conversation.last_message_id)
+
+
+# --------------------------------------------------------------------------- reading
+def messages_page(conversation: Conversation, before: int | None = None,
+                  limit: int = PAGE_SIZE) -> tuple[list[Message], bool]:
+    """The latest ``limit`` messages (before message id ``before``), oldest first, and
+    whether there are earlier ones. One query whatever the conversation's length."""
+    stmt = (select(Message).where(Message.conversation_id == conversation.id)
+            .options(joinedload(Message.author)).order_by(Message.id.desc()).limit(limit + 1))
+    if before:
+        stmt = stmt.where(Message.id < before)
+    rows = list(db.session.scalars(stmt))
+    return list(reversed(rows[:limit])), len(rows) > limit
+
+
+def messages_after(conversation: Conversation, after: int) -> list[Message]:
+    """Messages newer than ``after``, oldest first (at most POLL_LIMIT)."""
+    stmt = (select(Message).where(Message.conversation_id == conversation.id, Message.id > after)
+            .options(joinedload(Message.author)).order_by(Message.id).limit(POLL_LIMIT))
+    return list(db.session.scalars(stmt))
+
+
+def poll(user, conversation_id: int, after: int) -> bool | None:
+    """One cheap query for polling: None if ``user`` may not see the conversation, else
+    whether it has messages newer than ``after``."""
+    visible = conversations_visible_to(user).where(Conversation.id == conversation_id)
+    row = db.session.execute(visible.with_only_columns(
+        Conversation.last_message_id)).first()
+    if row is None:
+        return None
+    return row[0] > after
+
+
+@dataclass
+class InboxRow:
+    conversation: Conversation
+    unread: bool
+
+
+def inbox(user, *, ward_id: int | None = None, status: str | None = None, page: int = 1,
+          per_page: int = INBOX_PAGE_SIZE) -> tuple[list[InboxRow], int]:
+    """An officer's conversations: awaiting reply first (oldest waiting first), then the
+    rest by latest activity. Returns a page of rows and the total. Two queries, whatever
+    the number of conversations or messages."""
+    base = conversations_visible_to(user)
+    if ward_id:
+        base = base.where(Conversation.ward_id == ward_id)
+    if status in STATUSES:
+        base = base.where(Conversation.status == status)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
+    read = ConversationRead
+    stmt = (base.join(Conversation.ward).join(Conversation.resident)
+            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
+            .add_columns(func.coalesce(read.last_read_message_id, 0))
+            .options(contains_eager(Conversation.ward), contains_eager(Conversation.resident),
+                     joinedload(Conversation.assigned_to))
+            .order_by(case((Conversation.status == "awaiting", 0), else_=1),
+                      Conversation.awaiting_since, Conversation.last_message_at.desc(),
+                      Conversation.id.desc())
+            .limit(per_page).offset(max(page - 1, 0) * per_page))
+    rows = [InboxRow(conv, conv.last_message_id > last_read)
+            for conv, last_read in db.session.execute(stmt).unique()]
+    return rows, total
+
+
+def resident_conversations(user) -> list[InboxRow]:
+    """A resident's conversations, latest activity first, with unread markers."""
+    read = ConversationRead
+    stmt = (conversations_visible_to(user).join(Conversation.ward)
+            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
+            .add_columns(func.coalesce(read.last_read_message_id, 0))
+            .options(contains_eager(Conversation.ward))
+            .order_by(Conversation.last_message_at.desc()).limit(200))
+    return [InboxRow(conv, conv.last_message_id > last_read)
+            for conv, last_read in db.session.execute(stmt)]
+
+
+def unread_count(user) -> int:
+    """How many of ``user``'s visible conversations have messages they have not read."""
+    read = ConversationRead
+    stmt = (conversations_visible_to(user)
+            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
+            .where(Conversation.last_message_id > func.coalesce(read.last_read_message_id, 0))
+            .with_only_columns(func.count()))
+    return db.session.scalar(stmt) or 0
+
+
+# --------------------------------------------------------------------------- officer actions
+def close_conversation(conversation: Conversation, officer, now: datetime | None = None) -> None:
+    conversation.status = "closed"
+    conversation.closed_at = now or utcnow()
+    conversation.awaiting_since = None
+    record(officer, "conversation.close", conversation)
+
+
+def reopen_conversation(conversation: Conversation, officer) -> None:
+    """Reopen a closed conversation: awaiting reply if the resident wrote last."""
+    last = db.session.scalar(select(Message.from_officer).where(
+        Message.conversation_id == conversation.id).order_by(Message.id.desc()).limit(1))
+    conversation.status = "answered" if last else "awaiting"
+    conversation.closed_at = None
+    conversation.awaiting_since = None if last else utcnow()
+    record(officer, "conversation.reopen", conversation)
+
+
+def take_conversation(conversation: Conversation, officer) -> None:
+    """Assign the conversation to ``officer`` ("assigned to me")."""
+    conversation.assigned_to_id = officer.id
+    record(officer, "conversation.take", conversation)
+
+
+def hide_message(message: Message, officer, reason: str = "", now: datetime | None = None) -> None:
+    """Hide an abusive message from the resident. It is kept (and still shown to officers,
+    marked hidden) for the record."""
+    if message.hidden_at is None:
+        message.hidden_at = now or utcnow()
+        message.hidden_by_id = officer.id
+        message.hidden_reason = (reason or "").strip()[:200] or None
+        record(officer, "message.hide", message, message.hidden_reason or "")
+
+
+def unhide_message(message: Message, officer) -> None:
+    if message.hidden_at is not None:
+        message.hidden_at = None
+        message.hidden_by_id = None
+        message.hidden_reason = None
+        record(officer, "message.unhide", message)
+
+
+def block_resident(resident, officer, reason: str) -> MessagingBlock:
+    """Stop ``resident`` from sending messages, with a recorded reason (shown to them).
+    Raises :class:`ThreadError` when the reason is missing."""
+    reason = clean_text(reason, 500, "reason")
+    block = db.session.get(MessagingBlock, resident.id)
+    if block is None:
+        block = MessagingBlock(user_id=resident.id, reason=reason, blocked_by_id=officer.id)
+        db.session.add(block)
+    else:
+        block.reason, block.blocked_by_id = reason, officer.id
+    record(officer, "resident.block", resident, reason)
+    return block
+
+
+def unblock_resident(resident, officer) -> None:
+    block = db.session.get(MessagingBlock, resident.id)
+    if block is not None:
+        db.session.delete(block)
+        record(officer, "resident.unblock", resident)
+
+
+def record_view(conversation: Conversation, officer) -> None:
+    """Audit that an officer opened a conversation (residents' messages are personal data)."""
+    record(officer, "conversation.view", conversation)
+
+
+# --------------------------------------------------------------------------- ward posts
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_RE = re.compile(r"(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d)")
+
+
+def scrub_identity(text: str, resident) -> str:
+    """Remove the resident's name, email and any email address or phone number from
+    ``text`` (a safety net: the officer edits the wording, but a name can slip through)."""
+    if not text:
+        return text
+    text = EMAIL_RE.sub("[removed]", text)
+    text = PHONE_RE.sub("[removed]", text)
+    names = []
+    if resident is not None:
+        full = (resident.display_name or "").strip()
+        if full:
+            names.append(full)
+            names.extend(part for part in full.split() if len(part) >= 3)
+        local = (resident.email or "").split("@")[0]
+        if len(local) >= 3:
+            names.append(local)
+    for name in sorted(set(names), key=len, reverse=True):
+        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[removed]", text, flags=re.IGNORECASE)
+    return text
+
+
+def create_ward_post(ward: Ward, author, title: str, body: str, kind: str = "post",
+                     question: str | None = None, now: datetime | None = None) -> WardPost:
+    """Add a public post to ``ward`` (an officer's update, a published answer, a meeting
+    summary...). Raises :class:`ThreadError` for empty or oversized text. The caller commits."""
+    title = clean_text(title, 160, "title")
+    body = clean_text(body, 5000, "post")
+    if question is not None:
+        question = clean_text(question, MESSAGE_MAX, "question")
+    post = WardPost(ward_id=ward.id, author_id=getattr(author, "id", None),
+                    author_label=getattr(author, "officer_label", "") or "Your ward team",
+                    kind=kind[:24], title=title, question=question, body=body,
+                    created_at=now or utcnow())
+    db.session.add(post)
+    db.session.flush()
+    if author is not None:
+        record(author, "ward_post.publish", post, f"{kind} in {ward.code}")
+    return post
+
+
+def publish_answer(conversation: Conversation, officer, title: str, question: str,
+                   answer: str) -> WardPost:
+    """Publish a question and its answer from ``conversation`` to the conversation's ward.
+
+    The resident's identity never appears: the officer's wording is scrubbed of the
+    resident's name and email (and any email address or phone number), and the post keeps
+    no link to the conversation or the resident.
+    """
+    resident = conversation.resident
+    return create_ward_post(conversation.ward, officer, scrub_identity(title, resident),
+                            scrub_identity(answer, resident), kind="answer",
+                            question=scrub_identity(question, resident))
+
+
+def default_publication(conversation: Conversation) -> dict:
+    """Suggested wording for publishing: the first resident message and the latest reply,
+    already scrubbed; the officer edits it."""
+    first = db.session.scalar(select(Message).where(
+        Message.conversation_id == conversation.id, Message.from_officer.is_(False),
+        Message.hidden_at.is_(None)).order_by(Message.id).limit(1))
+    reply = db.session.scalar(select(Message).where(
+        Message.conversation_id == conversation.id, Message.from_officer.is_(True),
+        Message.hidden_at.is_(None)).order_by(Message.id.desc()).limit(1))
+    resident = conversation.resident
+    return {"title": scrub_identity(conversation.subject, resident),
+            "question": scrub_identity(first.body if first else "", resident),
+            "answer": scrub_identity(reply.body if reply else "", resident)}
+
+
+def ward_posts_page(ward: Ward, page: int = 1, per_page: int = POSTS_PAGE_SIZE
+                    ) -> tuple[list[WardPost], bool]:
+    """A page of ``ward``'s posts, newest first, and whether there are more."""
+    page = max(page, 1)
+    stmt = (select(WardPost).where(WardPost.ward_id == ward.id)
+            .order_by(WardPost.created_at.desc(), WardPost.id.desc())
+            .limit(per_page + 1).offset((page - 1) * per_page))
+    rows = list(db.session.scalars(stmt))
+    return rows[:per_page], len(rows) > per_page
+
+
+def get_ward_post(ward: Ward, post_id: int) -> WardPost | None:
+    return db.session.scalar(select(WardPost).where(WardPost.id == post_id,
+                                                    WardPost.ward_id == ward.id))
+
+
+# --------------------------------------------------------------------------- digests
+def send_officer_digests(now: datetime | None = None) -> int:
+    """Email each officer a digest of conversations awaiting reply in their wards, at most
+    once per DIGEST_INTERVAL, and only when something new has been waiting since their last
+    digest. Idempotent (a scheduler tick): each officer's ``last_digest_at`` is claimed with
+    a conditional UPDATE, so parallel runs send one digest. Commits; returns how many were
+    queued."""
+    from webapp.accounts.models import User
+    from webapp.delivery import Event, notify
+    from webapp.wards.models import TeamMember, TeamWard
+    now = now or utcnow()
+    due_before = now - DIGEST_INTERVAL
+    state = OfficerDigestState
+    newest_waiting = func.max(Conversation.awaiting_since)
+    stmt = (select(User.id, newest_waiting)
+            .join(TeamMember, TeamMember.user_id == User.id)
+            .join(TeamWard, TeamWard.team_id == TeamMember.team_id)
+            .join(Conversation, Conversation.ward_id == TeamWard.ward_id)
+            .outerjoin(state, state.user_id == User.id)
+            .where(User.role == "officer", Conversation.status == "awaiting",
+                   or_(state.last_digest_at.is_(None), state.last_digest_at <= due_before))
+            .group_by(User.id, state.last_digest_at)
+            .having(or_(state.last_digest_at.is_(None), newest_waiting > state.last_digest_at)))
+    sent = 0
+    for user_id, _newest in db.session.execute(stmt).all():
+        officer = db.session.get(User, user_id)
+        if not _claim_digest(officer, now, due_before):
+            db.session.rollback()
+            continue
+        count = db.session.scalar(select(state.digest_count).where(state.user_id == user_id))
+        rows, total = inbox(officer, status="awaiting", per_page=20)
+        items = [{"id": r.conversation.id, "subject": r.conversation.subject,
+                  "ward": r.conversation.ward.name, "since": r.conversation.awaiting_since,
+                  "url": f"/officer/messages/{r.conversation.id}"} for r in rows]
+        notify(officer, Event(
+            kind="officer_digest", source_type="officer_digest", source_id=count,
+            title=f"{total} conversation{'s' if total != 1 else ''} awaiting reply",
+            body="\n".join(f"{i['ward']}: {i['subject']}" for i in items), url="/officer/inbox",
+            email_template="threads/officer_digest",
+            email_context={"items": items, "total": total, "officer": officer.display_name,
+                           "now": now},
+            category=None, urgent=False))
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def _claim_digest(officer, now: datetime, due_before: datetime) -> bool:
+    """Take this hour's digest for ``officer`` (True), or find another run took it."""
+    state = OfficerDigestState
+    if db.session.get(state, officer.id) is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(state(user_id=officer.id, last_digest_at=None, digest_count=0))
+        except IntegrityError:
+            pass
+    claimed = db.session.execute(
+        update(state).where(state.user_id == officer.id,
+                            or_(state.last_digest_at.is_(None), state.last_digest_at <= due_before))
+        .values(last_digest_at=now, digest_count=state.digest_count + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    return claimed == 1

@@ -1,0 +1,165 @@
+"""Browser tests: Playwright drives Debian's Chromium (no ``playwright install``) against a
+live server of the test app, sharing the test database (recipe: shared/testing/browser.md).
+
+One browser per session (pytest-playwright), a fresh context per test, so every test
+installs the service worker from scratch and nothing leaks between tests.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+AXE_JS = Path(__file__).resolve().parents[1] / "vendor" / "axe-4.14.1.min.js"
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/lib/chromium/chromium",
+                      shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+CHROMIUM = find_chromium()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without Chromium the browser tests are skipped, loudly (``make test`` installs it)."""
+    if CHROMIUM:
+        return
+    skip = pytest.mark.skip(reason="Chromium not found: apt-get install chromium (make chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Playwright already adds --headless and --no-sandbox (needed as root).
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--disable-gpu", "--disable-quic", "--disable-sync"]}
+
+
+class LiveServer:
+    """The test app served by a threaded werkzeug server on a random loopback port."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    def start(self) -> "LiveServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="session")
+def live_server(_app):
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = LiveServer(_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server):
+    """pytest-playwright's base URL: ``page.goto("/wards/...")`` goes to the live server."""
+    return live_server.url
+
+
+@pytest.fixture
+def sign_in(app, context, base_url):
+    """Sign ``user`` in on this browser context by giving it a session cookie, exactly what
+    the sign-in flows leave behind (staff also pass their second factor)."""
+    def do_sign_in(user, *, ctx=None):
+        data = {"_user_id": user.get_id(), "_fresh": True}
+        if user.role in ("officer", "admin"):
+            data["mfa_user_id"] = user.id
+        value = app.session_interface.get_signing_serializer(app).dumps(data)
+        (ctx or context).add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
+                                       "value": value, "url": base_url}])
+        return user
+    return do_sign_in
+
+
+def wait_sw_activated(page) -> None:
+    """Wait until the page is controlled by an activated service worker."""
+    assert page.evaluate("window.wardlinePWA.ready") == "activated"
+    page.wait_for_function("navigator.serviceWorker.controller?.state === 'activated'")
+
+
+def sw_registration_id(page, cdp, scope: str, timeout: float = 5.0) -> str:
+    """The CDP registration id of the service worker for ``scope``."""
+    regs: dict = {}
+    cdp.on("ServiceWorker.workerRegistrationUpdated",
+           lambda e: regs.update({r["scopeURL"]: r for r in e["registrations"]}))
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reg = regs.get(scope)
+        if reg and not reg["isDeleted"]:
+            return reg["registrationId"]
+        page.wait_for_timeout(50)  # sync API: CDP events are dispatched inside Playwright calls
+    raise AssertionError(f"no service worker registration for {scope}: {regs}")
+
+
+def cached_paths(page) -> dict[str, list[str]]:
+    """Every cache and the paths (with query) it holds."""
+    return page.evaluate("""async () => {
+        const out = {};
+        for (const name of await caches.keys()) {
+            const keys = await (await caches.open(name)).keys();
+            out[name] = keys.map(r => { const u = new URL(r.url); return u.pathname + u.search; });
+        }
+        return out;
+    }""")
+
+
+def stub_push_manager(context, subscription: dict) -> None:
+    """Replace PushManager in every page with one that "subscribes" with ``subscription``
+    (a FakeUserAgent's keys): Chromium cannot subscribe without Google's push service."""
+    context.add_init_script("""(() => {
+      const sub = %s;
+      const bytes = s => Uint8Array.from(atob(s.replace(/-/g,'+').replace(/_/g,'/')), c => c.charCodeAt(0)).buffer;
+      const fake = {endpoint: sub.endpoint, expirationTime: null, options: {userVisibleOnly: true},
+        getKey: n => bytes(sub.keys[n]), toJSON: () => sub,
+        unsubscribe: async () => { localStorage.setItem('fake-push', 'off'); return true; }};
+      PushManager.prototype.subscribe = async function (opts) {
+        localStorage.setItem('fake-push', 'on');
+        window.__pushSubscribeOptions = opts && opts.applicationServerKey ? Array.from(new Uint8Array(opts.applicationServerKey)).length : 0;
+        return fake;
+      };
+      PushManager.prototype.getSubscription = async function () {
+        return localStorage.getItem('fake-push') === 'on' ? fake : null;
+      };
+      PushManager.prototype.permissionState = async function () { return 'granted'; };
+    })();""" % json.dumps(subscription))
+
+
+def run_axe(page) -> list[tuple[str, str, int]]:
+    """Run axe-core on the page; return the serious and critical violations."""
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']})")
+    assert result["passes"], "axe ran no rules"
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Every browser test runs with the app context and a clean database (``app``)."""
+    yield app

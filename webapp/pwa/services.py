@@ -1,0 +1,106 @@
+"""What makes Wardline an installable, offline-capable app: the manifest, the service
+worker's precache list and the rule for which pages may be kept on the device.
+
+Push subscriptions themselves belong to ``webapp.delivery`` (the only domain that talks to
+push services); the views in this package are the HTTP face of those services.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import url_for
+
+from webapp.static_assets import asset_url
+
+THEME_COLOUR = "#12355b"
+BACKGROUND_COLOUR = "#ffffff"
+
+# Resident pages the service worker may keep a copy of, to read offline: the ward home,
+# alerts, conversations and meetings. Everything else (officer, admin, settings, export,
+# sign-in) is never stored. The service worker applies the same list, and also requires
+# the ``X-Wardline-Offline`` header, which only resident responses carry.
+OFFLINE_PAGE_PATTERN = re.compile(r"^/(wards/[^/]+|alerts(/.*)?|messages(/.*)?|meetings(/.*)?)$")
+NEVER_CACHED_PATTERN = re.compile(r"^/(officer|admin|staff|settings|account|login|signup|logout|"
+                                  r"survey|push)(/|$)")
+OFFLINE_HEADER = "X-Wardline-Offline"
+
+SHELL_ASSETS = ("css/app.css", "vendor/htmx-2.0.11.min.js", "js/app.js", "js/pwa.js",
+                "js/outbox.js", "vendor/idb-keyval-6.2.2.umd.js", "img/icon.svg",
+                "img/icon-192.png", "img/badge-96.png")
+
+
+def may_keep_offline(path: str, role: str | None) -> bool:
+    """Return True when a copy of the page at ``path`` may be stored on the device.
+
+    Only residents' own reading pages qualify; a page seen by an officer or admin never
+    does, whatever its path (they may open a ward home, and it must not linger on a phone).
+    """
+    if role != "resident":
+        return False
+    return bool(OFFLINE_PAGE_PATTERN.match(path)) and not NEVER_CACHED_PATTERN.match(path)
+
+
+def precache_urls() -> list[str]:
+    """The app shell the service worker stores on install (versioned asset URLs)."""
+    return [url_for("pwa.offline"), url_for("pwa.offline", fragment=1),
+            url_for("pwa.manifest")] + [asset_url(name) for name in SHELL_ASSETS]
+
+
+def manifest() -> dict:
+    """The Web App Manifest: what the phone shows when Wardline is installed."""
+    def icon(name: str, size: int, purpose: str = "any") -> dict:
+        return {"src": url_for("static", filename=f"img/{name}"), "sizes": f"{size}x{size}",
+                "type": "image/png", "purpose": purpose}
+
+    return {
+        "id": "/",
+        "name": "Wardline: your neighbourhood police team",
+        "short_name": "Wardline",
+        "description": ("Updates, messages and meetings with the police team that looks "
+                        "after your London ward. Not for reporting crime."),
+        "lang": "en-GB",
+        "dir": "ltr",
+        "start_url": "/?source=app",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "any",
+        "theme_color": THEME_COLOUR,
+        "background_color": BACKGROUND_COLOUR,
+        "categories": ["news", "social"],
+        "icons": [icon("icon-192.png", 192), icon("icon-512.png", 512),
+                  icon("icon-maskable-512.png", 512, "maskable")],
+        "shortcuts": [
+            {"name": "My ward", "short_name": "Ward", "url": "/?source=shortcut",
+             "description": "Your ward home: team, alerts and priorities",
+             "icons": [icon("icon-192.png", 192)]},
+            {"name": "Messages", "url": "/messages",
+             "description": "Your conversations with the ward team",
+             "icons": [icon("icon-192.png", 192)]},
+            {"name": "Meetings", "url": "/meetings",
+             "description": "Community meetings near you",
+             "icons": [icon("icon-192.png", 192)]},
+        ],
+        "screenshots": [
+            {"src": url_for("static", filename="img/screenshot-narrow.png"),
+             "sizes": "540x960", "type": "image/png", "form_factor": "narrow",
+             "label": "A ward home on a phone"},
+            {"src": url_for("static", filename="img/screenshot-wide.png"),
+             "sizes": "1280x720", "type": "image/png", "form_factor": "wide",
+             "label": "A ward home on a computer"},
+        ],
+    }
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """Turn a User-Agent string into "Chrome on Android"-style words for the devices list."""
+    ua = user_agent or ""
+    browser = next((name for token, name in (("Edg/", "Edge"), ("OPR/", "Opera"),
+                                             ("SamsungBrowser", "Samsung Internet"),
+                                             ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                             ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+                    if token in ua), "A browser")
+    system = next((name for token, name in (("Android", "Android"), ("iPhone", "iPhone"),
+                                            ("iPad", "iPad"), ("Windows", "Windows"),
+                                            ("Mac OS X", "Mac"), ("CrOS", "ChromeOS"),
+                                            ("Linux", "Linux")) if token in ua), None)
+    return f"{browser} on {system}" if system else browser

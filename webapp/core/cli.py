@@ -5,7 +5,9 @@ import click
 
 # Each domain adds a "module:function" here; they run in order, each committing its own data.
 # A seeder takes no arguments and returns a short summary line.
-SEEDERS: list[str] = []
+SEEDERS: list[str] = [
+    "webapp.accounts.demo:seed",  # first: the others build on its people and teams
+]
 
 
 @click.command("seed-demo")

@@ -2,6 +2,7 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.accounts.models import OFFICER_RANKS
@@ -13,7 +14,8 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-RANK_CHOICES = [("", "None (administrator)")] + list(OFFICER_RANKS.items())
+RANK_CHOICES = [SelectChoice("", "None (administrator)")] + \
+    [SelectChoice(code, label) for code, label in OFFICER_RANKS.items()]
 
 
 class OfficerForm(FlaskForm):

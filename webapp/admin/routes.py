@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from webapp.accounts import mfa
 from webapp.admin import bp, services
@@ -35,7 +36,7 @@ def officers():
 def _officer_form(user=None):
     form = OfficerForm(obj=user) if user is not None and request.method == "GET" else OfficerForm()
     teams = services.list_teams()
-    form.teams.choices = [(t.id, t.name) for t in teams]
+    form.teams.choices = [SelectChoice(t.id, t.name) for t in teams]
     if user is not None and request.method == "GET":
         form.teams.data = [t.id for t in user.teams]
         form.is_admin.data = user.role == "admin"
@@ -127,7 +128,7 @@ def teams():
 def _team_form(team=None):
     form = TeamForm(obj=team) if team is not None and request.method == "GET" else TeamForm()
     staff = [u for u in services.list_staff() if u.role == "officer"]
-    form.members.choices = [(u.id, f"{u.officer_label} <{u.email}>") for u in staff]
+    form.members.choices = [SelectChoice(u.id, f"{u.officer_label} <{u.email}>") for u in staff]
     if team is not None and request.method == "GET":
         form.wards.data = ", ".join(w.code for w in team.wards)
         form.members.data = [u.id for u in team.members]
@@ -192,4 +193,4 @@ def audit():
     page = _page_arg()
     events, has_more = services.audit_page(action, page)
     return render("admin/audit.html", "admin/_audit_table.html", events=events,
-                  has_more=has_more, page=page, action=action, actions=actions)
+                  has_more=has_more, current_page=page, action=action, actions=actions)

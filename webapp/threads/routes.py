@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
@@ -142,7 +143,7 @@ def _new_form():
     """The new-conversation form, its ward choices limited to my wards."""
     form = NewConversationForm()
     wards = services.resident_wards(current_user)
-    form.ward.choices = [(w.id, w.name) for w in wards]
+    form.ward.choices = [SelectChoice(w.id, w.name) for w in wards]
     if request.method == "GET" and wards:
         wanted = _int_arg("ward")
         form.ward.data = wanted if wanted in {w.id for w in wards} else wards[0].id
@@ -223,7 +224,7 @@ def inbox():
     rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
     pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
-                  page=page, pages=pages, wards=wards, ward_id=ward_id, status=status,
+                  current_page=page, pages=pages, wards=wards, ward_id=ward_id, status=status,
                   statuses=STATUSES)
 
 
@@ -349,7 +350,7 @@ def officer_new_post():
     """Write a post straight to one of my wards."""
     form = WardPostForm()
     wards = covered_wards(current_user)
-    form.ward.choices = [(w.id, f"{w.name} ({w.borough.name})") for w in wards]
+    form.ward.choices = [SelectChoice(w.id, f"{w.name} ({w.borough.name})") for w in wards]
     error = None
     if form.validate_on_submit():
         ward = next((w for w in wards if w.id == form.ward.data), None)
@@ -383,7 +384,7 @@ def ward_posts(code):
     page = max(_int_arg("page", 1) or 1, 1)
     posts, has_more = services.ward_posts_page(ward, page)
     return render("threads/ward_posts.html", "threads/_ward_post_items.html", ward=ward,
-                  posts=posts, has_more=has_more, page=page)
+                  posts=posts, has_more=has_more, current_page=page)
 
 
 @bp.get("/wards/<code>/posts/<int:post_id>")

@@ -23,7 +23,7 @@ def make_meeting(app, make_staff):
                 duration=timedelta(hours=2), closes_before=timedelta(hours=1), borough=False,
                 title="Community meeting", reminder_hours=24, online_url=None):
         officer = officer or make_staff("officer", wards=list(wards))
-        start = (utcnow() + starts_in).replace(microsecond=0)
+        start = (utcnow() + starts_in).replace(second=0, microsecond=0)
         details = MeetingDetails(
             title=title, description="Talk to your ward team.", venue_name="St James's Hall",
             address="1 Example Street, London SW1A 1AA", accessibility="Step-free entrance.",

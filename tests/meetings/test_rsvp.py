@@ -168,3 +168,13 @@ def test_visitors_see_details_but_must_sign_in_to_rsvp(client, make_meeting):
     assert client.post(f"/meetings/{meeting.id}/rsvp").status_code == 302
     assert client.get("/meetings/999999").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(Rsvp)) == 0
+
+
+def test_ward_home_and_nav_show_meetings(client, login, make_resident, make_meeting):
+    meeting = make_meeting(title="Ward panel on the ward page")
+    page = client.get("/wards/E05013806").data.decode()
+    assert "Upcoming meetings" in page and meeting.title in page
+    assert "/wards/E05013806/meetings.ics" in page
+    assert meeting.title not in client.get("/wards/E05014104").data.decode()
+    login(client, make_resident())
+    assert 'href="/meetings">Meetings</a>' in client.get("/meetings").data.decode()

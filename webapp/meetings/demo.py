@@ -13,6 +13,7 @@ from webapp.meetings.models import Meeting, MeetingWard
 from webapp.timeutil import LONDON, london_to_utc, utcnow
 from webapp.wards.services import get_ward, ward_team_members
 
+DEMO_RESIDENT = "resident@demo.wardline"  # from webapp.accounts.demo
 ST_JAMES = "E05013806"
 HERNE_HILL = "E05014104"
 
@@ -78,7 +79,12 @@ def seed() -> str:
         meeting.ward_links = [MeetingWard(ward_id=ward.id, position=0)]
         db.session.add(meeting)
         db.session.commit()
-        for user in _demo_residents(code, rsvps):
+        people = _demo_residents(code, rsvps)
+        demo = db.session.scalar(select(User).where(User.email == DEMO_RESIDENT))
+        if demo is not None and capacity - rsvps == 1:
+            # The demo resident holds a place at the nearly full meeting (sees the QR code).
+            people = [demo] + people[:-1]
+        for user in people:
             services.rsvp(meeting.id, user.id)
         made += 1
     return f"meetings: {made} demo meetings added ({len(MEETINGS) - made} already there)"

@@ -1,0 +1,128 @@
+"""Check-in: the resident's QR code, the officers' desk, forged and foreign codes, CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from webapp.extensions import db
+from webapp.meetings import services
+from webapp.meetings.models import Rsvp
+from webapp.tokens import make_token
+
+
+def _qr_token(page: bytes) -> None:
+    """The going resident's page has an inline SVG QR code and a short code."""
+    assert b'<svg xmlns="http://www.w3.org/2000/svg"' in page and b'class="qr"' in page
+    assert b"style=" not in page.split(b'class="qr-box"')[1].split(b"</div>")[0]
+
+
+def _checked_in(rsvp_id):
+    db.session.rollback()
+    return db.session.get(Rsvp, rsvp_id).checked_in_at is not None
+
+
+def test_going_resident_sees_a_qr_code_others_do_not(client, login, make_resident, make_meeting):
+    meeting = make_meeting(capacity=1)
+    going, waiting = make_resident(), make_resident()
+    services.rsvp(meeting.id, going.id)
+    services.rsvp(meeting.id, waiting.id)
+    login(client, going)
+    page = client.get(f"/meetings/{meeting.id}").data
+    _qr_token(page)
+    assert services.checkin_code(meeting.id, going.id).encode() in page
+    login(client, waiting)
+    assert b'class="qr"' not in client.get(f"/meetings/{meeting.id}").data
+
+
+def test_scanned_token_checks_in_and_counts(client, login, make_resident, make_meeting, htmx_headers):
+    meeting = make_meeting()
+    resident = make_resident(name="Rita Scanned")
+    row = services.rsvp(meeting.id, resident.id)
+    token = services.checkin_token(meeting, resident)
+    login(client, meeting.created_by)
+    page = client.get(f"/officer/meetings/{meeting.id}/checkin")
+    assert page.status_code == 200 and b"js/checkin.js" in page.data
+    response = client.post(f"/officer/meetings/{meeting.id}/checkin", data={"code": token},
+                           headers=htmx_headers)
+    assert response.status_code == 200
+    assert b"Checked in: <strong>Rita Scanned</strong>" in response.data
+    assert b"<strong>1</strong> checked in" in response.data
+    assert _checked_in(row.id)
+
+
+def test_typed_short_code_checks_in(client, login, make_resident, make_meeting):
+    meeting = make_meeting()
+    resident = make_resident()
+    row = services.rsvp(meeting.id, resident.id)
+    code = services.checkin_code(meeting.id, resident.id).lower().replace("-", " ")
+    login(client, meeting.created_by)
+    response = client.post(f"/officer/meetings/{meeting.id}/checkin", data={"code": code})
+    assert response.status_code == 200 and _checked_in(row.id)
+
+
+def test_forged_or_other_meetings_tokens_are_refused(client, login, make_resident, make_meeting, app):
+    meeting = make_meeting()
+    other = make_meeting(officer=meeting.created_by, title="Another meeting")
+    resident = make_resident()
+    row = services.rsvp(meeting.id, resident.id)
+    services.rsvp(other.id, resident.id)
+    login(client, meeting.created_by)
+    url = f"/officer/meetings/{meeting.id}/checkin"
+    foreign = services.checkin_token(other, resident)
+    response = client.post(url, data={"code": foreign})
+    assert response.status_code == 422 and b"That code is for a different meeting." in response.data
+    genuine = services.checkin_token(meeting, resident)
+    tampered = genuine[:-3] + ("AAA" if genuine[-3:] != "AAA" else "BBB")
+    wrong_purpose = make_token("signin", {"m": meeting.id, "u": resident.id})
+    from itsdangerous import URLSafeTimedSerializer
+    wrong_key = URLSafeTimedSerializer("not-our-secret", salt="wardline.checkin").dumps(
+        {"m": meeting.id, "u": resident.id})
+    for forged in (tampered, wrong_purpose, wrong_key, "ABCD-EFGH", "nonsense"):
+        response = client.post(url, data={"code": forged})
+        assert response.status_code == 422, forged
+        assert b"not valid" in response.data
+    other_code = services.checkin_code(other.id, resident.id)
+    assert client.post(url, data={"code": other_code}).status_code == 422
+    assert not _checked_in(row.id)
+
+
+def test_waitlisted_cannot_be_checked_in_by_code(client, login, make_resident, make_meeting):
+    meeting = make_meeting(capacity=1)
+    services.rsvp(meeting.id, make_resident().id)
+    waiting = make_resident()
+    services.rsvp(meeting.id, waiting.id)
+    login(client, meeting.created_by)
+    response = client.post(f"/officer/meetings/{meeting.id}/checkin",
+                           data={"code": services.checkin_token(meeting, waiting)})
+    assert response.status_code == 422 and b"on the waitlist" in response.data
+
+
+def test_name_search_and_check_in(client, login, make_resident, make_meeting, htmx_headers):
+    meeting = make_meeting()
+    found = make_resident(name="Priya Searchable")
+    make_resident(name="Priya NotComing")
+    row = services.rsvp(meeting.id, found.id)
+    login(client, meeting.created_by)
+    results = client.get(f"/officer/meetings/{meeting.id}/checkin?q=priya", headers=htmx_headers)
+    assert b"Priya Searchable" in results.data and b"Priya NotComing" not in results.data
+    assert b"<html" not in results.data
+    response = client.post(f"/officer/meetings/{meeting.id}/checkin/{row.id}")
+    assert response.status_code == 200 and _checked_in(row.id)
+
+
+def test_csv_has_emails_only_for_the_organising_team(client, login, make_resident, make_meeting,
+                                                     make_staff):
+    meeting = make_meeting()
+    teammate = make_staff("officer", team=meeting.created_by.teams[0])
+    other_team = make_staff("officer", wards=["E05013806"])  # covers the ward, another team
+    resident = make_resident(name="=HYPERLINK(evil)", email_address="ann@example.org")
+    services.rsvp(meeting.id, resident.id)
+    for officer, with_email in ((meeting.created_by, True), (teammate, True), (other_team, False)):
+        login(client, officer)
+        response = client.get(f"/officer/meetings/{meeting.id}/attendees.csv")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        rows = list(csv.reader(io.StringIO(response.data.decode())))
+        assert rows[1][0] == "'=HYPERLINK(evil)"  # no formula injection
+        assert ("email" in rows[0]) is with_email
+        assert ("ann@example.org" in response.data.decode()) is with_email

@@ -41,7 +41,7 @@ def make_meeting(app, make_staff):
 
 @pytest.fixture
 def deliveries(app):
-    """``deliveries(kind)``: {user_id: channel} of the outbox rows written for ``kind``."""
+    """``deliveries(kind)``: {user_id: email channel} of the outbox rows written for ``kind``."""
     from sqlalchemy import select
 
     from webapp.delivery.models import Delivery, Notification
@@ -51,7 +51,7 @@ def deliveries(app):
         db.session.rollback()
         rows = db.session.execute(
             select(Delivery.user_id, Delivery.channel).join(Notification)
-            .where(Notification.kind == kind)).all()
+            .where(Notification.kind == kind, Delivery.channel != "push")).all()
         return {uid: channel for uid, channel in rows}
 
     return query

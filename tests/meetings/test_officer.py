@@ -52,6 +52,12 @@ def test_officer_creates_a_meeting_in_london_time_and_the_right_residents_are_in
     follows = make_resident(ward="E05014104", extra_wards=("E05013806",))
     no_events = make_resident(ward="E05013806", categories=("prevention", "appeals"))
     elsewhere = make_resident(ward="E05014104")
+    unconfirmed = make_resident(ward="E05013806")
+    unconfirmed.confirmed_at = None
+    from webapp.delivery.models import Delivery, PushSubscription
+    db.session.add(PushSubscription(user_id=wants.id, endpoint="https://push.example.org/abc",
+                                    p256dh="k", auth="a"))
+    db.session.commit()
     login(client, officer)
     assert client.get("/officer/meetings/new").status_code == 200
     data, day = _form()
@@ -63,6 +69,9 @@ def test_officer_creates_a_meeting_in_london_time_and_the_right_residents_are_in
     assert response.headers["Location"].endswith(f"/officer/meetings/{meeting.id}")
     assert deliveries("meeting_invite") == {wants.id: "email", digest.id: "digest", follows.id: "email"}
     assert no_events.id not in deliveries("meeting_invite")
+    assert unconfirmed.id not in deliveries("meeting_invite")
+    channels = db.session.execute(select(Delivery.channel).where(Delivery.user_id == wants.id)).scalars()
+    assert sorted(channels) == ["email", "push"]
     assert elsewhere.id not in deliveries("meeting_invite")
     assert len(_audit("meeting.create")) == 1
 

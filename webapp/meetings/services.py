@@ -222,7 +222,7 @@ def create_meeting(officer, details: MeetingDetails, ward_ids: list[int],
     record(officer, "meeting.create", meeting, f"{meeting.title} ({meeting.audience_label})")
     invited = send_invitations(meeting)
     db.session.commit()
-    current_app.logger.info("Meeting %s created; %s residents invited", meeting.id, invited)
+    current_app.logger.info("Meeting %s created; %s invitations queued", meeting.id, invited)
     return meeting
 
 
@@ -481,23 +481,43 @@ def _notify_many(users, meeting: Meeting, kind: str, **event_kw) -> int:
     return len(users)
 
 
-def invitation_audience(meeting: Meeting):
-    """A SELECT of the residents to invite: following one of the meeting's wards and
-    having chosen "local events and meetings"."""
-    ward_ids = select(MeetingWard.ward_id).where(MeetingWard.meeting_id == meeting.id)
-    return (select(User).where(
-        User.role == "resident", User.confirmed_at.is_not(None),
-        exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids)),
-        exists().where(UserCategory.user_id == User.id, UserCategory.category == "events"))
-        .order_by(User.id))
-
-
 def send_invitations(meeting: Meeting) -> int:
-    """Invite the meeting's audience (in the caller's transaction); return how many."""
-    return _notify_many(db.session.scalars(invitation_audience(meeting)), meeting,
-                        "meeting_invite", title=f"Invitation: {meeting.title}",
-                        body=f"{_when(meeting)} at {meeting.venue_name}, {meeting.address}.",
-                        template="meetings/invite")
+    """Invite the meeting's audience through the alerts pipeline, in the caller's
+    transaction: residents following one of its wards who chose "local events and
+    meetings" (alerts' audience SQL), on their channels (email now or in the daily digest,
+    per delivery's rules; push to each device), written set-based like an alert's fan-out.
+    Returns the number of outbox rows written.
+    """
+    from sqlalchemy import literal
+
+    from webapp.alerts.services import audience
+    from webapp.delivery.models import Delivery, PushSubscription
+    from webapp.delivery.services import email_channel_sql, insert_ignore, notification_for
+
+    db.session.flush()
+    event = _event(meeting, "meeting_invite", title=f"Invitation: {meeting.title}",
+                   body=f"{_when(meeting)} at {meeting.venue_name}, {meeting.address}.",
+                   template="meetings/invite")
+    notification_id = notification_for(event)
+    ward_ids = select(MeetingWard.ward_id).where(MeetingWard.meeting_id == meeting.id)
+    who = audience(ward_ids, "events").subquery()
+    now = utcnow()
+    columns = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
+               "next_attempt_at", "created_at"]
+    channel = email_channel_sql(who.c.email_frequency, event.kind, event.urgent)
+    email_rows = (select(literal(notification_id), who.c.user_id, channel, literal(0),
+                         literal("queued"), literal(0), literal(now), literal(now))
+                  .where(channel.is_not(None)))
+    push_rows = (select(literal(notification_id), PushSubscription.user_id, literal("push"),
+                        PushSubscription.id, literal("queued"), literal(0), literal(now),
+                        literal(now))
+                 .join(who, who.c.user_id == PushSubscription.user_id))
+    written = 0
+    for rows in (email_rows, push_rows):
+        written += len(db.session.execute(
+            insert_ignore(Delivery.__table__).from_select(columns, rows)
+            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
+    return written
 
 
 # --------------------------------------------------------------------------- reminders

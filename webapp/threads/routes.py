@@ -120,10 +120,11 @@ def _poll(conversation_id: int, *, officer: bool):
         response = make_response("", 204)
         response.headers["Cache-Control"] = "private, no-store"
         return response
+    services.mark_read(_conversation_or_404(conversation_id), current_user)
+    db.session.commit()
+    # Load after the commit (which expires what was loaded), so rendering costs no queries.
     conversation = _conversation_or_404(conversation_id)
     messages = services.messages_after(conversation, after)
-    services.mark_read(conversation, current_user)
-    db.session.commit()
     return render("threads/_poll.html", "threads/_poll.html", conversation=conversation,
                   messages=messages, officer_view=officer, last_id=conversation.last_message_id,
                   urls=_urls(conversation, officer), empty_form=EmptyForm())
@@ -184,10 +185,10 @@ def start():
 @bp.get("/messages/<int:conversation_id>")
 @resident_required
 def conversation(conversation_id):
-    conv = _conversation_or_404(conversation_id)
-    ctx = _conversation_context(conv, officer=False)
-    services.mark_read(conv, current_user)
+    services.mark_read(_conversation_or_404(conversation_id), current_user)
     db.session.commit()
+    # Load after the commit (which expires what was loaded), so rendering costs no queries.
+    ctx = _conversation_context(_conversation_or_404(conversation_id), officer=False)
     return render("threads/conversation.html", **ctx)
 
 
@@ -232,10 +233,10 @@ def inbox():
 @officer_required
 def officer_conversation(conversation_id):
     conv = _conversation_or_404(conversation_id)
-    ctx = _conversation_context(conv, officer=True)
     services.record_view(conv, current_user)
     services.mark_read(conv, current_user)
     db.session.commit()
+    ctx = _conversation_context(_conversation_or_404(conversation_id), officer=True)
     ctx["block_form"] = BlockForm(formdata=None)
     ctx["reason_form"] = ReasonForm(formdata=None)
     return render("threads/officer_conversation.html", **ctx)

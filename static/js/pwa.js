@@ -60,7 +60,10 @@
     var button = el("button", "button-small", "Reload");
     button.type = "button";
     button.setAttribute("aria-label", "Update available: reload");
-    button.addEventListener("click", function () { worker.postMessage({type: "SKIP_WAITING"}); });
+    button.addEventListener("click", function () {
+      state.updating = true;
+      worker.postMessage({type: "SKIP_WAITING"});
+    });
     box.appendChild(button);
   }
 
@@ -69,7 +72,7 @@
     var refreshing = false;
     sw.addEventListener("controllerchange", function () {
       // Only reload for an update the resident accepted, not for the very first install.
-      if (refreshing || !state.hadController) return;
+      if (refreshing || !state.updating) return;
       refreshing = true;
       window.location.reload();
     });
@@ -77,7 +80,6 @@
       state.messages.push(event.data);
       if (event.data && /^outbox-/.test(event.data.type)) outboxMessage(event.data);
     });
-    state.hadController = Boolean(sw.controller);
     return sw.register("/sw.js", {scope: "/"}).then(function (reg) {
       if (reg.waiting && sw.controller) offerUpdate(reg.waiting);
       reg.addEventListener("updatefound", function () {
@@ -329,6 +331,26 @@
     });
   }
 
+  // Removing this very device in Settings also unsubscribes it here, so the next app open
+  // does not "repair" what the resident just removed.
+  function wireDeviceForms() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      var endpoint = form.getAttribute && form.getAttribute("data-push-device");
+      if (!endpoint || !sw || !("PushManager" in window) || form.getAttribute("data-cleaned")) return;
+      event.preventDefault();
+      sw.ready.then(function (reg) { return reg.pushManager.getSubscription(); }).then(function (sub) {
+        if (sub && sub.endpoint === endpoint) {
+          localStorage.removeItem("wardline-push");
+          return sub.unsubscribe();
+        }
+      }).catch(function () {}).then(function () {
+        form.setAttribute("data-cleaned", "1");
+        form.submit();
+      });
+    });
+  }
+
   // ---------------------------------------------------------------- start
   function start() {
     showSavedCopyNotice();
@@ -337,6 +359,7 @@
       if (sw.controller) sw.controller.postMessage({type: "PRECACHE"});
     }).catch(function () {});
     wireSignOut();
+    wireDeviceForms();
     wireOutbox();
     document.querySelectorAll("[data-push-control]").forEach(wirePushControl);
     // The survey's last step arrives by htmx: wire its control too.

@@ -99,7 +99,7 @@ def sign_in(app, context, base_url):
 def wait_sw_activated(page) -> None:
     """Wait until the page is controlled by an activated service worker."""
     assert page.evaluate("window.wardlinePWA.ready") == "activated"
-    page.wait_for_function("navigator.serviceWorker.controller?.state === 'activated'")
+    page.wait_for_function("() => navigator.serviceWorker.controller?.state === 'activated'")
 
 
 def sw_registration_id(page, cdp, scope: str, timeout: float = 5.0) -> str:

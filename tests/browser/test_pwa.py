@@ -36,7 +36,7 @@ def start_conversation(resident, text="When is the next ward panel meeting?"):
 
 def message_count(conversation_id: int, body: str | None = None) -> int:
     from webapp.threads.models import Message
-    db.session.expire_all()
+    db.session.rollback()  # end the read snapshot: see what the live server committed
     query = select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
     if body is not None:
         query = query.where(Message.body == body)
@@ -45,7 +45,7 @@ def message_count(conversation_id: int, body: str | None = None) -> int:
 
 def subscriptions(user) -> list:
     from webapp.delivery.services import subscriptions_for
-    db.session.expire_all()
+    db.session.rollback()  # end the read snapshot: see what the live server committed
     return subscriptions_for(user)
 
 
@@ -72,7 +72,7 @@ def test_offline_ward_home_is_a_saved_copy_and_unseen_pages_fall_back(
     wait_sw_activated(page)
     page.reload()  # now controlled: this load is the one the worker keeps
     heading = page.locator("h1").first.inner_text()
-    page.wait_for_function("caches.open('wardline-pages').then(c => c.keys()).then(k => k.length > 0)")
+    page.wait_for_function("() => caches.open('wardline-pages').then(c => c.keys()).then(k => k.length > 0)")
     assert f"/wards/{WARD}" in cached_paths(page)["wardline-pages"]
     expect(page.locator(".pwa-offline")).to_have_count(0)
 
@@ -107,7 +107,7 @@ def test_offline_conversation_opened_before_reads_offline(page, context, make_re
     page.goto("/")
     wait_sw_activated(page)
     page.goto(f"/messages/{conversation.id}")
-    page.wait_for_function(f"caches.match('/messages/{conversation.id}').then(Boolean)")
+    page.wait_for_function(f"() => caches.match('/messages/{conversation.id}').then(Boolean)")
     context.set_offline(True)
     try:
         page.reload()
@@ -117,24 +117,25 @@ def test_offline_conversation_opened_before_reads_offline(page, context, make_re
         context.set_offline(False)
 
 
-def test_officer_and_account_pages_are_never_cached(page, context, make_staff, make_resident, sign_in):
+def test_officer_and_account_pages_are_never_cached(page, context, base_url, make_staff, make_resident,
+                                                   sign_in):
     officer = sign_in(make_staff("officer", wards=[WARD]))
-    page.goto("/officer/inbox")
+    page.goto("/staff")
     wait_sw_activated(page)
-    for path in ("/officer/inbox", f"/wards/{WARD}", "/staff", "/officer/inbox"):
+    for path in ("/officer/meetings", f"/wards/{WARD}", "/staff", "/officer/meetings"):
         page.goto(path)
     page.wait_for_timeout(300)  # give a (wrongly) caching worker time to write
     cached = all_cached(page)
     assert not [p for p in cached if p.startswith(("/officer", "/wards/", "/staff"))], cached
     context.set_offline(True)
     try:
-        page.goto("/officer/inbox")
+        page.goto("/officer/meetings")
         expect(page.locator("h1")).to_have_text("You are offline")
     finally:
         context.set_offline(False)
     assert officer.id
     # A resident's settings and export are never kept either.
-    resident_ctx = page.context.browser.new_context()
+    resident_ctx = page.context.browser.new_context(base_url=base_url)
     try:
         sign_in(make_resident(), ctx=resident_ctx)
         rpage = resident_ctx.new_page()
@@ -142,7 +143,7 @@ def test_officer_and_account_pages_are_never_cached(page, context, make_staff, m
         wait_sw_activated(rpage)
         rpage.goto("/settings")
         rpage.goto(f"/wards/{WARD}")
-        rpage.wait_for_function(f"caches.match('/wards/{WARD}').then(Boolean)")
+        rpage.wait_for_function(f"() => caches.match('/wards/{WARD}').then(Boolean)")
         kept = all_cached(rpage)
         assert not [p for p in kept if p.startswith(("/settings", "/account"))], kept
     finally:
@@ -161,11 +162,11 @@ def test_sign_out_empties_the_caches_and_drops_this_devices_subscription(
     expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
     assert [s.endpoint for s in subscriptions(resident)] == [agent.endpoint]
     page.goto(f"/wards/{WARD}")
-    page.wait_for_function(f"caches.match('/wards/{WARD}').then(Boolean)")
+    page.wait_for_function(f"() => caches.match('/wards/{WARD}').then(Boolean)")
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/$|/\?"))
-    page.wait_for_function("window.wardlinePWA && window.wardlinePWA.ready")
+    page.wait_for_function("() => window.wardlinePWA && window.wardlinePWA.ready")
     cached = cached_paths(page)
     assert "wardline-pages" not in cached
     assert not [p for paths in cached.values() for p in paths if not p.startswith(("/static/", "/offline", "/manifest"))]
@@ -186,7 +187,7 @@ def test_update_waits_and_the_page_offers_reload(page, live_server, monkeypatch)
     assert page.evaluate("navigator.serviceWorker.getRegistration().then(r => Boolean(r.waiting))")
     with page.expect_navigation():
         button.click()
-    page.wait_for_function("caches.keys().then(k => k.includes('wardline-shell-nextversion1'))")
+    page.wait_for_function("() => caches.keys().then(k => k.includes('wardline-shell-nextversion1'))")
     assert not [k for k in page.evaluate("caches.keys()") if k in old and k.startswith("wardline-shell-")]
 
 
@@ -244,7 +245,7 @@ def test_queued_reply_is_sent_on_the_next_page_load(page, context, make_resident
     context.set_offline(False)
     fresh = context.new_page()
     fresh.goto(f"/messages/{conversation.id}")
-    fresh.wait_for_function("WardlineOutbox.all().then(items => items.length === 0)")
+    fresh.wait_for_function("() => WardlineOutbox.all().then(items => items.length === 0)")
     assert message_count(conversation.id, "Queued, then the app was closed.") == 1
 
 
@@ -260,7 +261,7 @@ def test_push_shows_a_notification_and_click_picks_its_url(page, context, base_u
     for _ in range(2):  # the same tag twice collapses into one notification
         cdp.send("ServiceWorker.deliverPushMessage",
                  {"origin": base_url, "registrationId": reg_id, "data": json.dumps(payload)})
-    page.wait_for_function("wardlinePWA.messages.filter(m => m.type === 'push').length === 2")
+    page.wait_for_function("() => wardlinePWA.messages.filter(m => m.type === 'push').length === 2")
     shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications())
         .then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag, url: n.data.url,
                                   icon: n.icon, badge: n.badge})))""")
@@ -275,11 +276,11 @@ def test_push_shows_a_notification_and_click_picks_its_url(page, context, base_u
         const [n] = await self.registration.getNotifications({tag: 'conversation-7'});
         self.dispatchEvent(new NotificationEvent('notificationclick', {notification: n}));
     }""")
-    page.wait_for_function("wardlinePWA.messages.some(m => m.type === 'notificationclick')")
+    page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'notificationclick')")
     click = page.evaluate("wardlinePWA.messages.find(m => m.type === 'notificationclick')")
     assert click["url"] == f"{base_url}/messages/7"
     # Headless Chromium refuses focus()/openWindow() without a real click: the handler tried.
-    page.wait_for_function("wardlinePWA.messages.some(m => m.type === 'notificationclick-refused')")
+    page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'notificationclick-refused')")
 
 
 def test_a_push_without_data_still_shows_a_notification(page, context, base_url):
@@ -287,7 +288,7 @@ def test_a_push_without_data_still_shows_a_notification(page, context, base_url)
     page.goto("/")
     wait_sw_activated(page)
     context.service_workers[0].evaluate("self.dispatchEvent(new PushEvent('push', {}))")
-    page.wait_for_function("wardlinePWA.messages.some(m => m.type === 'push')")
+    page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'push')")
     titles = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.title))")
     assert titles == ["Wardline"]
 
@@ -323,7 +324,7 @@ def test_full_loop_subscribe_notify_deliver_decrypt_show(
     cdp.send("ServiceWorker.deliverPushMessage", {
         "origin": base_url, "registrationId": sw_registration_id(page, cdp, f"{base_url}/"),
         "data": json.dumps(payload)})
-    page.wait_for_function("wardlinePWA.messages.some(m => m.type === 'push')")
+    page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'push')")
     shown = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications())"
                           ".then(ns => ns.map(n => [n.title, n.tag, n.data.url]))")
     assert shown == [["Your ward team replied", "conversation-3", f"{base_url}/messages/3"]]
@@ -349,7 +350,8 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
     page.get_by_role("button", name="Turn on notifications on this device").click()
     expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
     from webapp.delivery.services import remove_subscription
-    remove_subscription(resident, agent.endpoint)
+    db.session.rollback()  # a fresh snapshot that sees the subscription the page saved
+    assert remove_subscription(resident, agent.endpoint)
     db.session.commit()
     assert subscriptions(resident) == []
     page.goto(f"/wards/{WARD}")
@@ -373,6 +375,9 @@ def test_honest_ui_where_push_is_impossible(browser, base_url, make_resident, ap
     try:
         if setup in ("unsupported", "ios"):
             ctx.add_init_script("delete window.PushManager;")
+        if setup == "denied":  # as after the resident chose "Block" in the browser's prompt
+            ctx.add_init_script("""Object.defineProperty(Notification, 'permission', {get: () => 'denied'});
+                Notification.requestPermission = async () => 'denied';""")
         resident = make_resident()
         value = app.session_interface.get_signing_serializer(app).dumps(
             {"_user_id": resident.get_id(), "_fresh": True})

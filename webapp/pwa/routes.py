@@ -177,7 +177,7 @@ def _push_helpers():
     def push_devices() -> list[dict]:
         if not current_user.is_authenticated:
             return []
-        return [{"id": s.id, "created_at": s.created_at,
+        return [{"id": s.id, "created_at": s.created_at, "endpoint": s.endpoint,
                  "label": services.describe_user_agent(s.user_agent)}
                 for s in _delivery().subscriptions_for(current_user)]
 

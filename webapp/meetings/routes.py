@@ -46,7 +46,7 @@ def qr_svg(data: str) -> Markup:
 
     import segno
     out = io.BytesIO()
-    segno.make(data, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False,
+    segno.make(data, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False, omitsize=True,
                                      scale=4, border=2, svgclass="qr", lineclass="qr-line",
                                      title="Your check-in code")
     return Markup(out.getvalue().decode())

@@ -1,0 +1,89 @@
+"""Meetings in headless Chromium: one-tap RSVP with htmx, the QR code under the strict CSP,
+the officers' concerns chart and check-in desk, and accessibility (axe)."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import run_axe
+from webapp.extensions import db
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def meeting(app, make_staff):
+    from webapp.meetings.services import MeetingDetails, create_meeting
+    from webapp.timeutil import utcnow
+    from webapp.wards.services import get_ward
+    from datetime import timedelta
+    officer = make_staff("officer", wards=["E05013806"], name="Jo Inspector")
+    start = (utcnow() + timedelta(days=4)).replace(second=0, microsecond=0)
+    details = MeetingDetails(
+        title="St James's ward panel", description="Meet your team.", venue_name="Church hall",
+        address="197 Piccadilly, London W1J 9LL", accessibility="Step-free entrance.",
+        starts_at=start, ends_at=start + timedelta(hours=2), capacity=1,
+        rsvp_closes_at=start - timedelta(hours=1), online_url=None)
+    return create_meeting(officer, details, [get_ward("E05013806").id])
+
+
+def _axe(browser, base_url, app, path, user):
+    """axe-core's serious and critical violations on ``path`` (in a context that lets the
+    axe script in; the functional checks run under the real CSP)."""
+    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
+    try:
+        data = {"_user_id": user.get_id(), "_fresh": True}
+        if user.role in ("officer", "admin"):
+            data["mfa_user_id"] = user.id
+        value = app.session_interface.get_signing_serializer(app).dumps(data)
+        ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
+        page = ctx.new_page()
+        assert page.goto(path).status == 200
+        return run_axe(page)
+    finally:
+        ctx.close()
+
+
+def _csp_errors(page):
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return errors
+
+
+def test_rsvp_in_one_tap_shows_the_qr_code(page, browser, base_url, app, sign_in, make_resident, meeting):
+    from webapp.meetings import services
+    resident = sign_in(make_resident(name="Ruth Resident"))
+    errors = _csp_errors(page)
+    page.goto(f"/meetings/{meeting.id}")
+    page.get_by_role("button", name="I'm going").click()
+    expect(page.locator("#rsvp")).to_contain_text("You're going")
+    expect(page.locator("#rsvp svg.qr")).to_be_visible()
+    assert page.url.endswith(f"/meetings/{meeting.id}")  # swapped in place, no reload
+    db.session.rollback()
+    assert services.rsvp_for(meeting.id, resident.id).status == "going"
+    page.screenshot(path="/tmp/meetings-resident.png", full_page=True)
+    assert errors == []
+    assert _axe(browser, base_url, app, f"/meetings/{meeting.id}", resident) == []
+
+
+def test_officer_sees_chart_and_checks_in_by_typed_code(page, browser, base_url, app, sign_in,
+                                                        make_resident, meeting):
+    from webapp.meetings import services
+    resident = make_resident(name="Carl Checkin")
+    services.rsvp(meeting.id, resident.id)
+    services.add_concern(meeting.id, resident.id, "phone_theft", "Phones snatched near the station")
+    sign_in(meeting.created_by)
+    errors = _csp_errors(page)
+    page.goto(f"/officer/meetings/{meeting.id}")
+    expect(page.locator("svg.chart rect.bar")).to_have_count(1)
+    page.screenshot(path="/tmp/meetings-officer.png", full_page=True)
+    page.goto(f"/officer/meetings/{meeting.id}/checkin")
+    page.get_by_label("Check-in code").fill(services.checkin_code(meeting.id, resident.id))
+    page.get_by_role("button", name="Check in", exact=True).click()
+    expect(page.locator("#checkin-desk")).to_contain_text("Checked in: Carl Checkin")
+    page.screenshot(path="/tmp/meetings-checkin.png", full_page=True)
+    assert errors == []
+    officer = meeting.created_by
+    for path in (f"/officer/meetings/{meeting.id}", f"/officer/meetings/{meeting.id}/checkin",
+                 "/officer/meetings", "/officer/meetings/new"):
+        assert _axe(browser, base_url, app, path, officer) == [], path

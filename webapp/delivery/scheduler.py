@@ -17,8 +17,10 @@ log = logging.getLogger("wardline.scheduler")
 
 # ("module:function", every N seconds)
 TICKS: list[tuple[str, int]] = [
+    ("webapp.alerts.services:send_due_alerts", 30),
     ("webapp.delivery.digest:send_digests", 60),
     ("webapp.meetings.services:send_due_reminders", 60),
+    ("webapp.threads.services:send_officer_digests", 300),
 ]
 
 

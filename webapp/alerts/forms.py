@@ -1,0 +1,72 @@
+"""Forms of the alerts domain. The schedule time is entered in Europe/London."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateTimeLocalField, RadioField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
+from webapp.taxonomy import CATEGORIES
+
+DT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several checkboxes, one per choice."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class AlertForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(message="Give the alert a title."),
+                                             Length(max=TITLE_MAX)])
+    body = TextAreaField("Message", validators=[DataRequired(message="Write the alert."),
+                                                Length(max=BODY_MAX)])
+    category = RadioField("Category", choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
+                          validators=[DataRequired(message="Choose a category.")])
+    scope = RadioField("Who should get it", default="wards",
+                       choices=[SelectChoice("wards", "Wards I choose"),
+                                SelectChoice("borough", "A whole borough"),
+                                SelectChoice("london", "All of London")])
+    wards = MultiCheckboxField("Wards", coerce=int)
+    borough = SelectField("Borough", coerce=int, validators=[Optional()])
+    channels = MultiCheckboxField("Send by", choices=[SelectChoice(k, v) for k, v in ALERT_CHANNELS.items()],
+                                  default=list(ALERT_CHANNELS))
+    when = RadioField("When", default="now", choices=[SelectChoice("now", "Send now"),
+                                                      SelectChoice("later", "Schedule for later")])
+    send_at = DateTimeLocalField("Send at (London time)", format=DT_FORMAT,
+                                 validators=[Optional()])
+    urgent = BooleanField("Urgent: send at once, even to residents who chose the daily digest")
+    urgent_confirm = BooleanField("I confirm this is urgent (it is recorded in the audit log)")
+
+    def __init__(self, *args, ward_choices=(), borough_choices=(), is_admin=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wards.choices = [SelectChoice(v, label) for v, label in ward_choices]
+        self.borough.choices = [SelectChoice(0, "Choose a borough")] + \
+            [SelectChoice(v, label) for v, label in borough_choices]
+        if not is_admin:
+            self.scope.choices = [c for c in self.scope.choices if c.value != "london"]
+
+    def validate_channels(self, field):
+        if not field.data:
+            raise ValidationError("Choose at least one way to send it.")
+
+    def validate_wards(self, field):
+        if self.scope.data == "wards" and not field.data:
+            raise ValidationError("Choose at least one ward.")
+
+    def validate_borough(self, field):
+        if self.scope.data == "borough" and not field.data:
+            raise ValidationError("Choose a borough.")
+
+    def validate_send_at(self, field):
+        if self.when.data == "later" and not field.data:
+            raise ValidationError("Enter the date and time to send it.")
+
+    def validate_urgent_confirm(self, field):
+        if self.urgent.data and not field.data:
+            raise ValidationError("Tick to confirm that this alert is urgent.")

@@ -1,0 +1,398 @@
+"""Alerts: rendering, targeting, the audience preview, set-based fan-out into the outbox,
+scheduled sending, stats and usefulness answers.
+
+The audience of an alert: residents (confirmed e-mail) who follow at least one of the
+alert's wards (home or extra, :class:`UserWard`) and chose its category
+(:class:`UserCategory`); each resident once, however many of their wards are targeted.
+The preview counts and the fan-out use the same SQL (:func:`audience`), and the same
+channel rules as :func:`webapp.delivery.notify` (:func:`email_channel_sql`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import nh3
+from markdown_it import MarkdownIt
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+
+from webapp.accounts.models import User, UserCategory, UserWard
+from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
+from webapp.delivery.models import Delivery, PushSubscription
+from webapp.delivery.services import (Event, email_channel_sql, insert_ignore, notification_for,
+                                      serialized_writes)
+from webapp.extensions import db
+from webapp.taxonomy import CATEGORIES
+from webapp.timeutil import utcnow
+from webapp.wards.models import Borough, Ward
+from webapp.wards.services import covered_ward_ids
+
+ALLOWED_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br"}
+_markdown = MarkdownIt("commonmark", {"html": False, "breaks": True})
+_BARE_URL = re.compile(r"(?<![<(\[\w/])(https?://[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"])")
+MAX_SCHEDULE_AHEAD = timedelta(days=60)
+
+
+class AlertError(ValueError):
+    """The alert cannot be saved or changed as asked (the message says why)."""
+
+
+class NotAllowed(PermissionError):
+    """The user may not target these wards or touch this alert."""
+
+
+# --------------------------------------------------------------------------- body
+def render_body(text: str) -> str:
+    """Render plain text with a small Markdown subset to safe HTML.
+
+    Bare http(s) links become links; only p, a[href], strong, em, ul, ol, li and br
+    survive nh3, links get rel="noopener nofollow", and only http(s)/mailto URLs work.
+    """
+    text = _BARE_URL.sub(r"<\1>", text or "")
+    html = _markdown.render(text)
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow")
+
+
+# --------------------------------------------------------------------------- targeting
+@dataclass
+class Target:
+    """Resolved audience: the ward ids, how they were chosen, and a label for people."""
+
+    ward_ids: list[int]
+    scope: str
+    label: str
+
+
+def resolve_target(user, scope: str, ward_ids=(), borough_id: int | None = None) -> Target:
+    """Turn the form's audience choice into ward ids the user covers.
+
+    Raises :class:`NotAllowed` when a ward (or London-wide sending, for non-admins) is
+    outside the user's cover, and :class:`AlertError` when nothing was chosen.
+    """
+    covered = covered_ward_ids(user)
+    if scope == "london":
+        if getattr(user, "role", None) != "admin":
+            raise NotAllowed("Only admins can send to all of London.")
+        ids = list(db.session.scalars(select(Ward.id)))
+        return Target(ids, "london", "All of London")
+    if scope == "borough":
+        borough = db.session.get(Borough, borough_id) if borough_id else None
+        if borough is None:
+            raise AlertError("Choose a borough.")
+        ids = list(db.session.scalars(select(Ward.id).where(
+            Ward.borough_id == borough.id, Ward.id.in_(covered))))
+        if not ids:
+            raise NotAllowed("You don't cover any ward in that borough.")
+        return Target(ids, "borough", f"{borough.name} (the wards you cover)"
+                      if user.role != "admin" else borough.name)
+    wanted = sorted({int(w) for w in ward_ids or ()})
+    if not wanted:
+        raise AlertError("Choose at least one ward.")
+    allowed = set(db.session.scalars(select(Ward.id).where(Ward.id.in_(wanted),
+                                                          Ward.id.in_(covered))))
+    if allowed != set(wanted):
+        raise NotAllowed("You can only send alerts to wards you cover.")
+    names = list(db.session.scalars(select(Ward.name).where(Ward.id.in_(wanted))
+                                    .order_by(Ward.name)))
+    label = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Target(wanted, "wards", label[:200])
+
+
+# --------------------------------------------------------------------------- audience SQL
+def audience(ward_ids, category: str):
+    """SELECT (user_id, email_frequency) of the residents an alert reaches.
+
+    ``ward_ids``: a list or a SELECT of ward ids. EXISTS (not a join) keeps each resident
+    once however many of their wards are targeted.
+    """
+    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids))
+    chose = exists().where(UserCategory.user_id == User.id, UserCategory.category == category)
+    return (select(User.id.label("user_id"), User.email_frequency.label("email_frequency"))
+            .where(User.role == "resident", User.confirmed_at.is_not(None), follows, chose))
+
+
+@dataclass
+class AudienceCounts:
+    residents: int = 0
+    email_now: int = 0
+    digest: int = 0
+    push_residents: int = 0
+    push_devices: int = 0
+
+
+def audience_counts(ward_ids, category: str, channels, urgent: bool) -> AudienceCounts:
+    """How many residents the alert reaches, and by which channel (the live preview).
+    Uses :func:`audience` and :func:`email_channel_sql`, exactly as :func:`fan_out`."""
+    if not ward_ids or category not in CATEGORIES:
+        return AudienceCounts()
+    who = audience(ward_ids, category).subquery()
+    channel = email_channel_sql(who.c.email_frequency, "alert", urgent)
+    residents, email_now, digest = db.session.execute(select(
+        func.count(),
+        func.coalesce(func.sum(case((channel == "email", 1), else_=0)), 0),
+        func.coalesce(func.sum(case((channel == "digest", 1), else_=0)), 0),
+    ).select_from(who)).one()
+    counts = AudienceCounts(residents=residents)
+    if "email" in channels:
+        counts.email_now, counts.digest = int(email_now), int(digest)
+    if "push" in channels:
+        counts.push_residents, counts.push_devices = db.session.execute(
+            select(func.count(func.distinct(PushSubscription.user_id)),
+                   func.count(PushSubscription.id))
+            .join(who, who.c.user_id == PushSubscription.user_id)).one()
+    return counts
+
+
+def fan_out(alert: Alert, now: datetime) -> int:
+    """Write the alert's deliveries to the outbox, set-based: one INSERT ... SELECT for
+    email/digest rows and one for push rows (one per device). ON CONFLICT DO NOTHING
+    makes a repeated send harmless. Runs in the caller's transaction; returns the
+    number of new rows."""
+    notification_id = notification_for(event_for(alert))
+    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
+    who = audience(ward_ids, alert.category).subquery()
+    columns = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
+               "next_attempt_at", "created_at"]
+    created = 0
+    if "email" in alert.channel_list:
+        channel = email_channel_sql(who.c.email_frequency, "alert", alert.urgent)
+        rows = select(literal(notification_id), who.c.user_id, channel, literal(0),
+                      literal("queued"), literal(0), literal(now), literal(now)) \
+            .where(channel.is_not(None))
+        created += len(db.session.execute(
+            insert_ignore(Delivery.__table__).from_select(columns, rows)
+            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
+    if "push" in alert.channel_list:
+        rows = (select(literal(notification_id), PushSubscription.user_id, literal("push"),
+                       PushSubscription.id, literal("queued"), literal(0), literal(now),
+                       literal(now))
+                .join(who, who.c.user_id == PushSubscription.user_id))
+        created += len(db.session.execute(
+            insert_ignore(Delivery.__table__).from_select(columns, rows)
+            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
+    return created
+
+
+def event_for(alert: Alert) -> Event:
+    """The outbox event for ``alert`` (shared content of all its deliveries)."""
+    return Event(kind="alert", source_type="alert", source_id=alert.id, title=alert.title,
+                 body=alert.body, url=f"/alerts/{alert.id}", category=alert.category,
+                 urgent=alert.urgent, email_template="alerts/alert",
+                 email_context={"body_html": alert.body_html, "wards": alert.scope_label,
+                                "category": CATEGORIES.get(alert.category, "")},
+                 tag=f"alert-{alert.id}")
+
+
+# --------------------------------------------------------------------------- lifecycle
+@dataclass
+class AlertInput:
+    title: str
+    body: str
+    category: str
+    channels: list[str]
+    target: Target
+    urgent: bool = False
+    send_at: datetime | None = None  # naive UTC; None = now
+
+
+def _validate(data: AlertInput, now: datetime) -> None:
+    if not data.title.strip() or len(data.title) > TITLE_MAX:
+        raise AlertError(f"Give a title of at most {TITLE_MAX} characters.")
+    if not data.body.strip() or len(data.body) > BODY_MAX:
+        raise AlertError(f"Write the alert in at most {BODY_MAX} characters.")
+    if data.category not in CATEGORIES:
+        raise AlertError("Choose a category.")
+    if not data.channels or any(c not in ALERT_CHANNELS for c in data.channels):
+        raise AlertError("Choose at least one channel.")
+    if data.send_at is not None and not (now < data.send_at <= now + MAX_SCHEDULE_AHEAD):
+        raise AlertError("Choose a time in the future, within 60 days.")
+
+
+def _apply(alert: Alert, data: AlertInput, now: datetime) -> None:
+    alert.title = data.title.strip()
+    alert.body = data.body.strip()
+    alert.body_html = render_body(alert.body)
+    alert.category = data.category
+    alert.channels = ",".join(c for c in ALERT_CHANNELS if c in data.channels)
+    alert.urgent = bool(data.urgent)
+    alert.scope, alert.scope_label = data.target.scope, data.target.label
+    alert.send_at = data.send_at or now
+    alert.updated_at = now
+    db.session.flush()
+    db.session.execute(AlertWard.__table__.delete().where(AlertWard.alert_id == alert.id))
+    db.session.execute(AlertWard.__table__.insert(),
+                       [{"alert_id": alert.id, "ward_id": w} for w in data.target.ward_ids])
+
+
+def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert:
+    """Save a new alert and, unless scheduled, send it (fan out) in the same transaction.
+    Urgent alerts are audit-logged. Commits. Raises AlertError."""
+    from webapp.admin.audit import record
+    now = now or utcnow()
+    _validate(data, now)
+    alert = Alert(author_id=author.id, state="scheduled", title="", body="", body_html="",
+                  category=data.category)
+    db.session.add(alert)
+    _apply(alert, data, now)
+    record(author, "alert.schedule" if data.send_at else "alert.send", alert,
+           f"{alert.title} → {alert.scope_label}")
+    if alert.urgent:
+        record(author, "alert.urgent", alert, f"Urgent alert: {alert.title}")
+    if data.send_at is None:
+        send_alert(alert.id, now)
+    db.session.commit()
+    return alert
+
+
+def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = None) -> Alert:
+    """Change a scheduled alert (until it goes). Commits. Raises AlertError when it has
+    gone or was cancelled."""
+    from webapp.admin.audit import record
+    now = now or utcnow()
+    if alert.state != "scheduled":
+        raise AlertError("This alert has already gone or was cancelled.")
+    _validate(data, now)
+    was_urgent = alert.urgent
+    _apply(alert, data, now)
+    record(user, "alert.edit", alert, alert.title)
+    if alert.urgent and not was_urgent:
+        record(user, "alert.urgent", alert, f"Urgent alert: {alert.title}")
+    if data.send_at is None:
+        send_alert(alert.id, now)
+    db.session.commit()
+    return alert
+
+
+def cancel_alert(user, alert: Alert) -> None:
+    """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
+    half-sent state. Commits. Raises AlertError if it has already gone."""
+    from webapp.admin.audit import record
+    done = db.session.execute(update(Alert).where(Alert.id == alert.id,
+                                                  Alert.state == "scheduled")
+                              .values(state="cancelled", updated_at=utcnow())
+                              .execution_options(synchronize_session=False)).rowcount
+    if not done:
+        db.session.rollback()
+        raise AlertError("This alert has already gone.")
+    record(user, "alert.cancel", alert, alert.title)
+    db.session.commit()
+    db.session.refresh(alert)
+
+
+def send_alert(alert_id: int, now: datetime | None = None) -> int:
+    """Mark the alert sent and fan it out, in the caller's transaction.
+
+    The state change is a conditional UPDATE (... WHERE state = 'scheduled'): whoever
+    changes the row sends; a second caller (another scheduler) gets rowcount 0 and sends
+    nothing. Returns the number of deliveries written (0 if someone else sent it).
+    """
+    now = now or utcnow()
+    changed = db.session.execute(update(Alert).where(Alert.id == alert_id,
+                                                     Alert.state == "scheduled")
+                                 .values(state="sent", sent_at=now)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return 0
+    alert = db.session.get(Alert, alert_id)
+    db.session.refresh(alert)
+    return fan_out(alert, now)
+
+
+def send_due_alerts(now: datetime | None = None) -> int:
+    """Scheduler tick: send every scheduled alert whose time has come, each in its own
+    transaction. Safe with several schedulers. Returns the number of alerts sent."""
+    now = now or utcnow()
+    sent = 0
+    due = list(db.session.scalars(select(Alert.id).where(
+        Alert.state == "scheduled", Alert.send_at <= now).order_by(Alert.send_at)))
+    for alert_id in due:
+        with serialized_writes():
+            if send_alert(alert_id, now) or db.session.get(Alert, alert_id).state == "sent":
+                sent += 1
+    return sent
+
+
+# --------------------------------------------------------------------------- reading
+def alerts_visible_to(user):
+    """SELECT of the alerts an officer may see and manage: those targeting a ward they
+    cover, and their own. Admins: all."""
+    covered = covered_ward_ids(user)
+    targets_covered = exists().where(AlertWard.alert_id == Alert.id,
+                                     AlertWard.ward_id.in_(covered))
+    return select(Alert).where(or_(targets_covered, Alert.author_id == user.id))
+
+
+def get_alert_for(user, alert_id: int) -> Alert | None:
+    return db.session.scalar(alerts_visible_to(user).where(Alert.id == alert_id))
+
+
+def officer_alerts(user, limit: int = 100) -> list[Alert]:
+    return list(db.session.scalars(alerts_visible_to(user)
+                                   .order_by(Alert.created_at.desc(), Alert.id.desc())
+                                   .limit(limit)))
+
+
+def public_alert(alert_id: int) -> Alert | None:
+    """A sent alert (alerts are public announcements once sent)."""
+    return db.session.scalar(select(Alert).where(Alert.id == alert_id, Alert.state == "sent"))
+
+
+def recent_alerts_for_ward(ward, limit: int = 5) -> list[Alert]:
+    """The latest sent alerts that targeted ``ward`` (for the ward feed)."""
+    stmt = (select(Alert).join(AlertWard, AlertWard.alert_id == Alert.id)
+            .where(AlertWard.ward_id == ward.id, Alert.state == "sent")
+            .order_by(Alert.sent_at.desc(), Alert.id.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+STAT_COLUMNS = ("queued", "retrying", "sent", "dead", "removed")
+
+
+def alert_stats(alert: Alert) -> dict:
+    """Per channel (email, digest, push): queued / retrying (failed, will retry) / sent /
+    dead / removed counts; plus usefulness answers."""
+    from webapp.delivery.models import Notification
+    bucket = case(
+        (Delivery.state == "sent", "sent"),
+        (Delivery.state == "dead", "dead"),
+        (Delivery.state == "gone", "removed"),
+        (and_(Delivery.state == "queued", Delivery.last_error.is_not(None)), "retrying"),
+        else_="queued")
+    rows = db.session.execute(
+        select(Delivery.channel, bucket, func.count())
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Notification.source_type == "alert", Notification.source_id == alert.id,
+               Notification.kind == "alert")
+        .group_by(Delivery.channel, bucket)).all()
+    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push")}
+    for channel, state, count in rows:
+        channels.setdefault(channel, dict.fromkeys(STAT_COLUMNS, 0))[state] += count
+    yes, no = db.session.execute(select(
+        func.coalesce(func.sum(case((AlertAnswer.useful.is_(True), 1), else_=0)), 0),
+        func.coalesce(func.sum(case((AlertAnswer.useful.is_(False), 1), else_=0)), 0))
+        .where(AlertAnswer.alert_id == alert.id)).one()
+    return {"channels": channels, "useful_yes": int(yes), "useful_no": int(no)}
+
+
+def answer_for(alert: Alert, user) -> AlertAnswer | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(select(AlertAnswer).where(AlertAnswer.alert_id == alert.id,
+                                                       AlertAnswer.user_id == user.id))
+
+
+def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
+    """Record a resident's "Was this useful?" answer: one row per resident (unique), a
+    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). Commits."""
+    now = utcnow()
+    db.session.execute(insert_ignore(AlertAnswer.__table__).values(
+        alert_id=alert.id, user_id=user.id, useful=useful, answered_at=now)
+        .on_conflict_do_nothing())
+    db.session.execute(update(AlertAnswer).where(AlertAnswer.alert_id == alert.id,
+                                                 AlertAnswer.user_id == user.id)
+                       .values(useful=useful, answered_at=now)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    return answer_for(alert, user)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from webapp.extensions import db
 from webapp.meetings import services

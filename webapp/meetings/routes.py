@@ -10,7 +10,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
 from webapp.meetings.forms import (AnsweredForm, CancelMeetingForm, CheckinForm, ConcernForm,
@@ -21,6 +21,11 @@ from webapp.security import officer_required, resident_required
 from webapp.taxonomy import MAX_CONCERNS
 from webapp.timeutil import utcnow
 from webapp.wards.services import covered_wards, get_ward
+
+
+def _per_user() -> str:
+    """Rate-limit key: the signed-in user (many residents may share one IP address)."""
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr or ""
 
 
 def _meeting_or_404(meeting_id: int) -> Meeting:
@@ -108,6 +113,7 @@ def _after_rsvp_change(meeting_id: int, message: str | None, error: str | None):
 
 
 @bp.post("/meetings/<int:meeting_id>/rsvp")
+@limiter.limit("60 per hour", key_func=_per_user)
 @resident_required
 def rsvp(meeting_id):
     """RSVP in one tap: a place while there are places, else the waitlist."""
@@ -129,6 +135,7 @@ def rsvp(meeting_id):
 
 
 @bp.post("/meetings/<int:meeting_id>/cancel")
+@limiter.limit("60 per hour", key_func=_per_user)
 @resident_required
 def cancel(meeting_id):
     """Give up a place (or leave the waitlist); the first waitlisted moves up at once."""
@@ -142,6 +149,7 @@ def cancel(meeting_id):
 
 
 @bp.post("/meetings/<int:meeting_id>/concerns")
+@limiter.limit("60 per hour", key_func=_per_user)
 @resident_required
 def add_concern(meeting_id):
     """Add one of up to three concerns for the meeting (topic plus optional text)."""

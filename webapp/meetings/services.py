@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import func, select, update
 
-from webapp.accounts.models import Concern, User, UserCategory, UserWard
+from webapp.accounts.models import Concern, User, UserWard
 from webapp.admin.audit import record
 from webapp.extensions import db
 from webapp.meetings.models import ConcernAnswer, Meeting, MeetingWard, Rsvp

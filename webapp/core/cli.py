@@ -7,6 +7,7 @@ import click
 # A seeder takes no arguments and returns a short summary line.
 SEEDERS: list[str] = [
     "webapp.accounts.demo:seed",  # first: the others build on its people and teams
+    "webapp.threads.demo:seed",  # conversations and ward posts
     "webapp.meetings.demo:seed",
 ]
 

@@ -22,7 +22,7 @@ from webapp.extensions import db
 from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, Conversation,
                                    ConversationRead, Message, MessagingBlock, OfficerDigestState,
                                    WardPost)
-from webapp.timeutil import utcnow
+from webapp.timeutil import format_london, utcnow
 from webapp.wards.models import Ward
 from webapp.wards.services import covered_ward_ids
 
@@ -161,7 +161,7 @@ def start_conversation(resident, ward: Ward, subject: str, body: str,
                                 awaiting_since=now, last_message_id=0)
     db.session.add(conversation)
     db.session.flush()
-    message, _ = add_message(conversation, resident, body, key, now=now)
+    add_message(conversation, resident, body, key, now=now)
     return conversation
 
 
@@ -178,14 +178,15 @@ def _refuse_if_blocked(user) -> None:
 
 
 def add_message(conversation: Conversation, author, body: str,
-                idempotency_key: str | None = None, now: datetime | None = None
-                ) -> tuple[Message, bool]:
+                idempotency_key: str | None = None, now: datetime | None = None,
+                notify: bool = True) -> tuple[Message, bool]:
     """Append a message by ``author`` (the resident, or an officer covering the ward).
 
     Returns ``(message, created)``: with an ``idempotency_key`` already used by this author
     the earlier message comes back and ``created`` is False (never a duplicate). Updates the
     conversation's status with one conditional UPDATE, so two officers replying at once both
-    land. An officer's reply notifies the resident (outbox rows, same transaction).
+    land. An officer's reply notifies the resident (outbox rows, same transaction) unless
+    ``notify`` is False (demo data).
     Raises :class:`ThreadError`/:class:`MessagingBlocked`. The caller commits.
     """
     key = clean_key(idempotency_key)
@@ -232,7 +233,8 @@ def add_message(conversation: Conversation, author, body: str,
     _mark_read(conversation.id, author.id, message.id)
     if from_officer:
         record(author, "message.reply", message, f"conversation {conversation.id}")
-        _notify_reply(conversation, message, author)
+        if notify:
+            _notify_reply(conversation, message, author)
     return message, True
 
 
@@ -555,15 +557,16 @@ def send_officer_digests(now: datetime | None = None) -> int:
         count = db.session.scalar(select(state.digest_count).where(state.user_id == user_id))
         rows, total = inbox(officer, status="awaiting", per_page=20)
         items = [{"id": r.conversation.id, "subject": r.conversation.subject,
-                  "ward": r.conversation.ward.name, "since": r.conversation.awaiting_since,
+                  "ward": r.conversation.ward.name,
+                  # Formatted now: the email context is stored as JSON in the outbox.
+                  "since": format_london(r.conversation.awaiting_since),
                   "url": f"/officer/messages/{r.conversation.id}"} for r in rows]
         notify(officer, Event(
             kind="officer_digest", source_type="officer_digest", source_id=count,
             title=f"{total} conversation{'s' if total != 1 else ''} awaiting reply",
             body="\n".join(f"{i['ward']}: {i['subject']}" for i in items), url="/officer/inbox",
             email_template="threads/officer_digest",
-            email_context={"items": items, "total": total, "officer": officer.display_name,
-                           "now": now},
+            email_context={"items": items, "total": total, "officer": officer.display_name},
             category=None, urgent=False))
         db.session.commit()
         sent += 1

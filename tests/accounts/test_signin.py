@@ -220,8 +220,32 @@ def test_login_never_reveals_whether_an_address_is_registered(client, mail, make
     assert known.status_code == unknown.status_code == 200
     assert known.get_data(as_text=True).replace("jo@example.org", "X") == \
         unknown.get_data(as_text=True).replace("nobody@example.org", "X")
-    assert [m["To"] for m in mail.wait_for(1)] == ["jo@example.org"]
+    messages = {m["To"]: text_of(m) for m in mail.wait_for(2)}
+    assert "/signin/" in messages["jo@example.org"]
+    # the unknown address is told, by email only, how to sign up (and gets no account)
+    assert "/signin/" not in messages["nobody@example.org"]
+    assert "http://wardline.test/signup" in messages["nobody@example.org"]
     assert _user("nobody@example.org") is None
+
+
+def test_sign_in_returns_to_the_page_that_asked_for_it(client, mail, make_resident):
+    make_resident(email_address="jo@example.org")
+    response = client.get("/settings")
+    assert response.status_code == 302
+    login_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'name="next" type="hidden" value="/settings?"' in login_page
+    client.post("/login", data={"email": "jo@example.org", "next": "/settings?"})
+    response = client.post(signin_path(mail.wait_for(1)[0]))
+    assert response.status_code == 303 and response.headers["Location"].startswith("/settings")
+
+
+@pytest.mark.parametrize("next_path", ["//evil.example/x", "https://evil.example/",
+                                       "/\\evil.example", "javascript:alert(1)"])
+def test_sign_in_never_sends_elsewhere(client, mail, make_resident, next_path):
+    make_resident(email_address="jo@example.org")
+    client.post("/login", data={"email": "jo@example.org", "next": next_path})
+    response = client.post(signin_path(mail.wait_for(1)[0]))
+    assert response.headers["Location"] == "/"
 
 
 @pytest.mark.parametrize("email, message", [
@@ -289,11 +313,12 @@ def test_staff_address_gets_pointer_to_officer_sign_in_not_a_link(client, mail, 
     assert response.status_code == 200
     assert response.get_data(as_text=True).replace("pc@police.example", "X") == \
         resident_like.get_data(as_text=True).replace("someone@example.org", "X")
-    msg = mail.wait_for(1)[0]
+    msg = [m for m in mail.wait_for(2) if m["To"] == "pc@police.example"][0]
     assert "/officer/login" in text_of(msg) and "/signin/" not in text_of(msg)
     # a signup with a staff address creates nothing and also only points to officer sign-in
     client.post("/signup", data={"email": "pc@police.example", "display_name": "X"})
-    assert "/signin/" not in text_of(mail.wait_for(2)[1])
+    msg = mail.wait_for(3)[2]
+    assert "/officer/login" in text_of(msg) and "/signin/" not in text_of(msg)
     db.session.refresh(officer)
     assert officer.role == "officer" and officer.display_name != "X"
     # even a genuine signed token for a staff account does not sign in

@@ -49,7 +49,9 @@ class EmailForm(FlaskForm):
 
 
 class LoginForm(EmailForm):
-    """Ask for a sign-in link."""
+    """Ask for a sign-in link (``next``: the page to open once signed in)."""
+
+    next = HiddenField(filters=[_strip])
 
 
 class SignupForm(EmailForm):

@@ -62,7 +62,7 @@ def too_many():
 
 
 # --------------------------------------------------------------------------- sign-up, sign-in
-def _send_link_or_fail(user, form, page: str, fragment: str):
+def _send_link_or_fail(user, form, page: str, fragment: str, next_path: str | None = None):
     """Send the sign-in email (after the commit) and show "check your email".
 
     Everyone sees the same answer whether or not the address has an account, and whether it
@@ -70,7 +70,10 @@ def _send_link_or_fail(user, form, page: str, fragment: str):
     reveals nothing about the address.
     """
     try:
-        services.send_signin_email(user)
+        if user is None:
+            services.send_no_account_email(form.email.data)
+        else:
+            services.send_signin_email(user, next_path)
     except (smtplib.SMTPException, OSError):
         log.exception("Could not send the sign-in email")
         return render(page, fragment, form=form, status=503,
@@ -106,7 +109,9 @@ def signup():
 @per_ip_limit
 @per_email_limit
 def login():
-    """Ask for a sign-in link. Unknown addresses get no email but the same answer."""
+    """Ask for a sign-in link. Unknown addresses are told, by email, how to sign up; the
+    page shown is the same either way. ``next`` (a page that asked for sign-in) travels
+    inside the link."""
     if current_user.is_authenticated and current_user.is_resident:
         return redirect(url_for("core.index"))
     form = LoginForm()
@@ -115,10 +120,9 @@ def login():
             return render("accounts/login.html", "accounts/_login_form.html",
                           form=form, status=422)
         user = services.find_user_by_email(form.email.data)
-        if user is None:
-            return render("accounts/check_email.html", "accounts/_check_email.html",
-                          email=form.email.data)
-        return _send_link_or_fail(user, form, "accounts/login.html", "accounts/_login_form.html")
+        return _send_link_or_fail(user, form, "accounts/login.html", "accounts/_login_form.html",
+                                  services.safe_next(form.next.data))
+    form.next.data = services.safe_next(request.args.get("next"))
     return render("accounts/login.html", "accounts/_login_form.html", form=form)
 
 
@@ -129,7 +133,7 @@ def signin_link(token: str):
     form = EmptyForm()
     if request.method == "GET":
         try:
-            user, _jti = services.check_signin_token(token)
+            user, _payload = services.check_signin_token(token)
         except TokenError as exc:
             return _bad_link(exc.reason)
         response = make_response(render_template("accounts/signin_continue.html", form=form,
@@ -141,13 +145,13 @@ def signin_link(token: str):
     if not form.validate():
         return _bad_link("invalid")
     try:
-        user = services.complete_signin(token)
+        user, next_path = services.complete_signin(token)
     except TokenError as exc:
         db.session.rollback()
         return _bad_link(exc.reason)
     session.pop("mfa_user_id", None)
     login_user(user, remember=True)
-    return redirect(url_for("core.index"), 303)
+    return redirect(next_path or url_for("core.index"), 303)
 
 
 def _bad_link(reason: str):

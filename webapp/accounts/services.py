@@ -99,10 +99,21 @@ def register_resident(email: str, display_name: str) -> User:
     return user
 
 
-def signin_token(user: User) -> str:
-    """A signed, single-use sign-in token tied to the user's current session version."""
-    return make_token(SIGNIN_PURPOSE, {"uid": user.id, "sv": user.session_version},
-                      single_use=True)
+def safe_next(value: str | None) -> str | None:
+    """``value`` if it is a path on this site (where to go after signing in), else None."""
+    if not value or len(value) > 500 or not value.startswith("/") or \
+            value.startswith(("//", "/\\")) or any(ord(ch) < 33 for ch in value):
+        return None
+    return value
+
+
+def signin_token(user: User, next_path: str | None = None) -> str:
+    """A signed, single-use sign-in token tied to the user's current session version,
+    optionally remembering the page to open after signing in."""
+    payload = {"uid": user.id, "sv": user.session_version}
+    if safe_next(next_path):
+        payload["next"] = next_path
+    return make_token(SIGNIN_PURPOSE, payload, single_use=True)
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -111,7 +122,7 @@ def absolute_url(endpoint: str, **values) -> str:
     return urljoin(base, url_for(endpoint, **values).lstrip("/"))
 
 
-def send_signin_email(user: User) -> None:
+def send_signin_email(user: User, next_path: str | None = None) -> None:
     """Email ``user`` what they need to sign in. Call after the commit.
 
     Residents get a sign-in link; officers and admins get a pointer to the officer sign-in
@@ -124,13 +135,21 @@ def send_signin_email(user: User) -> None:
                    user=user, officer_login_url=absolute_url("accounts.officer_login"))
         return
     minutes = current_app.config["SIGNIN_LINK_MAX_AGE"] // 60
-    link = absolute_url("accounts.signin_link", token=signin_token(user))
+    link = absolute_url("accounts.signin_link", token=signin_token(user, next_path))
     send_email(user.email, "Your Wardline sign-in link", "accounts/signin",
                user=user, link=link, minutes=minutes, first_time=user.confirmed_at is None)
 
 
-def check_signin_token(token: str, *, max_age: int | None = None) -> tuple[User, str]:
-    """Return ``(user, jti)`` for a usable sign-in token, without using it up.
+def send_no_account_email(email: str) -> None:
+    """Tell someone who asked for a sign-in link that the address has no account yet, with
+    a sign-up link. Sent so the requester sees the same page (and waits the same time)
+    whether or not the address is registered. Raises like :func:`send_signin_email`."""
+    send_email(email, "Signing in to Wardline", "accounts/no_account",
+               signup_url=absolute_url("accounts.signup"))
+
+
+def check_signin_token(token: str, *, max_age: int | None = None) -> tuple[User, dict]:
+    """Return ``(user, payload)`` for a usable sign-in token, without using it up.
 
     Raises :class:`TokenError` with reason "invalid" (tampered, unknown user, signed out
     everywhere since, staff account), "expired" or "used".
@@ -149,23 +168,24 @@ def check_signin_token(token: str, *, max_age: int | None = None) -> tuple[User,
         raise TokenError("invalid")
     if is_used(SIGNIN_PURPOSE, jti):
         raise TokenError("used")
-    return user, jti
+    return user, payload
 
 
-def complete_signin(token: str, *, max_age: int | None = None) -> User:
+def complete_signin(token: str, *, max_age: int | None = None) -> tuple[User, str | None]:
     """Use a sign-in token: record it as used, confirm the address, note the sign-in.
+    Returns ``(user, page to open next or None)``.
 
     Commits. Raises :class:`TokenError` as :func:`check_signin_token` does; a race between
     two uses is caught by the unique ``used_tokens`` row ("used").
     """
-    user, jti = check_signin_token(token, max_age=max_age)
-    consume(SIGNIN_PURPOSE, jti)
+    user, payload = check_signin_token(token, max_age=max_age)
+    consume(SIGNIN_PURPOSE, payload["jti"])
     now = utcnow()
     if user.confirmed_at is None:
         user.confirmed_at = now
     user.last_login_at = now
     db.session.commit()
-    return user
+    return user, safe_next(payload.get("next"))
 
 
 # --------------------------------------------------------------------------- wards

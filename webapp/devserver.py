@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 # Extra long-running processes started beside the web server: ["flask", "<command>"] lists.
-COMPANIONS: list[list[str]] = []
+# The delivery worker (sends the outbox) and the scheduler (scheduled alerts, digests,
+# reminders); both stop on SIGTERM/SIGINT.
+COMPANIONS: list[list[str]] = [["flask", "deliver"], ["flask", "scheduler"]]
 
 
 def main() -> int:

@@ -448,3 +448,14 @@ def test_officer_stats_per_channel(app, client, login, make_staff, make_resident
     login(client, stranger)
     assert client.get(f"/officer/alerts/{alert.id}").status_code == 404
     assert "Phone snatches" not in client.get("/officer/alerts").get_data(as_text=True)
+
+
+def test_demo_seeder_is_idempotent(app):
+    from webapp.accounts.demo import seed as seed_accounts
+    from webapp.alerts.demo import seed
+    seed_accounts()
+    assert "3 demo alerts created" in seed()
+    assert "0 demo alerts created" in seed()
+    states = sorted(a.state for a in db.session.scalars(select(Alert)))
+    assert states == ["scheduled", "sent", "sent"]
+    assert len(deliveries()) > 0

@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__)
 
 from webapp.admin import routes  # noqa: E402,F401  (registers the views on bp)
+from webapp.admin import deliveries  # noqa: E402,F401  (dead deliveries; delivery domain)

@@ -9,6 +9,7 @@ SEEDERS: list[str] = [
     "webapp.accounts.demo:seed",  # first: the others build on its people and teams
     "webapp.threads.demo:seed",  # conversations and ward posts
     "webapp.meetings.demo:seed",
+    "webapp.alerts.demo:seed",  # sent and scheduled alerts in the demo wards
 ]
 
 

@@ -49,9 +49,13 @@ def build_scheduler(app, ticks=None):
     """A BlockingScheduler with one interval job per tick (never overlapping itself)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
     scheduler = BlockingScheduler(timezone="Europe/London")
+    # Ticks log what they did; APScheduler's per-run lines would drown that out.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
     for path, seconds in (ticks if ticks is not None else TICKS):
         resolve(path)  # fail at start-up, not at the first run, on a typo
         scheduler.add_job(run_tick, "interval", args=(app, path), seconds=seconds, id=path,
+                          name=path,
                           max_instances=1, coalesce=True, misfire_grace_time=seconds,
                           next_run_time=datetime.now(timezone.utc))  # first run at start
     return scheduler

@@ -1,0 +1,86 @@
+"""The real long-running processes: ``flask deliver`` and ``flask scheduler`` do their
+work against the database and stop cleanly on SIGTERM (as ``make run`` stops them)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import wait_until
+from webapp.delivery import Event, notify
+from webapp.delivery.models import Delivery
+from webapp.extensions import db
+from webapp.timeutil import utcnow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(command, app, smtp_server):
+    env = {**os.environ, "FLASK_APP": "wsgi:app",
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "WARDLINE_INSTANCE_PATH": app.instance_path,
+           "SECRET_KEY": app.config["SECRET_KEY"], "BASE_URL": "http://wardline.test",
+           "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port),
+           "MAIL_WRITE_FILES": "0"}
+    flask = str(Path(sys.executable).with_name("flask"))
+    return subprocess.Popen([flask, *command], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        proc.kill()
+        pytest.fail("process did not stop on SIGTERM")
+    return proc.returncode, out
+
+
+def test_flask_deliver_sends_and_stops_on_sigterm(app, make_resident, mail):
+    users = [make_resident() for _ in range(3)]
+    worker = start(["deliver"], app, mail)
+    try:
+        for u in users:
+            notify(u, Event(kind="reply", source_type="message", source_id=1, title="Hi",
+                            body="Hello", url="/messages/1"))
+        db.session.commit()
+        mail.wait_for(3, timeout=20)
+    finally:
+        code, out = stop(worker)
+    assert code == 0, out
+    assert sorted(m["To"] for m in mail.messages) == sorted(u.email for u in users)
+    db.session.rollback()
+    assert {d.state for d in db.session.scalars(select(Delivery))} == {"sent"}
+
+
+def test_flask_scheduler_sends_due_alerts_and_stops_on_sigterm(app, make_staff, make_resident,
+                                                              mail):
+    from webapp.alerts.models import Alert
+    from webapp.alerts.services import create_alert, resolve_target
+    from tests.alerts.test_alerts import alert_input
+    from webapp.wards.services import get_ward
+    officer = make_staff("officer", wards=["E05013806"])
+    make_resident("E05013806")
+    alert = create_alert(officer, alert_input(
+        resolve_target(officer, "wards", [get_ward("E05013806").id]),
+        send_at=utcnow() + timedelta(seconds=1)))
+    import time
+    time.sleep(1.1)
+    scheduler = start(["scheduler"], app, mail)
+    try:
+        def sent():
+            db.session.rollback()  # a fresh snapshot each time
+            return db.session.get(Alert, alert.id).state == "sent"
+        ok = wait_until(sent, timeout=20)
+    finally:
+        code, out = stop(scheduler)
+    assert ok, out
+    assert code == 0, out
+    assert db.session.scalar(select(Delivery.channel)) == "email"

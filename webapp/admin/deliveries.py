@@ -1,0 +1,75 @@
+"""Admin: dead deliveries (the outbox gave up) with their errors, and retrying them.
+
+Lives in its own file (the delivery domain's admin page); imported by
+``webapp/admin/__init__.py``.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select, update
+
+from webapp.admin import bp
+from webapp.admin.audit import record
+from webapp.delivery.models import Delivery, Notification
+from webapp.extensions import db
+from webapp.security import admin_required
+from webapp.timeutil import utcnow
+
+PAGE_SIZE = 50
+
+
+def dead_deliveries(limit: int = PAGE_SIZE, offset: int = 0):
+    """Dead deliveries, newest first, with their notification and resident."""
+    from webapp.accounts.models import User
+    stmt = (select(Delivery, Notification, User)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .join(User, User.id == Delivery.user_id)
+            .where(Delivery.state == "dead")
+            .order_by(Delivery.id.desc()).limit(limit).offset(offset))
+    return db.session.execute(stmt).all()
+
+
+def retry_deliveries(actor, ids=None) -> int:
+    """Put dead deliveries back in the queue (all of them when ``ids`` is None): attempts
+    start again from zero. Audit-logged; commits; returns how many."""
+    stmt = update(Delivery).where(Delivery.state == "dead")
+    if ids is not None:
+        stmt = stmt.where(Delivery.id.in_(ids))
+    count = db.session.execute(stmt.values(state="queued", attempts=0, next_attempt_at=utcnow(),
+                                           claimed_by=None, lease_until=None)
+                               .execution_options(synchronize_session=False)).rowcount
+    record(actor, "delivery.retry", None,
+           f"{count} dead deliveries" + (f": {sorted(ids)[:20]}" if ids else " (all)"))
+    db.session.commit()
+    return count
+
+
+@bp.get("/admin/deliveries")
+@admin_required
+def deliveries():
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    total = db.session.scalar(select(func.count()).select_from(Delivery)
+                              .where(Delivery.state == "dead"))
+    return render_template("admin/deliveries.html", rows=dead_deliveries(offset=(page - 1) * PAGE_SIZE),
+                           total=total, page=page, page_size=PAGE_SIZE)
+
+
+@bp.post("/admin/deliveries/<int:delivery_id>/retry")
+@admin_required
+def retry_delivery(delivery_id: int):
+    if not retry_deliveries(current_user, [delivery_id]):
+        abort(404)
+    flash("The delivery will be tried again.", "success")
+    return redirect(url_for("admin.deliveries"), 303)
+
+
+@bp.post("/admin/deliveries/retry-all")
+@admin_required
+def retry_all_deliveries():
+    count = retry_deliveries(current_user)
+    flash(f"{count} deliveries will be tried again.", "success")
+    return redirect(url_for("admin.deliveries"), 303)

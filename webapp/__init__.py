@@ -12,7 +12,7 @@ from importlib import import_module
 from flask import Flask, has_request_context, render_template, request
 
 from webapp.config import Config, load_or_create_secret
-from webapp.extensions import csrf, db, limiter, login_manager, migrate
+from webapp.extensions import compress, csrf, db, limiter, login_manager, migrate
 
 # Domains, in the order their blueprints are registered. Each is a package under webapp/
 # with a ``bp`` blueprint and, optionally, a ``cli`` module with ``register(app)``.
@@ -48,6 +48,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    compress.init_app(app)
     _configure_sqlite(app)
 
     import_models()

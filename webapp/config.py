@@ -53,6 +53,14 @@ class Config:
     VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
     VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
 
+    # Compress text responses (Flask-Compress): the first load of a page must stay small.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                          "application/json", "application/manifest+json", "image/svg+xml",
+                          "text/calendar", "text/csv", "text/plain"]
+    COMPRESS_MIN_SIZE = 500
+    COMPRESS_BR_LEVEL = 6  # close to the best size at a few milliseconds per response
+
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", default=True)

@@ -1,4 +1,5 @@
 """Flask extensions, created once here and bound to the app in :func:`webapp.create_app`."""
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -27,3 +28,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+compress = Compress()  # gzip/brotli for text responses (pages, CSS, JS, manifest)

@@ -182,3 +182,13 @@ def test_remove_device_form_works_without_js_and_only_for_my_devices(client, log
     assert response.status_code == 303 and response.headers["Location"].endswith("/settings#devices")
     db.session.expire_all()
     assert db.session.scalar(select(PushSubscription).where(PushSubscription.id == mine_id)) is None
+
+
+def test_text_responses_are_compressed_for_browsers_that_accept_it(client):
+    import gzip
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    assert b"Wardline" in gzip.decompress(page.data)
+    script = client.get("/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "br, gzip"})
+    assert script.headers["Content-Encoding"] == "br" and len(script.data) < 20_000
+    assert "Content-Encoding" not in client.get("/").headers

@@ -213,3 +213,30 @@ def test_summary_goes_to_attendees_and_the_ward(client, login, make_resident, ma
     assert b"patrol there on Friday evenings" in client.get(f"/meetings/{meeting.id}").data
     again = client.post(f"/officer/meetings/{meeting.id}/summary", data={"summary": "again"})
     assert again.status_code == 403  # residents cannot post
+
+
+def test_every_meeting_email_renders_and_is_sent(app, make_resident, make_meeting, mail):
+    from webapp.delivery.worker import deliver_due
+    resident = make_resident()
+    meeting = make_meeting(capacity=1)  # invites `resident`
+    services.rsvp(meeting.id, resident.id)
+    services.add_concern(meeting.id, resident.id, "asb", "")
+    details = services.MeetingDetails(
+        title=meeting.title, description=meeting.description, venue_name="New venue",
+        address=meeting.address, accessibility="", starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at, capacity=1, rsvp_closes_at=meeting.rsvp_closes_at, online_url=None)
+    services.update_meeting(meeting.created_by, meeting, details)
+    set_times(meeting, starts_in=timedelta(hours=-2), ends_in=timedelta(minutes=-5))
+    services.post_summary(meeting.created_by, db.session.get(Meeting, meeting.id), "We heard you.")
+    other = make_meeting(title="Second meeting")
+    services.rsvp(other.id, resident.id)
+    services.cancel_meeting(other.created_by, other.id, "Venue flooded")
+    result = deliver_due()
+    assert result["dead"] == 0 and result["retry"] == 0
+    subjects = sorted(m["Subject"] for m in mail.wait_for(5) if m["To"] == resident.email)
+    assert subjects == ["Cancelled: Second meeting", "Changed: Community meeting",
+                        "Invitation: Community meeting", "Invitation: Second meeting",
+                        "Summary: Community meeting"]
+    cancelled = next(m for m in mail.messages if m["Subject"] == "Cancelled: Second meeting")
+    assert "Venue flooded" in cancelled.get_body(preferencelist=("plain",)).get_content()
+    assert "Venue flooded" in cancelled.get_body(preferencelist=("html",)).get_content()

@@ -114,8 +114,10 @@ def provisioning_uri(user, secret: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as inline ``<svg>`` markup (no script, no style attribute)."""
-    return segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app",
-                                                 dark="#000", light="#fff", border=4)
+    # omitsize: a viewBox instead of a fixed size, so CSS can scale it on small screens.
+    return segno.make(uri, error="m").svg_inline(scale=5, omitsize=True, border=4,
+                                                 title="QR code for your authenticator app",
+                                                 dark="#000", light="#fff")
 
 
 def _normalise_code(code: str) -> str:

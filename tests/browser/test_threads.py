@@ -1,0 +1,100 @@
+"""Conversations in headless Chromium under the real CSP: sending appends without a
+reload, an officer's reply arrives by polling, the TOTP QR code renders, and the pages
+pass axe's serious/critical checks."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import run_axe
+from webapp.extensions import db
+
+pytestmark = pytest.mark.browser
+ST_JAMES = "E05013806"
+
+
+def _csp_errors(page):
+    errors = []
+    page.on("console", lambda m: errors.append(m.text)
+            if "Content Security Policy" in m.text or m.type == "error" else None)
+    return errors
+
+
+@pytest.fixture
+def fast_polling(app):
+    app.config["THREADS_POLL_SECONDS"] = 1
+    yield
+    app.config.pop("THREADS_POLL_SECONDS", None)
+
+
+def test_send_appends_without_reload_and_reply_arrives_by_polling(
+        page, app, sign_in, make_resident, make_staff, fast_polling):
+    from webapp.threads import services
+    from webapp.threads.models import Conversation
+    resident = sign_in(make_resident(ST_JAMES, name="Ruth Resident"))
+    officer = make_staff("officer", wards=[ST_JAMES], name="Jane Smith", shoulder_number="1234")
+    errors = _csp_errors(page)
+    page.goto("/messages")
+    page.get_by_label("Subject").fill("Scooters on the pavement")
+    page.get_by_label("Your message").fill("They ride very fast past the school.")
+    page.get_by_role("button", name="Send to my ward team").click()
+    expect(page.locator("#messages")).to_contain_text("They ride very fast past the school.")
+    conv_id = int(page.url.rsplit("/", 1)[1])
+    page.evaluate("window.__noReload = true")
+    page.get_by_label("Your message").fill("It happens every morning.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#messages")).to_contain_text("It happens every morning.")
+    expect(page.get_by_label("Your message")).to_have_value("")
+    assert page.evaluate("window.__noReload") is True
+    conv = db.session.get(Conversation, conv_id)
+    services.add_message(conv, officer, "We will be outside the school on Monday.")
+    db.session.commit()
+    expect(page.locator("#messages")).to_contain_text("We will be outside the school on Monday.",
+                                                      timeout=8000)
+    expect(page.locator("#messages")).to_contain_text("PC Jane Smith (1234)")
+    assert page.evaluate("window.__noReload") is True
+    # Each message appears once (send and poll do not duplicate).
+    assert page.locator("#messages li.message").count() == 3
+    assert errors == []
+
+
+def test_totp_enrolment_qr_renders_under_csp(page, app, make_staff):
+    from webapp.accounts.passwords import hash_password
+    officer = make_staff("officer", wards=[ST_JAMES], email_address="qr@police.example")
+    officer.password_hash = hash_password("a long enough password")
+    db.session.commit()
+    errors = _csp_errors(page)
+    page.goto("/officer/login")
+    page.get_by_label("Work email").fill("qr@police.example")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Continue").click()
+    qr = page.locator("figure.qr svg")
+    expect(qr).to_be_visible()
+    box = qr.bounding_box()
+    assert box["width"] > 100 and box["height"] > 100
+    assert errors == []
+
+
+def test_threads_pages_pass_axe(browser, base_url, app, make_resident, make_staff):
+    from webapp.threads import services
+    resident = make_resident(ST_JAMES)
+    officer = make_staff("officer", wards=[ST_JAMES])
+    conv = services.start_conversation(resident, resident.home_ward, "Noise", "Loud music at night")
+    services.add_message(conv, officer, "Thanks, we will visit.")
+    db.session.commit()
+    for user, paths in ((resident, ["/messages", f"/messages/{conv.id}", f"/wards/{ST_JAMES}"]),
+                        (officer, ["/officer/inbox", f"/officer/messages/{conv.id}",
+                                   f"/officer/messages/{conv.id}/publish", "/officer/posts/new"])):
+        for path in paths:
+            ctx = browser.new_context(base_url=base_url, bypass_csp=True)
+            try:
+                data = {"_user_id": user.get_id(), "_fresh": True}
+                if user.role != "resident":
+                    data["mfa_user_id"] = user.id
+                value = app.session_interface.get_signing_serializer(app).dumps(data)
+                ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
+                page = ctx.new_page()
+                assert page.goto(path).status == 200
+                assert run_axe(page) == [], path
+            finally:
+                ctx.close()

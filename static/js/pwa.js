@@ -365,6 +365,7 @@
     // The survey's last step arrives by htmx: wire its control too.
     document.addEventListener("htmx:load", function (event) {
       var root = event.detail.elt;
+      if (root.matches && root.matches("[data-push-control]")) wirePushControl(root);
       if (root.querySelectorAll) root.querySelectorAll("[data-push-control]").forEach(wirePushControl);
     });
     if (signedIn() && Outbox) Outbox.csrfToken(csrfToken()).catch(function () {});

@@ -361,6 +361,65 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
     assert page.evaluate("wardlinePWA.repaired") == "ok"
 
 
+def test_pushsubscriptionchange_resubscribes_and_tells_the_server(
+        page, context, base_url, make_resident, sign_in, push_service):
+    """The push service replaced the subscription: the worker sends the new one (with the
+    session's CSRF token, kept for it in IndexedDB) and the server drops the old one."""
+    from webapp.delivery.services import save_subscription
+    resident = sign_in(make_resident())
+    old, new = push_service.agent(), push_service.agent()
+    save_subscription(resident, old.subscription)
+    db.session.commit()
+    page.goto(f"/wards/{WARD}")
+    wait_sw_activated(page)
+    page.wait_for_function("() => WardlineOutbox.csrfToken().then(Boolean)")
+    context.service_workers[0].evaluate("""([oldSub, newSub]) => {
+        const event = new ExtendableEvent('pushsubscriptionchange');
+        Object.defineProperty(event, 'oldSubscription', {value: {endpoint: oldSub.endpoint}});
+        Object.defineProperty(event, 'newSubscription', {value: {endpoint: newSub.endpoint, toJSON: () => newSub}});
+        self.dispatchEvent(event);
+    }""", [old.subscription, new.subscription])
+    page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'pushsubscriptionchange')")
+    assert [s.endpoint for s in subscriptions(resident)] == [new.endpoint]
+
+
+def sign_up_by_email_link(page, mail, base_url, email: str) -> None:
+    """Sign up through the real flow: the form, the emailed link, the "Continue" button."""
+    page.goto("/signup")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Your name").fill("Sam")
+    page.get_by_role("button", name="Send me a sign-up link").click()
+    [message] = mail.wait_for(1)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/signin/\S+)", text).group(1)
+    page.goto(base_url + path)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile("/survey"))
+
+
+def test_survey_last_step_turns_on_notifications_after_a_real_sign_up(
+        page, context, base_url, mail, push_service):
+    from webapp.accounts.models import User
+    from webapp.accounts.services import set_wards
+    agent = push_service.agent()
+    stub_push_manager(context, agent.subscription)
+    context.grant_permissions(["notifications"], origin=base_url)
+    sign_up_by_email_link(page, mail, base_url, "sam.pwa@example.org")
+    db.session.rollback()
+    user = db.session.scalar(select(User).where(User.email == "sam.pwa@example.org"))
+    set_wards(user, WARD)
+    user.survey_step = 2
+    db.session.commit()
+    page.goto("/survey?step=2")
+    # Step 2 -> step 3 by htmx: the control arrives in a swapped fragment and still works.
+    page.get_by_role("button", name="Continue").click()
+    button = page.get_by_role("button", name="Turn on notifications on this device")
+    expect(button).to_be_visible()
+    button.click()
+    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    assert [s.endpoint for s in subscriptions(user)] == [agent.endpoint]
+
+
 @pytest.mark.parametrize("setup, expected", [
     ("denied", "Notifications are blocked for Wardline in this browser"),
     ("unsupported", "This browser can't show notifications from Wardline"),

@@ -143,3 +143,11 @@ def test_demo_seeder_is_idempotent(app):
     assert {c.status for c in convs} == {"answered", "awaiting", "closed"}
     assert {c.ward.code for c in convs} == {"E05013806", "E05014104", "E05014117"}
     assert db.session.query(WardPost).count() == 2
+
+
+def test_message_link_only_on_my_own_wards(client, login, make_resident, make_staff):
+    make_staff("officer", wards=[ST_JAMES, BRIXTON])
+    login(client, make_resident(ST_JAMES))
+    assert "Message your ward team" in client.get(f"/wards/{ST_JAMES}").text
+    other = client.get(f"/wards/{BRIXTON}").text
+    assert "Your ward team" in other and "Message your ward team" not in other

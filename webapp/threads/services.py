@@ -12,8 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
-from sqlalchemy import and_, case, exists, false, func, or_, select, update
+from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -588,3 +587,56 @@ def _claim_digest(officer, now: datetime, due_before: datetime) -> bool:
         .values(last_digest_at=now, digest_count=state.digest_count + 1)
         .execution_options(synchronize_session=False)).rowcount
     return claimed == 1
+
+
+# --------------------------------------------------------------------------- account data
+def export_messages(user) -> tuple[str, object]:
+    """"Download my data" (accounts.EXPORTERS): a resident's conversations and messages."""
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    if user.role != "resident":
+        return "conversations", []
+    conversations = list(db.session.scalars(
+        select(Conversation).where(Conversation.resident_id == user.id)
+        .options(joinedload(Conversation.ward)).order_by(Conversation.id)))
+    messages: dict[int, list] = {}
+    if conversations:
+        for m in db.session.scalars(select(Message).options(joinedload(Message.author)).where(
+                Message.conversation_id.in_([c.id for c in conversations])).order_by(Message.id)):
+            author = "you" if m.author_id == user.id else \
+                (m.author.officer_label if m.author else "ward team")
+            messages.setdefault(m.conversation_id, []).append(
+                {"from": author, "text": m.body, "sent_at": iso(m.created_at),
+                 "removed_by_moderator": m.hidden_at is not None})
+    block = block_for(user)
+    return "conversations", {
+        "conversations": [{"subject": c.subject, "ward": c.ward.name, "status": c.status,
+                           "started_at": iso(c.created_at), "messages": messages.get(c.id, [])}
+                          for c in conversations],
+        "messaging_stopped": {"reason": block.reason, "at": iso(block.created_at)} if block else None,
+    }
+
+
+def forget_messages(user) -> None:
+    """Account deletion (accounts.DELETERS): remove the resident's conversations (with
+    every message in them), read markers and any messaging block. Published ward posts stay:
+    they never held the resident's identity. Does not commit."""
+    from sqlalchemy import delete
+    ids = select(Conversation.id).where(Conversation.resident_id == user.id)
+    db.session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
+    db.session.execute(delete(ConversationRead).where(or_(
+        ConversationRead.conversation_id.in_(ids), ConversationRead.user_id == user.id)))
+    db.session.execute(delete(Conversation).where(Conversation.resident_id == user.id))
+    db.session.execute(delete(MessagingBlock).where(MessagingBlock.user_id == user.id))
+
+
+def _register_account_hooks() -> None:
+    from webapp.accounts import services as accounts_services
+    if export_messages not in accounts_services.EXPORTERS:
+        accounts_services.EXPORTERS.append(export_messages)
+    if forget_messages not in accounts_services.DELETERS:
+        accounts_services.DELETERS.append(forget_messages)
+
+
+_register_account_hooks()

@@ -29,7 +29,8 @@
   }
 
   // Send every queued message, oldest first. Stops at the first network failure (still
-  // offline); drops a message the server refuses (its answer is reported via notify).
+  // offline) or server error (kept for later); drops a message the server refuses, such as
+  // a 422 for text that is too long (its answer is reported via notify).
   function flush(notify) {
     notify = notify || function () {};
     return withLock(function () {
@@ -45,6 +46,8 @@
               method: "POST", body: body, credentials: "same-origin",
               headers: {"X-CSRFToken": item.csrf || "", "Idempotency-Key": item.key}
             }).then(function (response) {
+              // The server is busy or failing: keep the message and try again later.
+              if (response.status >= 500 || response.status === 429) { offline = true; return; }
               var signedOut = new URL(response.url, global.location.href).pathname.indexOf("/login") === 0;
               var ok = response.ok && !signedOut;
               return kv.del(item.key, store).then(function () {

@@ -72,7 +72,7 @@ def mark_offline_pages(response):
     :func:`services.may_keep_offline`). The sign-out response carries
     ``Clear-Site-Data: "cache"`` as a server-side backstop to the page's own clean-up.
     """
-    if request.endpoint == "accounts.logout":
+    if request.method == "POST" and request.path.endswith("/logout"):
         response.headers["Clear-Site-Data"] = '"cache"'
         return response
     if request.method == "GET" and response.status_code == 200 and \

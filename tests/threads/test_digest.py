@@ -26,6 +26,7 @@ def test_one_digest_per_hour_listing_awaiting_conversations(app, make_resident, 
     officer = make_staff("officer", wards=[ST_JAMES], email_address="jane@police.example")
     make_staff("officer", wards=[BRIXTON], email_address="other@police.example")
     resident = make_resident(ST_JAMES)
+    resident_id = resident.id
     start_conversation(resident, subject="Noise on the estate")
     start_conversation(resident, subject="Parked cars on the corner")
     reply(start_conversation(resident, subject="Already answered"), officer)
@@ -43,6 +44,9 @@ def test_one_digest_per_hour_listing_awaiting_conversations(app, make_resident, 
     assert "Already answered" not in body
     assert "/officer/inbox" in body
     # More messages within the hour: still no second email, never one per message.
+    # Fetch again: the worker may detach what this session had loaded.
+    from webapp.accounts.models import User
+    resident = db.session.get(User, resident_id)
     for i in range(3):
         services.start_conversation(resident, resident.home_ward, f"Later topic {i}", "More",
                                     now=now + timedelta(minutes=10 + i))

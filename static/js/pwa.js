@@ -158,6 +158,7 @@
     return Outbox.add(item).then(function () {
       showQueued(form, item);
       form.reset();
+      if (textarea) textarea.dispatchEvent(new Event("input"));  // character counter
       newKey(form);
       if (sw && sw.controller) {
         sw.ready.then(function (reg) {

@@ -164,6 +164,8 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(error):
+        if getattr(error, "response", None) is not None:
+            return error.response  # a limit's own answer (Flask-Limiter on_breach)
         return _page(429, "Too many attempts",
                      "You've tried this too often. Please wait a few minutes and try again.")
 

@@ -342,3 +342,17 @@ def test_two_officers_replying_at_once_both_land(app, make_resident, make_staff,
     newest = db.session.scalar(select(func.max(Message.id)).where(Message.conversation_id == conv.id))
     assert conv.last_message_id == newest
     assert conv.status == "answered"
+
+
+def test_rate_limited_htmx_send_says_so_in_the_form(client, make_resident, login, start_conversation):
+    resident = make_resident(ST_JAMES)
+    conv = start_conversation(resident)
+    login(client, resident)
+    for i in range(10):
+        assert client.post(f"/messages/{conv.id}", data={"body": f"m{i}"}, headers=HTMX).status_code == 200
+    before = _message_count()
+    response = client.post(f"/messages/{conv.id}", data={"body": "one too many"}, headers=HTMX)
+    assert response.status_code == 422
+    assert response.headers["HX-Retarget"] == "#send-status"
+    assert "too quickly" in response.text
+    assert _message_count() == before

@@ -5,7 +5,7 @@ A conversation someone may not see is a 404 (not 403), so ids reveal nothing.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -26,8 +26,21 @@ def _sender_key() -> str:
     return f"user:{current_user.get_id() or request.remote_addr}"
 
 
+def _too_many_sends(_limit):
+    """htmx does not swap a 429: tell the sender in the form instead (plain POSTs get the
+    429 page)."""
+    if not is_htmx():
+        return None
+    response = make_response(render_template("threads/_send_status.html",
+                                             error="You are sending messages too quickly. "
+                                                   "Please wait a minute and try again."), 422)
+    response.headers["HX-Retarget"] = "#send-status"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
 send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages",
-                                  key_func=_sender_key,
+                                  key_func=_sender_key, on_breach=_too_many_sends,
                                   exempt_when=lambda: not (current_user.is_authenticated
                                                            and current_user.is_resident))
 

@@ -98,3 +98,28 @@ def test_threads_pages_pass_axe(browser, base_url, app, make_resident, make_staf
                 assert run_axe(page) == [], path
             finally:
                 ctx.close()
+
+
+def test_ward_posts_show_more_without_reload(page, app, make_staff):
+    from datetime import timedelta
+
+    from webapp.threads import services
+    from webapp.timeutil import utcnow
+    from webapp.wards.services import get_ward
+    officer = make_staff("officer", wards=[ST_JAMES])
+    base = utcnow() - timedelta(days=10)
+    for i in range(7):
+        services.create_ward_post(get_ward(ST_JAMES), officer, f"Update number {i}", "Body",
+                                  now=base + timedelta(days=i))
+    db.session.commit()
+    errors = _csp_errors(page)
+    page.goto(f"/wards/{ST_JAMES}")
+    posts = page.locator(".ward-post-list .ward-post")
+    expect(posts).to_have_count(5)
+    page.evaluate("window.__noReload = true")
+    page.get_by_role("link", name="Show more posts").click()
+    expect(posts).to_have_count(7)
+    expect(posts.nth(6)).to_contain_text("Update number 0")
+    assert page.evaluate("window.__noReload") is True
+    assert page.get_by_role("link", name="Show more posts").count() == 0
+    assert errors == []

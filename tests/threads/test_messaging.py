@@ -356,3 +356,23 @@ def test_rate_limited_htmx_send_says_so_in_the_form(client, make_resident, login
     assert response.headers["HX-Retarget"] == "#send-status"
     assert "too quickly" in response.text
     assert _message_count() == before
+
+
+def test_reply_queues_email_and_push_in_the_same_transaction(client, make_resident, make_staff, login,
+                                                             start_conversation):
+    """notify() writes outbox rows with the reply: one email and one push per device,
+    tagged per conversation so newer replies replace older notifications."""
+    from webapp.delivery.models import Delivery, Notification, PushSubscription
+    resident = make_resident(ST_JAMES)
+    officer = make_staff("officer", wards=[ST_JAMES])
+    db.session.add(PushSubscription(user_id=resident.id, endpoint="https://push.example/abc",
+                                    p256dh="p" * 20, auth="a" * 10))
+    db.session.commit()
+    conv = start_conversation(resident)
+    login(client, officer)
+    client.post(f"/officer/messages/{conv.id}", data={"body": "On our way."})
+    note = db.session.scalar(select(Notification))
+    assert note.kind == "reply" and note.url == f"/messages/{conv.id}"
+    assert note.tag == f"conversation-{conv.id}"
+    channels = sorted(d.channel for d in db.session.scalars(select(Delivery)))
+    assert channels == ["email", "push"]

@@ -251,7 +251,8 @@ def _notify_reply(conversation: Conversation, message: Message, officer) -> None
         email_context={"conversation_subject": conversation.subject, "officer": officer.officer_label,
                        "body": message.body, "url": url, "ward_name": conversation.ward.name,
                        "resident_name": resident.display_name},
-        category=None, urgent=False))
+        # One push notification per conversation: a newer reply replaces the older one.
+        tag=f"conversation-{conversation.id}", category=None, urgent=False))
 
 
 def _mark_read(conversation_id: int, user_id: int, message_id: int) -> None:

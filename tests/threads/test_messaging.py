@@ -376,3 +376,20 @@ def test_reply_queues_email_and_push_in_the_same_transaction(client, make_reside
     assert note.tag == f"conversation-{conv.id}"
     channels = sorted(d.channel for d in db.session.scalars(select(Delivery)))
     assert channels == ["email", "push"]
+
+
+@pytest.mark.parametrize("body", ["", "z" * 2001, "<script>alert(1)</script>"])
+@pytest.mark.parametrize("htmx", [False, True])
+def test_officer_reply_validation_never_500(client, make_resident, make_staff, login,
+                                            start_conversation, body, htmx):
+    conv = start_conversation(make_resident(ST_JAMES))
+    login(client, make_staff("officer", wards=[ST_JAMES]))
+    response = client.post(f"/officer/messages/{conv.id}", data={"body": body},
+                           headers=HTMX if htmx else {})
+    if body.startswith("<script>"):
+        assert response.status_code == (200 if htmx else 303)
+        page = client.get(f"/officer/messages/{conv.id}").text
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    else:
+        assert response.status_code == 422
+        assert "Enter your message" in response.text or "2,000 characters" in response.text

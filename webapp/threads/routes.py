@@ -77,7 +77,8 @@ def _conversation_context(conversation, *, officer: bool, form=None, error=None)
             "before": before, "officer_view": officer, "form": form or ReplyForm(formdata=None),
             "error": error, "block": services.block_for(conversation.resident),
             "last_id": conversation.last_message_id if not before else None,
-            "empty_form": EmptyForm(), "urls": _urls(conversation, officer)}
+            "empty_form": EmptyForm(), "urls": _urls(conversation, officer),
+            "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None)}
 
 
 def _urls(conversation, officer: bool) -> dict:
@@ -250,8 +251,6 @@ def officer_conversation(conversation_id):
     services.mark_read(conv, current_user)
     db.session.commit()
     ctx = _conversation_context(_conversation_or_404(conversation_id), officer=True)
-    ctx["block_form"] = BlockForm(formdata=None)
-    ctx["reason_form"] = ReasonForm(formdata=None)
     return render("threads/officer_conversation.html", **ctx)
 
 
@@ -311,7 +310,7 @@ def officer_block(conversation_id):
         flash("The resident can no longer send messages.", "success")
         return hx_redirect(url_for("threads.officer_conversation", conversation_id=conv.id))
     ctx = _conversation_context(conv, officer=True)
-    ctx.update(block_form=form, reason_form=ReasonForm(formdata=None))
+    ctx["block_form"] = form
     return render("threads/officer_conversation.html", status=422, **ctx)
 
 

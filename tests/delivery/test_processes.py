@@ -51,7 +51,7 @@ def test_flask_deliver_sends_and_stops_on_sigterm(app, make_resident, mail):
             notify(u, Event(kind="reply", source_type="message", source_id=1, title="Hi",
                             body="Hello", url="/messages/1"))
         db.session.commit()
-        mail.wait_for(3, timeout=20)
+        mail.wait_for(3, timeout=60)
     finally:
         code, out = stop(worker)
     assert code == 0, out
@@ -78,7 +78,7 @@ def test_flask_scheduler_sends_due_alerts_and_stops_on_sigterm(app, make_staff, 
         def sent():
             db.session.rollback()  # a fresh snapshot each time
             return db.session.get(Alert, alert.id).state == "sent"
-        ok = wait_until(sent, timeout=20)
+        ok = wait_until(sent, timeout=60)
     finally:
         code, out = stop(scheduler)
     assert ok, out

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, true, union_all, update
 
 from webapp.accounts.models import User, UserCategory, UserWard
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
@@ -146,33 +146,42 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
 
 
 def fan_out(alert: Alert, now: datetime) -> int:
-    """Write the alert's deliveries to the outbox, set-based: one INSERT ... SELECT for
-    email/digest rows and one for push rows (one per device). ON CONFLICT DO NOTHING
-    makes a repeated send harmless. Runs in the caller's transaction; returns the
-    number of new rows."""
+    """Write the alert's deliveries to the outbox in one set-based statement:
+    INSERT ... SELECT of the email/digest rows UNION ALL the push rows (one per device),
+    over the audience computed once (a CTE). ON CONFLICT DO NOTHING makes a repeated
+    send harmless. Runs in the caller's transaction; returns the number of new rows."""
     notification_id = notification_for(event_for(alert))
-    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
-    who = audience(ward_ids, alert.category).subquery()
-    columns = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
-               "next_attempt_at", "created_at"]
-    created = 0
+    # A list, not a sub-SELECT: the planner then knows how many wards there are (a
+    # London-wide alert has ~700) and picks hash joins instead of nested loops.
+    ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
+                                       .where(AlertWard.alert_id == alert.id)))
+    who = audience(ward_ids, alert.category).cte("audience")
+    parts = []
     if "email" in alert.channel_list:
         channel = email_channel_sql(who.c.email_frequency, "alert", alert.urgent)
-        rows = select(literal(notification_id), who.c.user_id, channel, literal(0),
-                      literal("queued"), literal(0), literal(now), literal(now)) \
-            .where(channel.is_not(None))
-        created += len(db.session.execute(
-            insert_ignore(Delivery.__table__).from_select(columns, rows)
-            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
+        parts.append(select(who.c.user_id, channel.label("channel"),
+                            literal(0).label("device_id")).where(channel.is_not(None)))
     if "push" in alert.channel_list:
-        rows = (select(literal(notification_id), PushSubscription.user_id, literal("push"),
-                       PushSubscription.id, literal("queued"), literal(0), literal(now),
-                       literal(now))
-                .join(who, who.c.user_id == PushSubscription.user_id))
-        created += len(db.session.execute(
-            insert_ignore(Delivery.__table__).from_select(columns, rows)
-            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
-    return created
+        parts.append(select(PushSubscription.user_id, literal("push").label("channel"),
+                            PushSubscription.id.label("device_id"))
+                     .join(who, who.c.user_id == PushSubscription.user_id))
+    if not parts:
+        return 0
+    targets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("targets")
+    rows = select(literal(notification_id), targets.c.user_id, targets.c.channel,
+                  targets.c.device_id, literal("queued"), literal(0), literal(now),
+                  literal(now)).where(true())  # WHERE: SQLite's INSERT…SELECT…ON CONFLICT
+    before = _delivery_count(notification_id)
+    db.session.execute(insert_ignore(Delivery.__table__).from_select(
+        ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
+         "next_attempt_at", "created_at"], rows).on_conflict_do_nothing())
+    # Counted, not RETURNING: sending 100,000 ids back to Python would cost more.
+    return _delivery_count(notification_id) - before
+
+
+def _delivery_count(notification_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.notification_id == notification_id))
 
 
 def event_for(alert: Alert) -> Event:

@@ -10,12 +10,18 @@ from flask.cli import with_appcontext
 
 @click.command("deliver")
 @click.option("--batch-size", default=100, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Push messages in flight at once (default PUSH_CONCURRENCY, 8).")
+@click.option("--idle-sleep", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
+              help="Seconds to wait when nothing is due.")
 @click.option("--once", is_flag=True, help="Process one batch and exit.")
 @with_appcontext
-def deliver_command(batch_size: int, once: bool):
+def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, once: bool):
     """Send due deliveries until stopped (several workers may run at once)."""
     from webapp.delivery.worker import run_forever
-    run_forever(batch_size=batch_size, once=once)
+    if concurrency:
+        current_app.config["PUSH_CONCURRENCY"] = concurrency
+    run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once)
 
 
 @click.command("scheduler")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -66,9 +66,17 @@ class Delivery(db.Model):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("notification_id", "user_id", "channel", "device_id"),
-        # The workers' claim query: due rows by state and time.
-        Index("ix_deliveries_due", "state", "next_attempt_at"),
-        Index("ix_deliveries_digest", "channel", "state", "user_id"),
+        # Partial indexes: only rows still waiting are indexed, so the outbox can grow
+        # (sent rows are history) without slowing the workers, and a fan-out of 100,000
+        # rows does not pay for indexes it never uses.
+        # The workers' claim query: waiting rows by time.
+        Index("ix_deliveries_due", "next_attempt_at",
+              postgresql_where=text("state IN ('queued', 'sending')"),
+              sqlite_where=text("state IN ('queued', 'sending')")),
+        # The digest tick: queued digest rows by resident.
+        Index("ix_deliveries_digest", "user_id", "created_at",
+              postgresql_where=text("channel = 'digest' AND state = 'queued'"),
+              sqlite_where=text("channel = 'digest' AND state = 'queued'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,12 +95,19 @@ class Delivery(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
-    # Digest rows: the digest email delivery that carries them.
-    digest_delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True)
+    # Digest rows: the digest email delivery (a row of this table, same resident) that
+    # carries them. No foreign key on purpose: a self-referencing key costs a trigger per
+    # inserted row in every fan-out, and both rows go together when the resident does.
+    digest_delivery_id: Mapped[int | None]
 
     notification: Mapped[Notification] = relationship()
     user: Mapped["User"] = relationship()  # noqa: F821
+
+
+# The digest email's rows (the worker marks them sent with it).
+Index("ix_deliveries_digest_delivery", Delivery.digest_delivery_id,
+      postgresql_where=Delivery.digest_delivery_id.is_not(None),
+      sqlite_where=Delivery.digest_delivery_id.is_not(None))
 
 
 class PushSubscription(db.Model):

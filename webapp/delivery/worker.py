@@ -26,6 +26,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.timeutil import utcnow
@@ -247,15 +248,17 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
     if not ids:
         return result
-    rows = db.session.execute(
-        select(Delivery, Notification, User, PushSubscription)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .join(User, User.id == Delivery.user_id)
-        .outerjoin(PushSubscription, and_(Delivery.channel == "push",
-                                          PushSubscription.id == Delivery.device_id))
-        .where(Delivery.id.in_(ids))).all()
-    # Reading is done: end the read transaction before the (slow) network part.
-    db.session.commit()
+    # Load the batch in a short session of its own and close it: the rows stay usable
+    # (detached, attributes loaded) and no transaction stays open during the slow network
+    # part, while the caller's session and identity map are left alone.
+    with Session(db.engine, expire_on_commit=False) as session:
+        rows = session.execute(
+            select(Delivery, Notification, User, PushSubscription)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .join(User, User.id == Delivery.user_id)
+            .outerjoin(PushSubscription, and_(Delivery.channel == "push",
+                                              PushSubscription.id == Delivery.device_id))
+            .where(Delivery.id.in_(ids))).all()
     outcome = Outcome()
     _send_push([r for r in rows if r[0].channel == "push"], outcome)
     _send_email([r for r in rows if r[0].channel == "email"], outcome)

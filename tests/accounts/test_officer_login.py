@@ -71,9 +71,12 @@ def test_first_sign_in_enrols_totp_with_inline_svg_qr_and_backup_codes(client, o
     stored = [c.code_hash for c in db.session.query(mfa.BackupCode).filter_by(user_id=officer.id)]
     assert len(stored) == 10 and not set(codes) & set(stored)
     assert client.get("/officer/inbox").status_code == 200
-    # Not remembered beyond the browser session.
-    cookies = {c.key for c in client._cookies.values()} if hasattr(client, "_cookies") else set()
-    assert "remember_token" not in cookies
+    # Not remembered beyond the browser session: no remember cookie, a session cookie
+    # without an expiry date.
+    set_cookies = done.headers.getlist("Set-Cookie")
+    assert not any(c.startswith("remember_token=") for c in set_cookies)
+    session_cookie = next(c for c in set_cookies if c.startswith("session="))
+    assert "Expires=" not in session_cookie and "Max-Age" not in session_cookie
     with client.session_transaction() as sess:
         assert sess.get("mfa_user_id") == officer.id
         assert not sess.permanent

@@ -118,6 +118,29 @@ def test_offline_conversation_opened_before_reads_offline(page, context, make_re
         context.set_offline(False)
 
 
+def test_offline_alert_opened_before_reads_offline(page, context, make_resident, make_staff, sign_in):
+    from webapp.alerts.services import AlertInput, create_alert, resolve_target
+    from webapp.wards.services import get_ward
+    officer = make_staff("officer", wards=[WARD])
+    alert = create_alert(officer, AlertInput(
+        title="Phone snatches near the station", body="Keep your phone out of sight.",
+        category="prevention", channels=["email"],
+        target=resolve_target(officer, "wards", [get_ward(WARD).id])))
+    db.session.commit()
+    sign_in(make_resident())
+    page.goto("/")
+    wait_sw_activated(page)
+    page.goto(f"/alerts/{alert.id}")
+    page.wait_for_function(f"() => caches.match('/alerts/{alert.id}').then(Boolean)")
+    context.set_offline(True)
+    try:
+        page.reload()
+        expect(page.locator(".pwa-offline")).to_contain_text("Offline: saved copy from")
+        expect(page.get_by_role("heading", name="Phone snatches near the station")).to_be_visible()
+    finally:
+        context.set_offline(False)
+
+
 def test_officer_and_account_pages_are_never_cached(page, context, base_url, make_staff, make_resident,
                                                    sign_in):
     officer = sign_in(make_staff("officer", wards=[WARD]))

@@ -261,3 +261,23 @@ def test_concurrent_workers_send_each_delivery_once(app, make_resident, mail, pu
     mail.wait_for(12)
     assert len(mail.messages) == 12 and len(push_service.accepted()) == 12
     assert {d.state for d in rows()} == {"sent"}
+
+
+def test_development_copies_are_written_with_their_links(app, make_resident, mail, caplog):
+    """With MAIL_WRITE_FILES on (development), outbox emails land in instance/mail/ too and
+    their links are logged, like sign-in emails."""
+    import logging
+    from pathlib import Path
+    user = make_resident()
+    notify(user, reply_event(title="Zoë’s reply — non-ASCII subject"))
+    db.session.commit()
+    app.config["MAIL_WRITE_FILES"] = True
+    try:
+        with caplog.at_level(logging.INFO, logger="wardline.mail"):
+            assert deliver_due()["sent"] == 1
+    finally:
+        app.config["MAIL_WRITE_FILES"] = False
+    [msg] = mail.wait_for(1)
+    assert msg["Subject"] == "Zoë’s reply — non-ASCII subject"
+    assert "link: http://wardline.test/unsubscribe/" in caplog.text
+    assert list((Path(app.instance_path) / "mail").glob("*.eml"))

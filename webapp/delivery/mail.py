@@ -39,9 +39,13 @@ def build_message(to: str, subject: str, template: str, *, headers: dict | None 
     return msg
 
 
-def _text_part(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
+def _text_part(msg) -> str:
+    """The text/plain part (an ``EmailMessage`` or a compat32 ``email.mime`` message)."""
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not part.is_multipart():
+            payload = part.get_payload(decode=True) or b""
+            return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    return ""
 
 
 def write_copy(msg: EmailMessage) -> Path | None:

@@ -78,11 +78,10 @@ def claim(batch_size: int = 100, now=None, token: str | None = None,
             .values(state="sending", claimed_by=token,
                     lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=Delivery.attempts + 1)
+            .returning(Delivery.id)
             .execution_options(synchronize_session=False))
     with write_transaction() as conn:
-        conn.execute(stmt)
-        ids = list(conn.scalars(select(Delivery.id).where(Delivery.claimed_by == token,
-                                                          Delivery.state == "sending")))
+        ids = list(conn.scalars(stmt))
     return token, ids
 
 
@@ -222,8 +221,12 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
                                .values(state=state, last_error=error, **cleared)
                                .execution_options(synchronize_session=False))
     if outcome.ok_devices:
+        # At most once a day per device: "last worked" needs no finer grain, and a write
+        # per push would double the database work of a fan-out.
         conn.execute(update(PushSubscription)
-                           .where(PushSubscription.id.in_(outcome.ok_devices))
+                           .where(PushSubscription.id.in_(outcome.ok_devices),
+                                  or_(PushSubscription.last_success_at.is_(None),
+                                      PushSubscription.last_success_at < now - timedelta(days=1)))
                            .values(last_success_at=now)
                            .execution_options(synchronize_session=False))
     if outcome.gone_devices:

@@ -8,6 +8,7 @@ importScripts({{ idb_js|tojson }}, {{ outbox_js|tojson }});
 const VERSION = {{ version|tojson }};
 const SHELL = "wardline-shell-" + VERSION;   // app shell, replaced with each version
 const PAGES = "wardline-pages";               // resident pages kept to read offline
+const MAX_PAGES = 60;
 const PRECACHE = {{ precache|tojson }};
 const OFFLINE_HEADER = {{ offline_header|tojson }};
 const ICON = {{ icon|tojson }};
@@ -61,11 +62,21 @@ async function savedCopy(request, path) {
 }
 
 async function keepCopy(request, response) {
+  const copy = response.clone();  // now, before the page reads the body
+  // Pages belong to one resident: if another signed in here (without signing out), the
+  // earlier resident's copies go before the new one is kept.
+  const owner = (response.headers.get(OFFLINE_HEADER).match(/owner=(\w+)/) || [])[1] || "";
+  const previous = await caches.match("/__owner", {cacheName: PAGES});
+  if (previous && (await previous.text()) !== owner) await caches.delete(PAGES);
+  await (await caches.open(PAGES)).put("/__owner", new Response(owner));
   const headers = new Headers(response.headers);
   headers.set("X-Wardline-Saved-At", new Date().toISOString());
-  const body = await response.clone().blob();
+  const body = await copy.blob();
   const cache = await caches.open(PAGES);
   await cache.put(request.url, new Response(body, {status: 200, headers}));
+  // At most MAX_PAGES copies: the first kept go first (keys come in insertion order).
+  const pages = (await cache.keys()).filter((r) => new URL(r.url).pathname !== "/__owner");
+  for (const old of pages.slice(0, Math.max(0, pages.length - MAX_PAGES))) await cache.delete(old);
 }
 
 async function navigate(event, path) {
@@ -73,7 +84,7 @@ async function navigate(event, path) {
   try {
     const response = await fetch(event.request);
     if (mayKeep && response.ok && response.type === "basic" && !response.redirected &&
-        response.headers.get(OFFLINE_HEADER) === "keep") {
+        /^keep\b/.test(response.headers.get(OFFLINE_HEADER) || "")) {
       event.waitUntil(keepCopy(event.request, response));
     }
     return response;

@@ -198,6 +198,22 @@ def test_sign_out_empties_the_caches_and_drops_this_devices_subscription(
     assert page.evaluate("navigator.serviceWorker.ready.then(r => r.pushManager.getSubscription())") is None
 
 
+def test_another_resident_signing_in_here_drops_the_first_ones_pages(
+        page, context, make_resident, sign_in):
+    first, second = make_resident(), make_resident(ward="E05013807")
+    sign_in(first)
+    page.goto("/")
+    wait_sw_activated(page)
+    page.goto(f"/wards/{WARD}")
+    page.wait_for_function(f"() => caches.match('/wards/{WARD}').then(Boolean)")
+    context.clear_cookies()  # the session ended without "Sign out"
+    sign_in(second)
+    page.goto("/messages")
+    page.wait_for_function("() => caches.match('/messages').then(Boolean)")
+    kept = cached_paths(page)["wardline-pages"]
+    assert f"/wards/{WARD}" not in kept and "/messages" in kept
+
+
 def test_update_waits_and_the_page_offers_reload(page, live_server, monkeypatch):
     import webapp.pwa.routes as routes
     page.goto("/")

@@ -68,8 +68,9 @@ def offline():
 def mark_offline_pages(response):
     """Tell the service worker which responses it may keep, and clear caches on sign-out.
 
-    ``X-Wardline-Offline: keep`` goes only on a resident's own reading pages (see
-    :func:`services.may_keep_offline`). The sign-out response carries
+    ``X-Wardline-Offline: keep; owner=<tag>`` goes only on a resident's own reading pages
+    (see :func:`services.may_keep_offline`); the worker drops every kept page when the owner
+    changes (someone else signed in without signing out first). The sign-out response carries
     ``Clear-Site-Data: "cache"`` as a server-side backstop to the page's own clean-up.
     """
     if request.method == "POST" and request.path.endswith("/logout"):
@@ -78,7 +79,8 @@ def mark_offline_pages(response):
     if request.method == "GET" and response.status_code == 200 and \
             response.mimetype == "text/html" and current_user.is_authenticated and \
             services.may_keep_offline(request.path, current_user.role):
-        response.headers[services.OFFLINE_HEADER] = "keep"
+        response.headers[services.OFFLINE_HEADER] = \
+            f"keep; owner={services.owner_tag(current_user.id)}"
     return response
 
 

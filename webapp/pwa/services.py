@@ -6,9 +6,11 @@ push services); the views in this package are the HTTP face of those services.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
-from flask import url_for
+from flask import current_app, url_for
 
 from webapp.static_assets import asset_url
 
@@ -38,6 +40,13 @@ def may_keep_offline(path: str, role: str | None) -> bool:
     if role != "resident":
         return False
     return bool(OFFLINE_PAGE_PATTERN.match(path)) and not NEVER_CACHED_PATTERN.match(path)
+
+
+def owner_tag(user_id: int) -> str:
+    """An opaque tag for whose pages the device keeps (no user id leaks to the cache)."""
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) \
+        else current_app.secret_key
+    return hmac.new(key, f"offline-owner:{user_id}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def precache_urls() -> list[str]:

@@ -102,6 +102,29 @@ def test_offline_ward_home_is_a_saved_copy_and_unseen_pages_fall_back(
     assert resident.id
 
 
+def test_offline_htmx_requests_get_the_fragment_but_polls_never_swap_it(
+        page, context, make_resident, sign_in):
+    sign_in(make_resident())
+    page.goto(f"/wards/{WARD}")
+    wait_sw_activated(page)
+    page.evaluate("""() => {
+        const main = document.getElementById('main');
+        main.insertAdjacentHTML('beforeend',
+          '<div id="tapped" hx-get="/wards/search?q=st" hx-trigger="click">before</div>' +
+          '<div id="polled" hx-get="/wards/search?q=st" hx-trigger="every 1s">before</div>');
+        htmx.process(main);
+    }""")
+    context.set_offline(True)
+    try:
+        page.locator("#tapped").click()
+        expect(page.locator("#tapped")).to_contain_text("You are offline")
+        expect(page.locator(".pwa-offline")).to_contain_text("You are offline")
+        page.wait_for_timeout(2500)  # at least two polls answered by the worker
+        expect(page.locator("#polled")).to_have_text("before")
+    finally:
+        context.set_offline(False)
+
+
 def test_offline_conversation_opened_before_reads_offline(page, context, make_resident, sign_in):
     resident = sign_in(make_resident())
     conversation = start_conversation(resident, "Is the park gate locked at night?")

@@ -58,7 +58,10 @@ async function savedCopy(request, path) {
   // Mark the page so pwa.js shows "Offline: saved copy from HH:MM".
   const savedAt = hit.headers.get("X-Wardline-Saved-At") || "";
   const html = (await hit.text()).replace("<body", '<body data-saved-copy="' + savedAt + '"');
-  return new Response(html, {headers: {"Content-Type": "text/html; charset=utf-8"}});
+  // Keep the page's own headers (its Content-Security-Policy above all); the body changed.
+  const headers = new Headers(hit.headers);
+  for (const name of ["Content-Length", "Content-Encoding", "ETag"]) headers.delete(name);
+  return new Response(html, {headers});
 }
 
 async function keepCopy(request, response) {

@@ -79,7 +79,9 @@ def test_offline_ward_home_is_a_saved_copy_and_unseen_pages_fall_back(
 
     context.set_offline(True)
     try:
-        page.reload()
+        response = page.reload()
+        assert response.from_service_worker
+        assert "script-src 'self'" in response.headers["content-security-policy"]
         expect(page.locator("h1").first).to_have_text(heading)
         notice = page.locator(".pwa-offline")
         expect(notice).to_have_text(re.compile(r"^Offline: saved copy from \d\d:\d\d\."))

@@ -322,6 +322,36 @@ def test_queued_reply_is_sent_on_the_next_page_load(page, context, make_resident
     assert message_count(conversation.id, text) == 1
 
 
+def test_background_sync_in_the_worker_sends_the_queue_with_no_page_open(
+        page, context, make_resident, sign_in):
+    """Chromium fires ``sync`` when connectivity returns (not emulated offline mode, so the
+    test dispatches the event itself): the worker alone sends the queued reply, once."""
+    resident = sign_in(make_resident())
+    conversation = start_conversation(resident)
+    page.goto(f"/messages/{conversation.id}")
+    wait_sw_activated(page)
+    context.set_offline(True)
+    page.locator("#reply-form textarea").fill("Sent by the service worker.")
+    page.locator("#reply-form button[type=submit]").click()
+    expect(page.locator(".outbox-item")).to_have_count(1)
+    page.close()
+    context.set_offline(False)
+    worker = context.service_workers[0]
+    worker.evaluate("""() => new Promise((resolve, reject) => {
+        const event = new ExtendableEvent('sync');
+        Object.defineProperty(event, 'tag', {value: 'wardline-outbox'});
+        const wait = [];
+        event.waitUntil = (p) => wait.push(p);
+        self.dispatchEvent(event);
+        Promise.all(wait).then(resolve, reject);
+    })""")
+    assert wait_until(lambda: message_count(conversation.id, "Sent by the service worker.") >= 1)
+    assert worker.evaluate("WardlineOutbox.all().then(items => items.length)") == 0
+    worker.evaluate("""() => { const e = new ExtendableEvent('sync');
+        Object.defineProperty(e, 'tag', {value: 'wardline-outbox'}); self.dispatchEvent(e); }""")
+    assert message_count(conversation.id, "Sent by the service worker.") == 1
+
+
 # --------------------------------------------------------------------------- push
 def test_push_shows_a_notification_and_click_picks_its_url(page, context, base_url):
     context.grant_permissions(["notifications"], origin=base_url)

@@ -38,7 +38,13 @@
     var savedAt = document.body.getAttribute("data-saved-copy");
     if (savedAt === null) return;
     var when = savedAt ? " from " + londonTime(savedAt) : "";
-    banner("pwa-offline", "Offline: saved copy" + when + ". It updates when you are back online.");
+    var box = banner("pwa-offline", "Offline: saved copy" + when + ". It updates when you are back online.");
+    window.addEventListener("online", function () {
+      box.firstChild.textContent = "You are back online.";
+      var link = el("a", "", "Load the latest version");
+      link.href = location.href;
+      box.appendChild(link);
+    }, {once: true});
   }
 
   // An htmx request answered by the service worker's offline fragment: say so once, and

@@ -139,6 +139,10 @@ def test_offline_conversation_opened_before_reads_offline(page, context, make_re
         page.reload()
         expect(page.locator(".pwa-offline")).to_contain_text("Offline: saved copy from")
         expect(page.get_by_text("Is the park gate locked at night?")).to_be_visible()
+        context.set_offline(False)
+        expect(page.locator(".pwa-offline")).to_contain_text("You are back online.")
+        page.get_by_role("link", name="Load the latest version").click()
+        expect(page.locator(".pwa-offline")).to_have_count(0)
     finally:
         context.set_offline(False)
 

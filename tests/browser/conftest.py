@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -94,6 +95,20 @@ def sign_in(app, context, base_url):
                                        "value": value, "url": base_url}])
         return user
     return do_sign_in
+
+
+def sign_up_by_email_link(page, mail, base_url, email: str, name: str = "Sam") -> None:
+    """Sign up through the real flow: the form, the emailed link, the "Continue" button."""
+    page.goto("/signup")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Send me a sign-up link").click()
+    [message] = mail.wait_for(1)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/signin/\S+)", text).group(1)
+    page.goto(base_url + path)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile("/survey"))
 
 
 def wait_sw_activated(page) -> None:

@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.browser.conftest import (cached_paths, run_axe, stub_push_manager, sw_registration_id,
-                                    wait_sw_activated)
+from tests.browser.conftest import (cached_paths, run_axe, sign_up_by_email_link, stub_push_manager,
+                                    sw_registration_id, wait_sw_activated)
 from tests.conftest import wait_until
 from webapp.extensions import db
 
@@ -488,20 +488,6 @@ def test_pushsubscriptionchange_resubscribes_and_tells_the_server(
     }""", [old.subscription, new.subscription])
     page.wait_for_function("() => wardlinePWA.messages.some(m => m.type === 'pushsubscriptionchange')")
     assert [s.endpoint for s in subscriptions(resident)] == [new.endpoint]
-
-
-def sign_up_by_email_link(page, mail, base_url, email: str) -> None:
-    """Sign up through the real flow: the form, the emailed link, the "Continue" button."""
-    page.goto("/signup")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label("Your name").fill("Sam")
-    page.get_by_role("button", name="Send me a sign-up link").click()
-    [message] = mail.wait_for(1)
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    path = re.search(r"https?://[^/\s]+(/signin/\S+)", text).group(1)
-    page.goto(base_url + path)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(re.compile("/survey"))
 
 
 def test_survey_last_step_turns_on_notifications_after_a_real_sign_up(

@@ -21,7 +21,9 @@ import signal
 import smtplib
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -136,13 +138,16 @@ class Outcome:
 
 def _send_push(rows, outcome: Outcome) -> None:
     from webapp.delivery.push import build_payload
-    items, keys = [], []
+    items, keys, payloads = [], [], {}
     for delivery, notification, _user, sub in rows:
         if sub is None:
             outcome.gone.append((delivery.id, "subscription removed"))
             continue
-        payload = build_payload(notification.title, notification.body, notification.url,
-                                notification.tag or f"{notification.source_type}-{notification.source_id}")
+        payload = payloads.get(notification.id)
+        if payload is None:  # one payload per notification, not per device
+            payload = payloads[notification.id] = build_payload(
+                notification.title, notification.body, notification.url,
+                notification.tag or f"{notification.source_type}-{notification.source_id}")
         items.append((sub.info, payload))
         keys.append((delivery, sub))
     for (delivery, sub), result in zip(keys, push_client().send_many(items)):
@@ -158,16 +163,34 @@ def _send_push(rows, outcome: Outcome) -> None:
 
 
 def _send_email(rows, outcome: Outcome) -> None:
-    from webapp.delivery.mail import SMTPConnection
+    """Send a batch's emails over one SMTP connection.
+
+    Messages are built in a helper thread that runs ahead of the sending loop, so
+    rendering the next message overlaps waiting for the server's replies to this one.
+    """
     from webapp.delivery.emails import message_for
-    pending = list(rows)
+    from webapp.delivery.mail import SMTPConnection
+    if not rows:
+        return
+    app = current_app._get_current_object()
+
+    def build(row):
+        with app.app_context():
+            try:
+                return message_for(row[0], row[1], row[2]), None
+            except Exception as exc:  # a template bug must not stall the outbox
+                log.exception("building email for delivery %s failed", row[0].id)
+                return None, f"building the email failed: {type(exc).__name__}: {exc}"
+
+    done = 0
     try:
-        with SMTPConnection() as smtp:
-            while pending:
-                delivery, notification, user, _sub = pending[0]
+        with ThreadPoolExecutor(1, thread_name_prefix="email-build") as builder, \
+                SMTPConnection() as smtp:
+            for (delivery, *_), (msg, error) in zip(rows, builder.map(build, rows)):
                 try:
-                    msg = message_for(delivery, notification, user)
-                    if msg is None:
+                    if error:
+                        outcome.fail(delivery.id, delivery.attempts, error, permanent=True)
+                    elif msg is None:
                         outcome.gone.append((delivery.id, "email turned off"))
                     else:
                         smtp.send(msg)
@@ -175,19 +198,17 @@ def _send_email(rows, outcome: Outcome) -> None:
                 except smtplib.SMTPRecipientsRefused as exc:
                     codes = [code for code, _ in exc.recipients.values()]
                     permanent = bool(codes) and all(500 <= c < 600 for c in codes)
-                    outcome.fail(delivery.id, delivery.attempts, f"SMTP refused: {exc.recipients}",
-                                 permanent=permanent)
+                    outcome.fail(delivery.id, delivery.attempts,
+                                 f"SMTP refused: {exc.recipients}", permanent=permanent)
                 except smtplib.SMTPResponseException as exc:
                     # 5xx for this message is permanent; 4xx is "try later".
                     outcome.fail(delivery.id, delivery.attempts,
                                  f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
                                  permanent=500 <= exc.smtp_code < 600 and exc.smtp_code != 554)
-                    if isinstance(exc, smtplib.SMTPServerDisconnected):
-                        raise
-                pending.pop(0)
+                done += 1
     except (smtplib.SMTPException, OSError) as exc:
         # The connection failed: every message not yet sent waits for a retry.
-        for delivery, *_ in pending:
+        for delivery, *_ in rows[done:]:
             outcome.fail(delivery.id, delivery.attempts, f"SMTP connection: {exc}"[:500])
 
 
@@ -239,29 +260,73 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
             .execution_options(synchronize_session=False))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """The columns of a claimed delivery the sending code needs."""
+
+    id: int
+    channel: str
+    attempts: int
+    user_id: int
+    device_id: int
+    notification_id: int
+
+
+@dataclass(frozen=True)
+class Device:
+    """A push subscription as the sending code needs it."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+    @property
+    def info(self) -> dict:
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+def load_batch(ids: list[int]) -> list[tuple]:
+    """(delivery, notification, user, device) for each claimed id.
+
+    Deliveries and devices come back as plain tuples (building ORM objects for thousands
+    of rows cost more than encrypting them); notifications (a handful per batch) and the
+    users of email rows (their templates may use them) are ORM objects, loaded in a short
+    session of their own that is closed at once: no transaction stays open during the
+    network part, and the caller's session is left alone.
+    """
+    from webapp.accounts.models import User
+    d = Delivery.__table__.c
+    with Session(db.engine, expire_on_commit=False) as session:
+        claimed = [Claimed(*row) for row in session.execute(
+            select(d.id, d.channel, d.attempts, d.user_id, d.device_id, d.notification_id)
+            .where(d.id.in_(ids)))]
+        notifications = {n.id: n for n in session.scalars(select(Notification).where(
+            Notification.id.in_({c.notification_id for c in claimed})))}
+        user_ids = {c.user_id for c in claimed if c.channel == "email"}
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} \
+            if user_ids else {}
+        device_ids = {c.device_id for c in claimed if c.channel == "push"}
+        s = PushSubscription.__table__.c
+        devices = {row[0]: Device(*row) for row in session.execute(
+            select(s.id, s.endpoint, s.p256dh, s.auth).where(s.id.in_(device_ids)))} \
+            if device_ids else {}
+    return [(c, notifications[c.notification_id], users.get(c.user_id),
+             devices.get(c.device_id) if c.channel == "push" else None) for c in claimed]
+
+
 def deliver_due(batch_size: int = 100, now=None) -> dict:
     """Claim one batch of due deliveries, send it and record the outcome.
 
     Returns counts: claimed, sent, retry, dead, gone. ``now`` (naive UTC) lets tests move
     the clock forward (retries, expired leases).
     """
-    from webapp.accounts.models import User
     now = now or utcnow()
     token, ids = claim(batch_size, now)
     result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
     if not ids:
         return result
-    # Load the batch in a short session of its own and close it: the rows stay usable
-    # (detached, attributes loaded) and no transaction stays open during the slow network
-    # part, while the caller's session and identity map are left alone.
-    with Session(db.engine, expire_on_commit=False) as session:
-        rows = session.execute(
-            select(Delivery, Notification, User, PushSubscription)
-            .join(Notification, Notification.id == Delivery.notification_id)
-            .join(User, User.id == Delivery.user_id)
-            .outerjoin(PushSubscription, and_(Delivery.channel == "push",
-                                              PushSubscription.id == Delivery.device_id))
-            .where(Delivery.id.in_(ids))).all()
+    rows = load_batch(ids)
     outcome = Outcome()
     _send_push([r for r in rows if r[0].channel == "push"], outcome)
     _send_email([r for r in rows if r[0].channel == "email"], outcome)

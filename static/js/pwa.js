@@ -269,6 +269,8 @@
     failed: "We couldn't turn on notifications on this device. Please try again in a moment."
   };
 
+  var pushControls = [];  // each wired control's show(state), to update after a repair
+
   function wirePushControl(box) {
     if (box.getAttribute("data-wired")) return;
     box.setAttribute("data-wired", "1");
@@ -285,6 +287,7 @@
     }
     var support = pushSupport();
     if (support !== "ok") return show(support);
+    pushControls.push(show);
     sw.ready.then(function (reg) { return reg.pushManager.getSubscription(); })
       .then(function (sub) { show(sub && Notification.permission === "granted" ? "on" : "off"); });
     on.addEventListener("click", function () {
@@ -312,6 +315,11 @@
         .then(function (r) { return r.json(); })
         .then(function (answer) {
           if (answer.known) return "ok";
+          if (answer.removed) {
+            // Removed from the account in Settings (maybe on another device): turn off here.
+            localStorage.removeItem("wardline-push");
+            return sub.unsubscribe().then(function () { return "removed"; });
+          }
           return sendSubscription(sub).then(function () { return "repaired"; });
         });
     }).catch(function (err) { return "error: " + err; });
@@ -376,7 +384,10 @@
       if (root.querySelectorAll) root.querySelectorAll("[data-push-control]").forEach(wirePushControl);
     });
     if (signedIn() && Outbox) Outbox.csrfToken(csrfToken()).catch(function () {});
-    state.repaired = state.ready.then(repairSubscription);
+    state.repaired = state.ready.then(repairSubscription).then(function (result) {
+      if (result === "removed") pushControls.forEach(function (show) { show("off"); });
+      return result;
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -468,6 +468,29 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
     assert page.evaluate("wardlinePWA.repaired") == "ok"
 
 
+def test_a_device_removed_in_settings_turns_off_instead_of_repairing(
+        page, context, base_url, make_resident, sign_in, push_service, client, login):
+    resident = sign_in(make_resident())
+    agent = push_service.agent()
+    stub_push_manager(context, agent.subscription)
+    context.grant_permissions(["notifications"], origin=base_url)
+    page.goto("/settings")
+    wait_sw_activated(page)
+    page.get_by_role("button", name="Turn on notifications on this device").click()
+    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    # The resident removes this phone from their laptop's Settings page.
+    [device] = subscriptions(resident)
+    login(client, resident)
+    assert client.post(f"/push/devices/{device.id}/remove").status_code == 303
+    page.reload()
+    assert page.evaluate("wardlinePWA.repaired") == "removed"
+    expect(page.locator("[data-push-status]")).to_have_text(re.compile("^Notifications are off"))
+    assert subscriptions(resident) == []
+    page.reload()
+    assert page.evaluate("wardlinePWA.repaired") == "none"
+    assert subscriptions(resident) == []
+
+
 def test_pushsubscriptionchange_resubscribes_and_tells_the_server(
         page, context, base_url, make_resident, sign_in, push_service):
     """The push service replaced the subscription: the worker sends the new one (with the

@@ -192,3 +192,24 @@ def test_text_responses_are_compressed_for_browsers_that_accept_it(client):
     script = client.get("/static/vendor/htmx-2.0.11.min.js", headers={"Accept-Encoding": "br, gzip"})
     assert script.headers["Content-Encoding"] == "br" and len(script.data) < 20_000
     assert "Content-Encoding" not in client.get("/").headers
+
+
+def test_a_device_removed_in_settings_is_told_so_and_may_turn_on_again(client, login, make_resident):
+    resident = make_resident()
+    login(client, resident)
+    sub = subscription(7)
+    client.post("/push/subscriptions", json=sub)
+    from webapp.delivery.services import subscriptions_for
+    [device] = subscriptions_for(resident)
+    client.post(f"/push/devices/{device.id}/remove")
+    check = client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]})
+    assert check.get_json() == {"known": False, "removed": True}
+    # Another resident's removal says nothing about mine.
+    other = make_resident()
+    login(client, other)
+    assert client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]}).get_json() == {"known": False}
+    login(client, resident)
+    assert client.post("/push/subscriptions", json=sub).status_code == 201
+    assert client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]}).get_json() == {"known": True}
+    client.delete("/push/subscriptions", json={"endpoint": sub["endpoint"]})
+    assert client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]}).get_json() == {"known": False}

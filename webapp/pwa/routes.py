@@ -115,6 +115,7 @@ def push_subscribe():
     except delivery.SubscriptionError as exc:
         db.session.rollback()
         return jsonify(error=str(exc)), 400
+    services.forget_removal(current_user.id, saved.endpoint)
     old = data.get("oldEndpoint")
     if isinstance(old, str) and old != saved.endpoint and len(old) <= ENDPOINT_MAX:
         delivery.remove_subscription(current_user, old)
@@ -125,9 +126,11 @@ def push_subscribe():
 @bp.post("/push/subscriptions/check")
 @login_required
 def push_check():
-    """Does the server still have this device's subscription? ``{"known": bool}``.
+    """Does the server still have this device's subscription? ``{"known": bool}``, plus
+    ``"removed": true`` when the resident removed this device in Settings.
 
-    The page asks on every app open and re-sends the subscription when the answer is no.
+    The page asks on every app open: it re-sends a subscription the server lost, and turns
+    notifications off on a device the resident removed.
     """
     _signed_in_fully()
     data = request.get_json(silent=True) or {}
@@ -135,6 +138,8 @@ def push_check():
     if not isinstance(endpoint, str):
         return jsonify(error="Missing endpoint."), 400
     known = any(s.endpoint == endpoint for s in _delivery().subscriptions_for(current_user))
+    if not known and services.was_removed(current_user.id, endpoint):
+        return jsonify(known=False, removed=True)
     return jsonify(known=known)
 
 
@@ -165,6 +170,7 @@ def remove_device(subscription_id: int):
     if subscription is None:
         abort(404)
     _delivery().remove_subscription(current_user, subscription.endpoint)
+    services.record_removal(current_user.id, subscription.endpoint)
     db.session.commit()
     flash("That device will no longer get notifications.", "success")
     return redirect(url_for("accounts.settings") + "#devices", code=303)

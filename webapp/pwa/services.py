@@ -11,6 +11,9 @@ import hmac
 import re
 
 from flask import current_app, url_for
+from sqlalchemy import delete, select
+
+from webapp.extensions import db
 
 from webapp.static_assets import asset_url
 
@@ -98,6 +101,28 @@ def manifest() -> dict:
              "label": "A ward home on a computer"},
         ],
     }
+
+
+def forget_removal(user_id: int, endpoint: str) -> None:
+    """The resident turned notifications on again with this endpoint: drop its tombstone."""
+    from webapp.pwa.models import RemovedDevice, endpoint_hash
+    db.session.execute(delete(RemovedDevice).where(
+        RemovedDevice.endpoint_hash == endpoint_hash(endpoint), RemovedDevice.user_id == user_id))
+
+
+def record_removal(user_id: int, endpoint: str) -> None:
+    """Remember that the resident removed this device in Settings (see :mod:`models`)."""
+    from webapp.pwa.models import RemovedDevice, endpoint_hash
+    forget_removal(user_id, endpoint)
+    db.session.add(RemovedDevice(endpoint_hash=endpoint_hash(endpoint), user_id=user_id))
+
+
+def was_removed(user_id: int, endpoint: str) -> bool:
+    """Did the resident remove this device from their account in Settings?"""
+    from webapp.pwa.models import RemovedDevice, endpoint_hash
+    return db.session.scalar(select(RemovedDevice.endpoint_hash).where(
+        RemovedDevice.endpoint_hash == endpoint_hash(endpoint),
+        RemovedDevice.user_id == user_id)) is not None
 
 
 def describe_user_agent(user_agent: str | None) -> str:

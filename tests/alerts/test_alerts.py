@@ -459,3 +459,26 @@ def test_demo_seeder_is_idempotent(app):
     states = sorted(a.state for a in db.session.scalars(select(Alert)))
     assert states == ["scheduled", "sent", "sent"]
     assert len(deliveries()) > 0
+
+
+def test_export_and_account_deletion(app, client, login, make_staff, make_resident,
+                                     push_service):
+    from webapp.accounts.services import delete_account, export_user_data
+    from webapp.delivery.models import PushSubscription
+    officer = make_staff("officer", wards=[A])
+    resident = make_resident(A)
+    save_subscription(resident, push_service.agent().subscription)
+    db.session.commit()
+    alert = create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)])))
+    login(client, resident)
+    client.post(f"/alerts/{alert.id}/useful", data={"useful": "yes"})
+    data = export_user_data(resident)
+    assert data["alert_answers"][0]["useful"] is True
+    assert {d["channel"] for d in data["deliveries"]} == {"email", "push"}
+    delete_account(resident)
+    assert deliveries() == []
+    assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AlertAnswer)) == 0
+    delete_account(officer)
+    db.session.expire_all()
+    assert db.session.get(Alert, alert.id).author_id is None

@@ -405,3 +405,23 @@ def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
                        .execution_options(synchronize_session=False))
     db.session.commit()
     return answer_for(alert, user)
+
+
+# --------------------------------------------------------------------------- account hooks
+def export_alert_answers(user) -> tuple[str, list]:
+    """For "Download my data": the resident's "Was this useful?" answers."""
+    rows = db.session.execute(
+        select(AlertAnswer.alert_id, Alert.title, AlertAnswer.useful, AlertAnswer.answered_at)
+        .join(Alert, Alert.id == AlertAnswer.alert_id)
+        .where(AlertAnswer.user_id == user.id).order_by(AlertAnswer.id)).all()
+    return "alert_answers", [{"alert_id": r.alert_id, "alert": r.title, "useful": r.useful,
+                              "answered_at": r.answered_at.isoformat() + "Z"} for r in rows]
+
+
+def register_account_hooks() -> None:
+    """Called when the blueprint is registered. Deleting an account needs no hook:
+    answers go with the user row (ON DELETE CASCADE) and authored alerts keep their text
+    with the author cleared (SET NULL)."""
+    from webapp.accounts import services as accounts_services
+    if export_alert_answers not in accounts_services.EXPORTERS:
+        accounts_services.EXPORTERS.append(export_alert_answers)

@@ -12,8 +12,9 @@ from webapp.delivery.services import Event, notify  # noqa: E402,F401
 
 @bp.record_once
 def _setup(state):
-    from webapp.delivery.services import install_sqlite_immediate
+    from webapp.delivery.services import install_sqlite_immediate, register_account_hooks
     install_sqlite_immediate(state.app)
+    register_account_hooks()
 
 
 from webapp.delivery import routes  # noqa: E402,F401  (registers the views on bp)

@@ -324,3 +324,26 @@ def serialized_writes():
         raise
     finally:
         _immediate.reset(token)
+
+
+# --------------------------------------------------------------------------- account hooks
+def export_deliveries(user) -> tuple[str, list]:
+    """For "Download my data": every email and push message queued or sent to the user."""
+    rows = db.session.execute(
+        select(Delivery.channel, Delivery.state, Delivery.created_at, Delivery.sent_at,
+               Notification.kind, Notification.title, Notification.url)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.user_id == user.id).order_by(Delivery.id)).all()
+    return "deliveries", [
+        {"channel": r.channel, "state": r.state, "kind": r.kind, "title": r.title,
+         "url": r.url, "created_at": r.created_at.isoformat() + "Z",
+         "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None} for r in rows]
+
+
+def register_account_hooks() -> None:
+    """Called when the blueprint is registered (not at import: accounts.services imports
+    this package). Deleting an account needs no hook: deliveries and devices go with the
+    user row (ON DELETE CASCADE)."""
+    from webapp.accounts import services as accounts_services
+    if export_deliveries not in accounts_services.EXPORTERS:
+        accounts_services.EXPORTERS.append(export_deliveries)

@@ -1,0 +1,83 @@
+"""Alerts in headless Chromium: the live audience preview (htmx) while composing, sending,
+the one-tap "Was this useful?", and accessibility (axe) of the compose and alert pages."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.browser.conftest import run_axe
+from webapp.extensions import db
+
+pytestmark = pytest.mark.browser
+
+WARD = "E05013806"
+
+
+def _axe(browser, base_url, app, path, user):
+    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
+    try:
+        data = {"_user_id": user.get_id(), "_fresh": True}
+        if user.role in ("officer", "admin"):
+            data["mfa_user_id"] = user.id
+        value = app.session_interface.get_signing_serializer(app).dumps(data)
+        ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
+        page = ctx.new_page()
+        assert page.goto(path).status == 200
+        return run_axe(page)
+    finally:
+        ctx.close()
+
+
+def test_live_preview_then_send(page, browser, base_url, app, sign_in, make_staff,
+                                make_resident):
+    from webapp.alerts.models import Alert
+    from webapp.delivery.models import Delivery
+    for freq in ("immediate", "immediate", "digest"):
+        make_resident(WARD, categories=("appeals",), email_frequency=freq)
+    make_resident(WARD, categories=("events",))
+    officer = sign_in(make_staff("officer", wards=[WARD]))
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto("/officer/alerts/new")
+    preview = page.locator("#audience-preview")
+    expect(preview).to_contain_text("Choose")
+    page.get_by_label("Title").fill("Witness appeal: Jermyn Street")
+    page.get_by_label("Message").fill("Did you see a collision on **Tuesday**?")
+    page.get_by_label("Incident updates and appeals for information").check()
+    page.get_by_label("St James's (Westminster)").check()
+    # htmx swapped in the counts, no page load.
+    expect(preview).to_contain_text("Reaches 3 residents: 2 by email now, 1 in the daily digest")
+    page.get_by_label("Urgent: send at once").check()
+    expect(preview).to_contain_text("3 by email now, 0 in the daily digest")
+    page.get_by_label("Urgent: send at once").uncheck()
+    page.get_by_role("button", name="Send or schedule").click()
+    expect(page.locator("h1")).to_have_text("Witness appeal: Jermyn Street")
+    db.session.rollback()  # a fresh snapshot: the live server committed
+    alert = db.session.scalar(select(Alert))
+    assert alert.state == "sent" and not alert.urgent
+    assert len(db.session.scalars(select(Delivery)).all()) == 3
+    assert not errors
+    assert _axe(browser, base_url, app, "/officer/alerts/new", officer) == []
+    assert _axe(browser, base_url, app, f"/officer/alerts/{alert.id}", officer) == []
+
+
+def test_useful_in_one_tap(page, browser, base_url, app, sign_in, make_staff, make_resident):
+    from webapp.alerts.models import AlertAnswer
+    from webapp.alerts.services import AlertInput, create_alert, resolve_target
+    from webapp.wards.services import get_ward
+    officer = make_staff("officer", wards=[WARD])
+    alert = create_alert(officer, AlertInput(
+        title="Bike marking on Saturday", body="Bring your bike.", category="events",
+        channels=["email"], target=resolve_target(officer, "wards", [get_ward(WARD).id])))
+    resident = sign_in(make_resident(WARD))
+    page.goto(f"/wards/{WARD}")
+    page.get_by_role("link", name="Bike marking on Saturday").click()
+    page.get_by_role("button", name="Yes").click()
+    expect(page.locator("#useful")).to_contain_text("you said yes")
+    page.get_by_role("button", name="No").click()
+    expect(page.locator("#useful")).to_contain_text("you said no")
+    db.session.rollback()
+    [answer] = db.session.scalars(select(AlertAnswer)).all()
+    assert answer.useful is False
+    assert _axe(browser, base_url, app, f"/alerts/{alert.id}", resident) == []

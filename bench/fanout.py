@@ -102,6 +102,12 @@ def _smtp_sink(port_queue, counter):
     controller.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_process(target, *args):
     queue = multiprocessing.Queue()
     proc = multiprocessing.Process(target=target, args=(queue, *args), daemon=True)
@@ -367,11 +373,17 @@ def main() -> int:
             workers = start_workers(args.workers, env, args.concurrency, log)
             try:
                 time.sleep(3)  # let the workers import and start polling
+                cpu_start = [cpu_seconds(w.pid) for w in workers] + [cpu_seconds(push_proc.pid)]
                 alert, nid = send_alert_now(db, admin, "Push-only alert", ["push"],
                                             london.ward_ids)
                 pushes = count_deliveries(db, nid)
                 took = wait_sent(db, nid, pushes)
                 rate = pushes / took
+                cpu = [cpu_seconds(w.pid) for w in workers] + [cpu_seconds(push_proc.pid)]
+                used = [(b - a) / took for a, b in zip(cpu_start, cpu)]
+                print("(b) CPU used while sending: workers " +
+                      ", ".join(f"{u:.0%}" for u in used[:-1]) +
+                      f" of a core each, push sink {used[-1]:.0%}", flush=True)
                 stop_workers(workers)
                 after = reference_loops()
                 print("(b) after: ceiling {:,.0f}/s, plain loop {:,.0f}/s, plain loop + session "

@@ -388,13 +388,14 @@ def test_alert_page_is_public_once_sent_and_in_the_ward_feed(app, client, make_s
     assert page.status_code == 200 and "Sent alert" in page.get_data(as_text=True)
     assert client.get(f"/alerts/{scheduled.id}").status_code == 404
     assert client.get("/alerts/999999").status_code == 404
+    # The ward home (wards domain) includes our section (templates/wards/_sections.html).
     feed = client.get(f"/wards/{A}")
-    if feed.status_code == 200:  # the ward home (wards domain) includes our section
-        html = feed.get_data(as_text=True)
-        assert "Sent alert" in html and "Later alert" not in html
+    assert feed.status_code == 200
+    html = feed.get_data(as_text=True)
+    assert "Sent alert" in html and "Later alert" not in html
+    assert f'href="/alerts/{sent.id}"' in html
     other = client.get(f"/wards/{C}")
-    if other.status_code == 200:
-        assert "Sent alert" not in other.get_data(as_text=True)
+    assert other.status_code == 200 and "Sent alert" not in other.get_data(as_text=True)
 
 
 def test_useful_answer_one_tap_once_per_resident(app, client, login, make_staff,

@@ -368,6 +368,7 @@ def test_two_schedulers_running_at_once_send_once(app, make_staff, make_resident
     [t.start() for t in threads]
     [t.join(30) for t in threads]
     assert not errors
+    assert sum(results) == 3  # each alert sent by exactly one of the two
     assert len(deliveries()) == 3 * len(users)
     while deliver_due(now=due)["claimed"]:
         pass

@@ -290,19 +290,21 @@ def cancel_alert(user, alert: Alert) -> None:
     db.session.refresh(alert)
 
 
-def send_alert(alert_id: int, now: datetime | None = None) -> int:
-    """Mark the alert sent and fan it out, in the caller's transaction.
+def mark_sent(alert_id: int, now: datetime) -> bool:
+    """Change the alert from scheduled to sent, in the caller's transaction. A conditional
+    UPDATE (... WHERE state = 'scheduled'): whoever changes the row sends; a second caller
+    (another scheduler, a cancel) gets False."""
+    return db.session.execute(update(Alert).where(Alert.id == alert_id,
+                                                  Alert.state == "scheduled")
+                              .values(state="sent", sent_at=now)
+                              .execution_options(synchronize_session=False)).rowcount == 1
 
-    The state change is a conditional UPDATE (... WHERE state = 'scheduled'): whoever
-    changes the row sends; a second caller (another scheduler) gets rowcount 0 and sends
-    nothing. Returns the number of deliveries written (0 if someone else sent it).
-    """
+
+def send_alert(alert_id: int, now: datetime | None = None) -> int:
+    """Mark the alert sent and fan it out in the same (the caller's) transaction.
+    Returns the number of deliveries written: 0 if it was not (or no longer) scheduled."""
     now = now or utcnow()
-    changed = db.session.execute(update(Alert).where(Alert.id == alert_id,
-                                                     Alert.state == "scheduled")
-                                 .values(state="sent", sent_at=now)
-                                 .execution_options(synchronize_session=False)).rowcount
-    if changed != 1:
+    if not mark_sent(alert_id, now):
         return 0
     alert = db.session.get(Alert, alert_id)
     db.session.refresh(alert)
@@ -311,14 +313,17 @@ def send_alert(alert_id: int, now: datetime | None = None) -> int:
 
 def send_due_alerts(now: datetime | None = None) -> int:
     """Scheduler tick: send every scheduled alert whose time has come, each in its own
-    transaction. Safe with several schedulers. Returns the number of alerts sent."""
+    transaction. Safe with several schedulers. Returns how many alerts this call sent."""
     now = now or utcnow()
     sent = 0
     due = list(db.session.scalars(select(Alert.id).where(
         Alert.state == "scheduled", Alert.send_at <= now).order_by(Alert.send_at)))
     for alert_id in due:
         with serialized_writes():
-            if send_alert(alert_id, now) or db.session.get(Alert, alert_id).state == "sent":
+            if mark_sent(alert_id, now):
+                alert = db.session.get(Alert, alert_id)
+                db.session.refresh(alert)
+                fan_out(alert, now)
                 sent += 1
     return sent
 

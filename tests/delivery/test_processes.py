@@ -1,5 +1,6 @@
 """The real long-running processes: ``flask deliver`` and ``flask scheduler`` do their
-work against the database and stop cleanly on SIGTERM (as ``make run`` stops them)."""
+work against the database and stop cleanly on SIGTERM or Ctrl+C (SIGINT), as ``make run``
+stops them."""
 from __future__ import annotations
 
 import os
@@ -33,8 +34,8 @@ def start(command, app, smtp_server):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
+def stop(proc, sig=signal.SIGTERM):
+    proc.send_signal(sig)
     try:
         out, _ = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:  # pragma: no cover
@@ -60,7 +61,7 @@ def test_flask_deliver_sends_and_stops_on_sigterm(app, make_resident, mail):
     assert {d.state for d in db.session.scalars(select(Delivery))} == {"sent"}
 
 
-def test_flask_scheduler_sends_due_alerts_and_stops_on_sigterm(app, make_staff, make_resident,
+def test_flask_scheduler_sends_due_alerts_and_stops_on_ctrl_c(app, make_staff, make_resident,
                                                               mail):
     from webapp.alerts.models import Alert
     from webapp.alerts.services import create_alert, resolve_target
@@ -80,7 +81,7 @@ def test_flask_scheduler_sends_due_alerts_and_stops_on_sigterm(app, make_staff, 
             return db.session.get(Alert, alert.id).state == "sent"
         ok = wait_until(sent, timeout=60)
     finally:
-        code, out = stop(scheduler)
+        code, out = stop(scheduler, signal.SIGINT)  # Ctrl+C
     assert ok, out
     assert code == 0, out
     assert db.session.scalar(select(Delivery.channel)) == "email"

@@ -35,12 +35,13 @@ def scheduler_command():
     def _stop(*_):
         scheduler.shutdown(wait=False)
 
+    # Ctrl+C and SIGTERM both stop the scheduler's loop cleanly (a KeyboardInterrupt
+    # escaping the loop would leave its executor threads behind and the process running).
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     click.echo(f"scheduler running {len(scheduler.get_jobs())} ticks (Ctrl+C to stop)")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    scheduler.start()
+    click.echo("scheduler stopped")
 
 
 @click.command("vapid")

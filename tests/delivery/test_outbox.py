@@ -281,3 +281,18 @@ def test_development_copies_are_written_with_their_links(app, make_resident, mai
     assert msg["Subject"] == "Zoë’s reply — non-ASCII subject"
     assert "link: http://wardline.test/unsubscribe/" in caplog.text
     assert list((Path(app.instance_path) / "mail").glob("*.eml"))
+
+
+def test_vapid_subject_must_be_a_contact_url(app, make_resident, push_service, monkeypatch):
+    import webapp.delivery.worker as worker
+    user = make_resident(email_frequency="off")
+    subscribe(user, push_service)
+    notify(user, reply_event())
+    db.session.commit()
+    monkeypatch.setitem(app.config, "VAPID_SUBJECT", "neighbourhoods@wardline.example")
+    monkeypatch.setattr(worker, "_push_client", None)
+    with pytest.raises(ValueError, match="VAPID_SUBJECT"):
+        deliver_due()
+    monkeypatch.setitem(app.config, "VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
+    assert deliver_due()["sent"] == 1  # nothing was left claimed
+    assert push_service.messages()[0]["claims"]["sub"] == "mailto:neighbourhoods@wardline.example"

@@ -321,6 +321,10 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     Returns counts: claimed, sent, retry, dead, gone. ``now`` (naive UTC) lets tests move
     the clock forward (retries, expired leases).
     """
+    if not str(current_app.config.get("VAPID_SUBJECT") or "").startswith(("mailto:", "https://")):
+        # Checked before claiming anything: push services reject (403) a VAPID subject that
+        # is not a contact URL, and a misconfigured worker must not hold rows.
+        raise ValueError("VAPID_SUBJECT must be a mailto: or https:// URL")
     now = now or utcnow()
     token, ids = claim(batch_size, now)
     result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}

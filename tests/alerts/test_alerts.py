@@ -121,7 +121,6 @@ def test_repeated_send_creates_no_new_deliveries(app, make_staff, population):
 
 def test_alert_reaches_inboxes_and_devices_end_to_end(app, client, login, make_staff,
                                                       make_resident, mail, push_service):
-    from tests.support.push_service import verify_vapid  # noqa: F401 (used via messages())
     from webapp.delivery.services import vapid_public_key
     officer = make_staff("officer", wards=[A])
     near = make_resident(A, categories=("prevention",))

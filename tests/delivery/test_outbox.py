@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery, PushSubscription

@@ -14,14 +14,17 @@ from flask.cli import with_appcontext
               help="Push messages in flight at once (default PUSH_CONCURRENCY, 8).")
 @click.option("--idle-sleep", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
               help="Seconds to wait when nothing is due.")
-@click.option("--once", is_flag=True, help="Process one batch and exit.")
+@click.option("--loops", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Batch loops side by side (one's database work overlaps another's sending).")
+@click.option("--once", is_flag=True, help="Process one batch (per loop) and exit.")
 @with_appcontext
-def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, once: bool):
+def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, loops: int,
+                    once: bool):
     """Send due deliveries until stopped (several workers may run at once)."""
     from webapp.delivery.worker import run_forever
     if concurrency:
         current_app.config["PUSH_CONCURRENCY"] = concurrency
-    run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once)
+    run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once, loops=loops)
 
 
 @click.command("scheduler")

@@ -342,29 +342,47 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     return result
 
 
-def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = False) -> None:
-    """Deliver until SIGTERM/SIGINT: full batches back to back, a short sleep when idle."""
-    stopping = {"flag": False}
+def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = False,
+                loops: int = 2) -> None:
+    """Deliver until SIGTERM/SIGINT: full batches back to back, a short sleep when idle.
+
+    ``loops`` batch loops run side by side in this process (threads, each with its own
+    app context and database session), so one loop's database work (claim, load, record)
+    overlaps another's sending instead of leaving the network idle.
+    """
+    import threading
+    app = current_app._get_current_object()
+    stopping = threading.Event()
 
     def _stop(*_):
-        stopping["flag"] = True
+        stopping.set()
+
+    def loop():
+        with app.app_context():
+            while not stopping.is_set():
+                try:
+                    result = deliver_due(batch_size)
+                except Exception:  # a database hiccup must not kill the worker
+                    log.exception("delivery batch failed")
+                    db.session.rollback()
+                    result = {"claimed": 0}
+                if result["claimed"]:
+                    log.info("delivered %s", result)
+                if once:
+                    break
+                if result["claimed"] < batch_size:
+                    stopping.wait(idle_sleep)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("delivery worker started")
-    while not stopping["flag"]:
-        try:
-            result = deliver_due(batch_size)
-        except Exception:  # a database hiccup must not kill the worker
-            log.exception("delivery batch failed")
-            db.session.rollback()
-            result = {"claimed": 0}
-        if result["claimed"]:
-            log.info("delivered %s", result)
-        if once:
-            break
-        if result["claimed"] < batch_size:
-            time.sleep(idle_sleep)
+    log.info("delivery worker started (%d loops)", loops)
+    threads = [threading.Thread(target=loop, name=f"deliver-{n}", daemon=True)
+               for n in range(1, max(1, loops))]
+    for thread in threads:
+        thread.start()
+    loop()
+    for thread in threads:
+        thread.join()
     if _push_client is not None:
         _push_client.close()
     log.info("delivery worker stopped")

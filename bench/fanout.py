@@ -394,7 +394,7 @@ def main() -> int:
                                 f"{plain_session:,.0f}/s", "", "", None))
                 results.append(("(b) push: encryption only (WebPusher.encode)",
                                 f"{ceiling:,.0f}/s", "one core, no HTTP: the ceiling", "", None))
-                results.append((f"(b) push: Wardline workers ({args.workers} processes × "
+                results.append((f"(b) push: Wardline workers ({args.workers} proc. × 2 loops × "
                                 f"{args.concurrency} in flight)", f"{rate:,.0f}/s",
                                 f"{pushes:,} pushes; {rate / plain:.1f}× plain, "
                                 f"{rate / plain_session:.1f}× plain+session, "

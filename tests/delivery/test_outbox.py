@@ -296,3 +296,14 @@ def test_vapid_subject_must_be_a_contact_url(app, make_resident, push_service, m
     monkeypatch.setitem(app.config, "VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
     assert deliver_due()["sent"] == 1  # nothing was left claimed
     assert push_service.messages()[0]["claims"]["sub"] == "mailto:neighbourhoods@wardline.example"
+
+
+def test_urgent_events_are_pushed_with_high_urgency(app, make_resident, push_service):
+    user = make_resident(email_frequency="off")
+    subscribe(user, push_service)
+    notify(user, alert_event(1, urgent=True))
+    notify(user, alert_event(2))
+    db.session.commit()
+    deliver_due()
+    urgency = {m["payload"]["url"]: m["headers"]["Urgency"] for m in push_service.messages()}
+    assert urgency == {"/alerts/1": "high", "/alerts/2": "normal"}

@@ -112,6 +112,7 @@ class PushClient:
         self.concurrency = concurrency
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -131,7 +132,7 @@ class PushClient:
         return adapter.poolmanager.connection_from_url(
             endpoint, pool_kwargs={"cert_reqs": "CERT_REQUIRED"} if endpoint.startswith("https") else None)
 
-    def send(self, subscription: dict, payload: str) -> PushResult:
+    def send(self, subscription: dict, payload: str, urgency: str = "normal") -> PushResult:
         """Encrypt ``payload`` for ``subscription`` (pywebpush, aes128gcm) and POST it;
         never raises.
 
@@ -146,7 +147,7 @@ class PushClient:
             headers = {"Authorization": self.vapid.for_endpoint(endpoint),
                        "Content-Encoding": "aes128gcm",
                        "Content-Type": "application/octet-stream",
-                       "TTL": str(self.ttl), "Urgency": "normal"}
+                       "TTL": str(self.ttl), "Urgency": urgency}
         except Exception as exc:  # bad keys in a stored subscription, etc.
             return PushResult("failed", error=f"{type(exc).__name__}: {exc}"[:500])
         try:
@@ -170,15 +171,18 @@ class PushClient:
                               parse_retry_after(response.headers.get("Retry-After")))
         return PushResult("failed", code, error)
 
-    def send_many(self, items: list[tuple[dict, str]]) -> list[PushResult]:
-        """Send ``(subscription, payload)`` pairs concurrently; results in the same order."""
+    def send_many(self, items: list[tuple]) -> list[PushResult]:
+        """Send ``(subscription, payload[, urgency])`` items concurrently; results in the
+        same order."""
         if not items:
             return []
         if self.concurrency <= 1 or len(items) == 1:
-            return [self.send(sub, payload) for sub, payload in items]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="push")
-        return list(self._pool.map(lambda item: self.send(*item), items))
+            return [self.send(*item) for item in items]
+        with self._pool_lock:  # several batch loops share one pool
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="push")
+            pool = self._pool
+        return list(pool.map(lambda item: self.send(*item), items))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -148,7 +148,8 @@ def _send_push(rows, outcome: Outcome) -> None:
             payload = payloads[notification.id] = build_payload(
                 notification.title, notification.body, notification.url,
                 notification.tag or f"{notification.source_type}-{notification.source_id}")
-        items.append((sub.info, payload))
+        # RFC 8030 Urgency: push services may deliver "high" even to a device saving battery.
+        items.append((sub.info, payload, "high" if notification.urgent else "normal"))
         keys.append((delivery, sub))
     for (delivery, sub), result in zip(keys, push_client().send_many(items)):
         if result.status == "sent":

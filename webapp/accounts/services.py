@@ -364,15 +364,26 @@ def set_display_name(user: User, raw: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- export, deletion
-#: Other domains add functions ``(user) -> (key, data)`` here (for example
-#: ``EXPORTERS.append(export_messages)`` in their ``services`` module) so "Download my
-#: data" includes what they hold: messages, RSVPs, devices. ``data`` must be JSON-able.
+#: Functions ``(user) -> (key, data)`` that other domains add with
+#: :func:`register_account_data` so "Download my data" includes what they hold: messages,
+#: RSVPs, devices. ``data`` must be JSON-able.
 EXPORTERS: list[Callable[[User], tuple[str, object]]] = []
 
 #: Other domains add functions ``(user) -> None`` here to remove or anonymise what they
 #: hold about ``user`` before the account row is deleted. They run in the deletion's
 #: transaction and must not commit.
 DELETERS: list[Callable[[User], None]] = []
+
+
+def register_account_data(*, export: Callable | None = None, forget: Callable | None = None) -> None:
+    """Add a domain's exporter and/or deleter to :data:`EXPORTERS`/:data:`DELETERS`.
+
+    Safe to call more than once (each function is added once).
+    """
+    if export is not None and export not in EXPORTERS:
+        EXPORTERS.append(export)
+    if forget is not None and forget not in DELETERS:
+        DELETERS.append(forget)
 
 
 def _iso(value) -> str | None:

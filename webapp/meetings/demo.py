@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
+from webapp.accounts.demo import DEMO_RESIDENT, HERNE_HILL, ST_JAMES
 from webapp.accounts.models import User, UserCategory, UserWard
 from webapp.extensions import db
 from webapp.meetings import services
@@ -13,9 +14,6 @@ from webapp.meetings.models import Meeting, MeetingWard
 from webapp.timeutil import LONDON, london_to_utc, utcnow
 from webapp.wards.services import get_ward, ward_team_members
 
-DEMO_RESIDENT = "resident@demo.wardline"  # from webapp.accounts.demo
-ST_JAMES = "E05013806"
-HERNE_HILL = "E05014104"
 
 NAMES = ["Amara Okafor", "Ben Hughes", "Chloe Martin", "Dev Patel", "Ella Novak", "Femi Adeyemi",
          "Grace Lee", "Hassan Ali", "Isla Brown", "Jamal Reid", "Kasia Nowak", "Liam O'Brien",

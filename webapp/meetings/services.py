@@ -882,11 +882,8 @@ def forget_meetings(user) -> None:
 
 
 def _register_account_hooks() -> None:
-    from webapp.accounts import services as accounts_services
-    if export_meetings not in accounts_services.EXPORTERS:
-        accounts_services.EXPORTERS.append(export_meetings)
-    if forget_meetings not in accounts_services.DELETERS:
-        accounts_services.DELETERS.append(forget_meetings)
+    from webapp.accounts.services import register_account_data
+    register_account_data(export=export_meetings, forget=forget_meetings)
 
 
 _register_account_hooks()

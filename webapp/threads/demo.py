@@ -7,19 +7,14 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.accounts.demo import (
+    DEMO_OFFICER, DEMO_RESIDENT, DEMO_SERGEANT, HERNE_HILL, ST_JAMES, VAUXHALL)
 from webapp.accounts.models import User, UserWard
 from webapp.extensions import db
 from webapp.threads import services
 from webapp.threads.models import Conversation, WardPost
 from webapp.timeutil import utcnow
 from webapp.wards.services import get_ward
-
-ST_JAMES = "E05013806"
-HERNE_HILL = "E05014104"
-VAUXHALL = "E05014117"
-DEMO_RESIDENT = "resident@demo.wardline"
-DEMO_OFFICER = "officer@demo.wardline"
-DEMO_SERGEANT = "sergeant@demo.wardline"
 
 # (ward, resident: the demo resident or the n-th demo resident of that ward, subject,
 #  [(hours ago, "resident"|"officer", text)...], closed?)

@@ -633,11 +633,8 @@ def forget_messages(user) -> None:
 
 
 def _register_account_hooks() -> None:
-    from webapp.accounts import services as accounts_services
-    if export_messages not in accounts_services.EXPORTERS:
-        accounts_services.EXPORTERS.append(export_messages)
-    if forget_messages not in accounts_services.DELETERS:
-        accounts_services.DELETERS.append(forget_messages)
+    from webapp.accounts.services import register_account_data
+    register_account_data(export=export_messages, forget=forget_messages)
 
 
 _register_account_hooks()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:19:34.243615
+Create Date: 2026-11-23 01:22:34.931865
 
 """
 from alembic import op
@@ -24,6 +24,23 @@ def upgrade():
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_boroughs')),
     sa.UniqueConstraint('code', name=op.f('uq_boroughs_code'))
+    )
+    op.create_table('notifications',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('source_type', sa.String(length=32), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('url', sa.String(length=500), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=True),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('email_template', sa.String(length=80), nullable=True),
+    sa.Column('email_context', sa.JSON(), nullable=True),
+    sa.Column('tag', sa.String(length=64), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications')),
+    sa.UniqueConstraint('source_type', 'source_id', 'kind', name=op.f('uq_notifications_source_type_source_id_kind'))
     )
     op.create_table('teams',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -49,7 +66,6 @@ def upgrade():
     sa.Column('last_login_at', sa.DateTime(), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('email_frequency', sa.String(length=16), nullable=False),
-    sa.Column('push_enabled', sa.Boolean(), nullable=False),
     sa.Column('survey_step', sa.Integer(), nullable=False),
     sa.Column('survey_completed_at', sa.DateTime(), nullable=True),
     sa.Column('respondent_key', sa.String(length=32), nullable=False),
@@ -63,6 +79,30 @@ def upgrade():
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_users_role'), ['role'], unique=False)
+
+    op.create_table('alerts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('channels', sa.String(length=32), nullable=False),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('scope', sa.String(length=8), nullable=False),
+    sa.Column('scope_label', sa.String(length=200), nullable=False),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('send_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_alerts_author_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
+    )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alerts_author_id'), ['author_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_send_at'), ['send_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_state'), ['state'], unique=False)
 
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -80,6 +120,126 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_created_at'), ['created_at'], unique=False)
 
+    op.create_table('deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('notification_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=8), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('lease_until', sa.DateTime(), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('digest_delivery_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['notification_id'], ['notifications.id'], name=op.f('fk_deliveries_notification_id_notifications'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_deliveries_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
+    sa.UniqueConstraint('notification_id', 'user_id', 'channel', 'device_id', name=op.f('uq_deliveries_notification_id_user_id_channel_device_id'))
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_digest', ['user_id', 'created_at'], unique=False, postgresql_where=sa.text("channel = 'digest' AND state = 'queued'"), sqlite_where=sa.text("channel = 'digest' AND state = 'queued'"))
+        batch_op.create_index('ix_deliveries_digest_delivery', ['digest_delivery_id'], unique=False, postgresql_where=sa.text('digest_delivery_id IS NOT NULL'), sqlite_where=sa.text('digest_delivery_id IS NOT NULL'))
+        batch_op.create_index('ix_deliveries_due', ['next_attempt_at'], unique=False, postgresql_where=sa.text("state IN ('queued', 'sending')"), sqlite_where=sa.text("state IN ('queued', 'sending')"))
+        batch_op.create_index(batch_op.f('ix_deliveries_user_id'), ['user_id'], unique=False)
+
+    op.create_table('meetings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('venue_name', sa.String(length=120), nullable=False),
+    sa.Column('address', sa.String(length=300), nullable=False),
+    sa.Column('accessibility', sa.Text(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('rsvp_closes_at', sa.DateTime(), nullable=False),
+    sa.Column('online_url', sa.String(length=500), nullable=True),
+    sa.Column('reminder_hours', sa.Integer(), nullable=False),
+    sa.Column('reminder_at', sa.DateTime(), nullable=False),
+    sa.Column('borough_id', sa.Integer(), nullable=True),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+    sa.Column('summary', sa.Text(), nullable=True),
+    sa.Column('summary_posted_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['borough_id'], ['boroughs.id'], name=op.f('fk_meetings_borough_id_boroughs')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_meetings_created_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_meetings'))
+    )
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meetings_created_by_id'), ['created_by_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meetings_reminder_at'), ['reminder_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_meetings_starts_at'), ['starts_at'], unique=False)
+
+    op.create_table('messaging_blocks',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('blocked_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['blocked_by_id'], ['users.id'], name=op.f('fk_messaging_blocks_blocked_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_messaging_blocks_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_messaging_blocks'))
+    )
+    op.create_table('officer_digest_states',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('last_digest_at', sa.DateTime(), nullable=True),
+    sa.Column('digest_count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_officer_digest_states_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_officer_digest_states'))
+    )
+    op.create_table('push_removed_devices',
+    sa.Column('endpoint_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('removed_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_push_removed_devices_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('endpoint_hash', name=op.f('pk_push_removed_devices'))
+    )
+    with op.batch_alter_table('push_removed_devices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_push_removed_devices_user_id'), ['user_id'], unique=False)
+
+    op.create_table('push_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint', sa.String(length=1000), nullable=False),
+    sa.Column('p256dh', sa.String(length=128), nullable=False),
+    sa.Column('auth', sa.String(length=64), nullable=False),
+    sa.Column('user_agent', sa.String(length=300), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_success_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_push_subscriptions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_push_subscriptions')),
+    sa.UniqueConstraint('endpoint', name=op.f('uq_push_subscriptions_endpoint'))
+    )
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_push_subscriptions_user_id'), ['user_id'], unique=False)
+
+    op.create_table('staff_backup_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('used_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_staff_backup_codes_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_backup_codes'))
+    )
+    with op.batch_alter_table('staff_backup_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_backup_codes_user_id'), ['user_id'], unique=False)
+
+    op.create_table('staff_login_states',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('failed_count', sa.Integer(), nullable=False),
+    sa.Column('last_failed_at', sa.DateTime(), nullable=True),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
+    sa.Column('totp_last_counter', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_staff_login_states_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_staff_login_states'))
+    )
     op.create_table('team_members',
     sa.Column('team_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -117,6 +277,30 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_wards_borough_id'), ['borough_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_wards_name'), ['name'], unique=False)
 
+    op.create_table('alert_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alert_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('useful', sa.Boolean(), nullable=False),
+    sa.Column('answered_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_alert_answers_alert_id_alerts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_alert_answers_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_answers')),
+    sa.UniqueConstraint('alert_id', 'user_id', name=op.f('uq_alert_answers_alert_id_user_id'))
+    )
+    with op.batch_alter_table('alert_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_answers_user_id'), ['user_id'], unique=False)
+
+    op.create_table('alert_wards',
+    sa.Column('alert_id', sa.Integer(), nullable=False),
+    sa.Column('ward_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_alert_wards_alert_id_alerts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_alert_wards_ward_id_wards'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('alert_id', 'ward_id', name=op.f('pk_alert_wards'))
+    )
+    with op.batch_alter_table('alert_wards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_wards_ward_id'), ['ward_id'], unique=False)
+
     op.create_table('concerns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
@@ -135,6 +319,61 @@ def upgrade():
     with op.batch_alter_table('concerns', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_concerns_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_concerns_ward_id'), ['ward_id'], unique=False)
+
+    op.create_table('conversations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('ward_id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=120), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('last_message_at', sa.DateTime(), nullable=False),
+    sa.Column('last_message_id', sa.Integer(), nullable=False),
+    sa.Column('awaiting_since', sa.DateTime(), nullable=True),
+    sa.Column('assigned_to_id', sa.Integer(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['assigned_to_id'], ['users.id'], name=op.f('fk_conversations_assigned_to_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['resident_id'], ['users.id'], name=op.f('fk_conversations_resident_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_conversations_ward_id_wards')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations'))
+    )
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversations_resident_id'), ['resident_id'], unique=False)
+        batch_op.create_index('ix_conversations_ward_status', ['ward_id', 'status', 'awaiting_since'], unique=False)
+
+    op.create_table('meeting_wards',
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('ward_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_meeting_wards_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_meeting_wards_ward_id_wards')),
+    sa.PrimaryKeyConstraint('meeting_id', 'ward_id', name=op.f('pk_meeting_wards'))
+    )
+    with op.batch_alter_table('meeting_wards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meeting_wards_ward_id'), ['ward_id'], unique=False)
+
+    op.create_table('rsvps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('meeting_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(), nullable=True),
+    sa.Column('promoted_at', sa.DateTime(), nullable=True),
+    sa.Column('reminder_sent_at', sa.DateTime(), nullable=True),
+    sa.Column('checked_in_at', sa.DateTime(), nullable=True),
+    sa.Column('checked_in_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['checked_in_by_id'], ['users.id'], name=op.f('fk_rsvps_checked_in_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_rsvps_meeting_id_meetings'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_rsvps_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rsvps')),
+    sa.UniqueConstraint('meeting_id', 'user_id', name=op.f('uq_rsvps_meeting_id_user_id'))
+    )
+    with op.batch_alter_table('rsvps', schema=None) as batch_op:
+        batch_op.create_index('ix_rsvps_meeting_status_seq', ['meeting_id', 'status', 'seq'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rsvps_user_id'), ['user_id'], unique=False)
 
     op.create_table('team_wards',
     sa.Column('team_id', sa.Integer(), nullable=False),
@@ -165,11 +404,80 @@ def upgrade():
     sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_ward_neighbours_ward_id_wards'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('ward_id', 'neighbour_id', name=op.f('pk_ward_neighbours'))
     )
+    op.create_table('ward_posts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ward_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('author_label', sa.String(length=120), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('title', sa.String(length=160), nullable=False),
+    sa.Column('question', sa.Text(), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_ward_posts_author_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['ward_id'], ['wards.id'], name=op.f('fk_ward_posts_ward_id_wards')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ward_posts'))
+    )
+    with op.batch_alter_table('ward_posts', schema=None) as batch_op:
+        batch_op.create_index('ix_ward_posts_ward_id_created', ['ward_id', 'created_at'], unique=False)
+
+    op.create_table('conversation_reads',
+    sa.Column('conversation_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('last_read_message_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_conversation_reads_conversation_id_conversations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_conversation_reads_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('conversation_id', 'user_id', name=op.f('pk_conversation_reads'))
+    )
+    with op.batch_alter_table('conversation_reads', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_conversation_reads_user_id'), ['user_id'], unique=False)
+
+    op.create_table('meeting_concern_answers',
+    sa.Column('concern_id', sa.Integer(), nullable=False),
+    sa.Column('answered_at', sa.DateTime(), nullable=False),
+    sa.Column('answered_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['answered_by_id'], ['users.id'], name=op.f('fk_meeting_concern_answers_answered_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['concern_id'], ['concerns.id'], name=op.f('fk_meeting_concern_answers_concern_id_concerns'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('concern_id', name=op.f('pk_meeting_concern_answers'))
+    )
+    op.create_table('messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('conversation_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('from_officer', sa.Boolean(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
+    sa.Column('hidden_at', sa.DateTime(), nullable=True),
+    sa.Column('hidden_by_id', sa.Integer(), nullable=True),
+    sa.Column('hidden_reason', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_messages_author_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['hidden_by_id'], ['users.id'], name=op.f('fk_messages_hidden_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),
+    sa.UniqueConstraint('author_id', 'idempotency_key', name=op.f('uq_messages_author_id_idempotency_key'))
+    )
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index('ix_messages_conversation_id_id', ['conversation_id', 'id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_conversation_id_id')
+
+    op.drop_table('messages')
+    op.drop_table('meeting_concern_answers')
+    with op.batch_alter_table('conversation_reads', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_conversation_reads_user_id'))
+
+    op.drop_table('conversation_reads')
+    with op.batch_alter_table('ward_posts', schema=None) as batch_op:
+        batch_op.drop_index('ix_ward_posts_ward_id_created')
+
+    op.drop_table('ward_posts')
     op.drop_table('ward_neighbours')
     with op.batch_alter_table('user_wards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_wards_ward_id'))
@@ -179,11 +487,33 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_team_wards_ward_id'))
 
     op.drop_table('team_wards')
+    with op.batch_alter_table('rsvps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rsvps_user_id'))
+        batch_op.drop_index('ix_rsvps_meeting_status_seq')
+
+    op.drop_table('rsvps')
+    with op.batch_alter_table('meeting_wards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meeting_wards_ward_id'))
+
+    op.drop_table('meeting_wards')
+    with op.batch_alter_table('conversations', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversations_ward_status')
+        batch_op.drop_index(batch_op.f('ix_conversations_resident_id'))
+
+    op.drop_table('conversations')
     with op.batch_alter_table('concerns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_concerns_ward_id'))
         batch_op.drop_index(batch_op.f('ix_concerns_user_id'))
 
     op.drop_table('concerns')
+    with op.batch_alter_table('alert_wards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_wards_ward_id'))
+
+    op.drop_table('alert_wards')
+    with op.batch_alter_table('alert_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_answers_user_id'))
+
+    op.drop_table('alert_answers')
     with op.batch_alter_table('wards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_wards_name'))
         batch_op.drop_index(batch_op.f('ix_wards_borough_id'))
@@ -197,17 +527,52 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_team_members_user_id'))
 
     op.drop_table('team_members')
+    op.drop_table('staff_login_states')
+    with op.batch_alter_table('staff_backup_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_backup_codes_user_id'))
+
+    op.drop_table('staff_backup_codes')
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_push_subscriptions_user_id'))
+
+    op.drop_table('push_subscriptions')
+    with op.batch_alter_table('push_removed_devices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_push_removed_devices_user_id'))
+
+    op.drop_table('push_removed_devices')
+    op.drop_table('officer_digest_states')
+    op.drop_table('messaging_blocks')
+    with op.batch_alter_table('meetings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meetings_starts_at'))
+        batch_op.drop_index(batch_op.f('ix_meetings_reminder_at'))
+        batch_op.drop_index(batch_op.f('ix_meetings_created_by_id'))
+
+    op.drop_table('meetings')
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deliveries_user_id'))
+        batch_op.drop_index('ix_deliveries_due', postgresql_where=sa.text("state IN ('queued', 'sending')"), sqlite_where=sa.text("state IN ('queued', 'sending')"))
+        batch_op.drop_index('ix_deliveries_digest_delivery', postgresql_where=sa.text('digest_delivery_id IS NOT NULL'), sqlite_where=sa.text('digest_delivery_id IS NOT NULL'))
+        batch_op.drop_index('ix_deliveries_digest', postgresql_where=sa.text("channel = 'digest' AND state = 'queued'"), sqlite_where=sa.text("channel = 'digest' AND state = 'queued'"))
+
+    op.drop_table('deliveries')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_created_at'))
         batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_action'))
 
     op.drop_table('audit_events')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alerts_state'))
+        batch_op.drop_index(batch_op.f('ix_alerts_send_at'))
+        batch_op.drop_index(batch_op.f('ix_alerts_author_id'))
+
+    op.drop_table('alerts')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_role'))
 
     op.drop_table('users')
     op.drop_table('used_tokens')
     op.drop_table('teams')
+    op.drop_table('notifications')
     op.drop_table('boroughs')
     # ### end Alembic commands ###

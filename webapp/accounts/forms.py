@@ -10,11 +10,11 @@ from wtforms import (HiddenField, RadioField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.accounts import services
 from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS)
+from webapp.forms import MultiCheckboxField
 
 
 def _choices(mapping: dict[str, str]) -> list[SelectChoice]:
@@ -23,17 +23,6 @@ def _choices(mapping: dict[str, str]) -> list[SelectChoice]:
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A list of checkboxes (the ``choices()`` macro renders each with its label)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class EmptyForm(FlaskForm):
-    """A form with only the CSRF token: for one-button POSTs (Continue, Sign out, Delete)."""
 
 
 class EmailForm(FlaskForm):

@@ -42,7 +42,6 @@ class User(UserMixin, db.Model):
 
     # Resident preferences
     email_frequency: Mapped[str] = mapped_column(String(16), default="immediate")
-    push_enabled: Mapped[bool] = mapped_column(default=False)
     survey_step: Mapped[int] = mapped_column(default=1)  # where to resume the survey
     survey_completed_at: Mapped[datetime | None]
     # Opaque id that groups a resident's concerns; survives account deletion anonymously.

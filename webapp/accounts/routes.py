@@ -11,8 +11,9 @@ from flask import (current_app, flash, make_response, redirect, render_template,
                    session, url_for)
 from flask_login import current_user, login_user, logout_user
 
+from webapp.forms import EmptyForm
 from webapp.accounts import bp, services
-from webapp.accounts.forms import (ConcernsForm, EmptyForm, LoginForm, NameForm, SignupForm,
+from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm,
                                    UpdatesForm, WardPickForm, WardsForm)
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render

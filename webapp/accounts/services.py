@@ -279,12 +279,11 @@ def set_wards(user: User, home_code: str | None, extra_codes: Iterable[str] = ()
 
 
 # --------------------------------------------------------------------------- updates
-def set_updates(user: User, categories: Iterable[str], frequency: str,
-                push: bool | None = None) -> None:
+def set_updates(user: User, categories: Iterable[str], frequency: str) -> None:
     """Save which updates the resident wants and how often by email. Does not commit.
 
-    ``push`` (the account-wide wish for notifications) is left as it is when None: push is
-    switched on per device by the PWA's control, which this form does not carry.
+    Push needs no account-wide switch: registering a device (the PWA's control) is the
+    opt-in, and removing it is the opt-out.
 
     Raises :class:`AnswerError` for an unknown category or frequency.
     """
@@ -296,8 +295,6 @@ def set_updates(user: User, categories: Iterable[str], frequency: str,
         raise AnswerError("email_frequency", "Choose how often we should email you.")
     user.categories = [UserCategory(category=c) for c in chosen]
     user.email_frequency = frequency
-    if push is not None:
-        user.push_enabled = bool(push)
     db.session.flush()
 
 
@@ -397,7 +394,7 @@ def export_user_data(user: User) -> dict:
             "email": user.email, "display_name": user.display_name, "role": user.role,
             "created_at": _iso(user.created_at), "confirmed_at": _iso(user.confirmed_at),
             "last_login_at": _iso(user.last_login_at),
-            "email_frequency": user.email_frequency, "push_enabled": user.push_enabled,
+            "email_frequency": user.email_frequency,
             "survey_completed_at": _iso(user.survey_completed_at),
         },
         "wards": [{"code": link.ward.code, "name": link.ward.name,

@@ -39,5 +39,3 @@ class TeamForm(FlaskForm):
     members = CheckboxesField("Officers in the team", coerce=int, validators=[Optional()])
 
 
-class EmptyForm(FlaskForm):
-    """A bare button that carries the CSRF token."""

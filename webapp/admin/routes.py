@@ -7,7 +7,8 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.accounts import mfa
 from webapp.admin import bp, services
-from webapp.admin.forms import EmptyForm, OfficerForm, TeamForm
+from webapp.admin.forms import OfficerForm, TeamForm
+from webapp.forms import EmptyForm
 from webapp.extensions import db
 from webapp.htmx import render
 from webapp.security import admin_required

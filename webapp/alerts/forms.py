@@ -3,22 +3,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateTimeLocalField, RadioField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+                     StringField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
 from webapp.taxonomy import CATEGORIES
+from webapp.forms import MultiCheckboxField
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Several checkboxes, one per choice."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class AlertForm(FlaskForm):

@@ -14,8 +14,7 @@ The rules, in one place:
   digest-choosers, because a reply or a reminder is useless a day late.
 * push: one delivery per registered device (:class:`PushSubscription` row). A
   subscription exists only because the resident allowed notifications on that device, so
-  it *is* the opt-in; ``User.push_enabled`` is not consulted here (removing a device's
-  subscription is how push is turned off).
+  it *is* the opt-in (removing a device's subscription is how push is turned off).
 """
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ import secrets
 import signal
 import smtplib
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass

@@ -3,27 +3,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, HiddenField, IntegerField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+                     StringField, TextAreaField)
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
 from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
 from webapp.timeutil import london_to_utc, to_london
+from webapp.forms import MultiCheckboxField
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Several checkboxes, one per choice."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class EmptyForm(FlaskForm):
-    """One-button forms (RSVP, cancel): only the CSRF token."""
 
 
 class MeetingForm(FlaskForm):

@@ -13,8 +13,9 @@ from wtforms.fields.choices import SelectChoice
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
+from webapp.forms import EmptyForm
 from webapp.meetings.forms import (AnsweredForm, CancelMeetingForm, CheckinForm, ConcernForm,
-                                   EmptyForm, MeetingForm, SummaryForm)
+                                   MeetingForm, SummaryForm)
 from webapp.meetings.ical import build_calendar
 from webapp.meetings.models import Meeting
 from webapp.security import officer_required, resident_required

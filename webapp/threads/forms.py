@@ -12,10 +12,6 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
-class EmptyForm(FlaskForm):
-    """A bare button that still carries the CSRF token."""
-
-
 class ReplyForm(FlaskForm):
     body = TextAreaField("Your message", validators=[
         DataRequired("Enter your message."),

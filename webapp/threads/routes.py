@@ -12,8 +12,9 @@ from wtforms.fields.choices import SelectChoice
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.security import officer_required, resident_required
+from webapp.forms import EmptyForm
 from webapp.threads import bp, services
-from webapp.threads.forms import (BlockForm, EmptyForm, NewConversationForm, PublishForm,
+from webapp.threads.forms import (BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
 from webapp.threads.models import STATUSES
 from webapp.wards.services import covered_wards, get_ward

@@ -17,7 +17,14 @@ from pathlib import Path
 COMPANIONS: list[list[str]] = [["flask", "deliver"], ["flask", "scheduler"]]
 
 
+def _stop(signum, frame):
+    """Turn SIGTERM (and SIGINT, even where a parent shell ignored it) into a clean stop."""
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     flask = str(Path(sys.executable).with_name("flask"))
     env = {**os.environ, "FLASK_APP": "wsgi:app"}
     children = [subprocess.Popen([flask, *args[1:]], env=env) for args in COMPANIONS]

@@ -9,7 +9,9 @@ import logging
 import os
 from importlib import import_module
 
-from flask import Flask, has_request_context, render_template, request
+from flask import Flask, Request, has_request_context, render_template, request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.routing import IntegerConverter
 
 from webapp.config import Config, load_or_create_secret
 from webapp.extensions import compress, csrf, db, limiter, login_manager, migrate
@@ -19,6 +21,33 @@ from webapp.extensions import compress, csrf, db, limiter, login_manager, migrat
 DOMAINS = ("core", "accounts", "wards", "threads", "alerts", "delivery", "meetings", "pwa", "admin")
 
 
+class _IdConverter(IntegerConverter):
+    """``<int:...>`` in URLs, capped at the database's INTEGER range: a bigger id is a 404
+    instead of an overflow error (a 500) from SQLite or PostgreSQL."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+class _NulFreeParams(ImmutableMultiDict):
+    """Query and form values with NUL bytes removed: PostgreSQL refuses NUL in text (a 500
+    on any query or insert that carries one), and no field of ours has a use for it."""
+
+    def __init__(self, mapping=None):
+        if mapping is None:
+            super().__init__()
+            return
+        if isinstance(mapping, dict):  # a MultiDict or a plain dict: its (key, value) pairs
+            mapping = MultiDict(mapping).items(multi=True)
+        super().__init__([(k.replace("\x00", ""), v.replace("\x00", "") if isinstance(v, str) else v)
+                          for k, v in mapping])
+
+
+class _Request(Request):
+    parameter_storage_class = _NulFreeParams
+
+
 def create_app(config: type[Config] | dict | None = None) -> Flask:
     """Create and configure the app. ``config``: a Config subclass or a dict of overrides."""
     overrides = config if isinstance(config, dict) else \
@@ -26,6 +55,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     instance_path = overrides.get("INSTANCE_PATH") or os.environ.get("WARDLINE_INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
                 template_folder="../templates", static_folder="../static")
+    app.request_class = _Request
+    app.url_map.converters["int"] = _IdConverter  # before any blueprint adds its rules
     app.config.from_object(Config)
     if isinstance(config, dict):
         app.config.update(config)

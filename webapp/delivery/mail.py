@@ -34,7 +34,11 @@ def build_message(to: str, subject: str, template: str, *, headers: dict | None 
     for name, value in (headers or {}).items():
         msg[name] = value
     context.setdefault("base_url", current_app.config["BASE_URL"])
-    msg.set_content(render_template(f"email/{template}.txt", **context))
+    text = render_template(f"email/{template}.txt", **context)
+    # Plain 7bit when it can be, so links stay whole in the .eml copies a developer opens
+    # in an editor (quoted-printable would wrap them at 76 characters with "=").
+    simple = text.isascii() and all(len(line) <= 900 for line in text.splitlines())
+    msg.set_content(text, cte="7bit" if simple else "quoted-printable")
     msg.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
     return msg
 

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
 from webapp.taxonomy import CATEGORIES
-from webapp.forms import MultiCheckboxField
+from webapp.forms import MultiCheckboxField, db_id
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -25,8 +25,8 @@ class AlertForm(FlaskForm):
                        choices=[SelectChoice("wards", "Wards I choose"),
                                 SelectChoice("borough", "A whole borough"),
                                 SelectChoice("london", "All of London")])
-    wards = MultiCheckboxField("Wards", coerce=int)
-    borough = SelectField("Borough", coerce=int, validators=[Optional()])
+    wards = MultiCheckboxField("Wards", coerce=db_id)
+    borough = SelectField("Borough", coerce=db_id, validators=[Optional()])
     channels = MultiCheckboxField("Send by", choices=[SelectChoice(k, v) for k, v in ALERT_CHANNELS.items()],
                                   default=list(ALERT_CHANNELS))
     when = RadioField("When", default="now", choices=[SelectChoice("now", "Send now"),
@@ -56,9 +56,15 @@ class AlertForm(FlaskForm):
         if self.scope.data == "borough" and not field.data:
             raise ValidationError("Choose a borough.")
 
-    def validate_send_at(self, field):
-        if self.when.data == "later" and not field.data:
-            raise ValidationError("Enter the date and time to send it.")
+    def validate(self, extra_validators=None):
+        """As Form.validate, plus: "later" needs a time. (Not a ``validate_send_at``: the
+        field's Optional() stops the chain on an empty value before it would run, and an
+        alert meant for later went out at once.)"""
+        ok = super().validate(extra_validators)
+        if self.when.data == "later" and not self.send_at.data and not self.send_at.errors:
+            self.send_at.errors.append("Enter the date and time to send it.")
+            ok = False
+        return ok
 
     def validate_urgent_confirm(self, field):
         if self.urgent.data and not field.data:

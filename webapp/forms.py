@@ -4,6 +4,16 @@ from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
+def db_id(value) -> int:
+    """``coerce`` for selects and checkboxes of database ids: an id past the INTEGER range
+    is an invalid choice (ValueError, so a 422 next to the field) instead of an overflow
+    error from the database (a 500)."""
+    number = int(value)
+    if not 0 <= number <= 2**31 - 1:
+        raise ValueError("Not a valid choice.")
+    return number
+
+
 class EmptyForm(FlaskForm):
     """A one-button form (RSVP, close, sign out...): only the CSRF token."""
 

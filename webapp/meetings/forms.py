@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
 from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
 from webapp.timeutil import london_to_utc, to_london
-from webapp.forms import MultiCheckboxField
+from webapp.forms import MultiCheckboxField, db_id
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -33,8 +33,8 @@ class MeetingForm(FlaskForm):
     online_url = StringField("Online link (optional)",
                              validators=[Optional(), Length(max=500),
                                          URL(require_tld=True, message="Enter a full https:// link.")])
-    wards = MultiCheckboxField("Wards", coerce=int, validate_choice=False)
-    borough = SelectField("Or the whole borough", coerce=int, validate_choice=False,
+    wards = MultiCheckboxField("Wards", coerce=db_id, validate_choice=False)
+    borough = SelectField("Or the whole borough", coerce=db_id, validate_choice=False,
                           choices=[SelectChoice(0, "No: only the wards ticked")])
 
     def validate_online_url(self, field):

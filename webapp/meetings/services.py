@@ -188,16 +188,27 @@ def _apply(meeting: Meeting, details: MeetingDetails) -> None:
     meeting.updated_at = utcnow()
 
 
+# Far-off or endless times are typing mistakes (a year 9999 end), never a real meeting.
+MAX_AHEAD = timedelta(days=730)
+MAX_LENGTH = timedelta(hours=24)
+
+
 def validate_details(details: MeetingDetails, *, creating: bool, going: int = 0) -> dict[str, str]:
     """Check the rules forms cannot express; return {field: message} (empty when fine)."""
     errors = {}
     now = utcnow()
     if creating and details.starts_at <= now:
         errors["starts_at"] = "The meeting must start in the future."
+    if details.starts_at > now + MAX_AHEAD:
+        errors["starts_at"] = "The meeting must start within the next two years."
     if details.ends_at <= details.starts_at:
         errors["ends_at"] = "The meeting must end after it starts."
+    elif details.ends_at - details.starts_at > MAX_LENGTH:
+        errors["ends_at"] = "A meeting can last at most 24 hours."
     if details.rsvp_closes_at > details.starts_at:
         errors["rsvp_closes_at"] = "RSVPs must close before the meeting starts."
+    elif creating and details.rsvp_closes_at <= now:
+        errors["rsvp_closes_at"] = "RSVPs must close in the future, or nobody could RSVP."
     if details.capacity < going:
         errors["capacity"] = f"{going} people are already going; the capacity cannot be lower."
     if details.online_url and not details.online_url.lower().startswith("https://"):

@@ -213,3 +213,24 @@ def test_a_device_removed_in_settings_is_told_so_and_may_turn_on_again(client, l
     assert client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]}).get_json() == {"known": True}
     client.delete("/push/subscriptions", json={"endpoint": sub["endpoint"]})
     assert client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]}).get_json() == {"known": False}
+
+
+def test_malformed_json_and_nul_bytes_are_a_400_never_a_500(client, login, make_resident):
+    """Push endpoints take JSON from scripts anyone can call: broken JSON, wrong types and
+    NUL bytes (PostgreSQL refuses them in text) are a 400 or ignored, never a 500."""
+    resident = make_resident()
+    login(client, resident)
+    headers = {"Content-Type": "application/json"}
+    for body in ("{", "null", "[]", '"x"', "1", '{"endpoint": 5}', '{"endpoint": {"a": 1}}',
+                 '{"endpoint": "https://push.example/a\\u0000b", "keys": {"p256dh": "a", "auth": "b"}}',
+                 json.dumps({"endpoint": "https://push.example/" + "a" * 100000})):
+        for method, url in (("post", "/push/subscriptions"), ("post", "/push/subscriptions/check"),
+                            ("delete", "/push/subscriptions")):
+            response = getattr(client, method)(url, data=body, headers=headers)
+            assert response.status_code in (200, 400), (method, url, body[:40], response.status_code)
+    assert client.delete("/push/subscriptions",
+                         json={"endpoint": "https://push.example/a\x00b"}).status_code == 400
+    # A NUL in oldEndpoint is ignored; the new subscription is still saved.
+    sub = subscription(5)
+    response = client.post("/push/subscriptions", json={**sub, "oldEndpoint": "https://x/\x00"})
+    assert response.status_code == 201 and devices(resident) == [sub["endpoint"]]

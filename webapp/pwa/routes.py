@@ -91,6 +91,12 @@ def _signed_in_fully():
         abort(403)
 
 
+def _endpoint_ok(endpoint) -> bool:
+    """A string that can be looked up: not too long, and no NUL (PostgreSQL refuses NUL in
+    text parameters, a 500)."""
+    return isinstance(endpoint, str) and len(endpoint) <= ENDPOINT_MAX and "\x00" not in endpoint
+
+
 @bp.get("/push/key")
 def push_key():
     """The VAPID public key (base64url) the browser subscribes with."""
@@ -117,7 +123,7 @@ def push_subscribe():
         return jsonify(error=str(exc)), 400
     services.forget_removal(current_user.id, saved.endpoint)
     old = data.get("oldEndpoint")
-    if isinstance(old, str) and old != saved.endpoint and len(old) <= ENDPOINT_MAX:
+    if _endpoint_ok(old) and old != saved.endpoint:
         delivery.remove_subscription(current_user, old)
     db.session.commit()
     return jsonify(saved=True, id=saved.id), 201
@@ -150,7 +156,7 @@ def push_unsubscribe():
     _signed_in_fully()
     data = request.get_json(silent=True) or {}
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
-    if not isinstance(endpoint, str) or len(endpoint) > ENDPOINT_MAX:
+    if not _endpoint_ok(endpoint):
         return jsonify(error="Missing endpoint."), 400
     _delivery().remove_subscription(current_user, endpoint)
     db.session.commit()

@@ -209,3 +209,30 @@ def test_vapid_key_is_generated_once_and_printed_by_flask_vapid(app, runner):
     assert (Path(app.instance_path) / "vapid_private.pem").exists()
     result = runner.invoke(args=["vapid"])
     assert result.exit_code == 0 and result.output.strip() == key
+
+
+def test_vapid_key_from_the_environment_is_used_and_signs_pushes(app, make_resident, push_service,
+                                                                 monkeypatch):
+    """VAPID_PRIVATE_KEY (PEM, as an operator sets it in the environment) wins over the
+    generated instance/ key: the public key served and the key pushes are signed with."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid
+
+    import webapp.delivery.worker as worker
+    operator = Vapid()
+    operator.generate_keys()
+    raw = operator.public_key.public_bytes(serialization.Encoding.X962,
+                                           serialization.PublicFormat.UncompressedPoint)
+    expected = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    generated = vapid_public_key()
+    monkeypatch.setitem(app.config, "VAPID_PRIVATE_KEY", operator.private_pem().decode())
+    monkeypatch.setattr(worker, "_push_client", None)
+    assert vapid_public_key() == expected != generated
+    user = make_resident(email_frequency="off")
+    save_subscription(user, push_service.agent().subscription)
+    notify(user, alert(1))
+    db.session.commit()
+    assert deliver_due()["sent"] == 1
+    assert len(push_service.messages(expected_key=expected)) == 1

@@ -16,9 +16,11 @@ from webapp.security import admin_required
 
 def _page_arg() -> int:
     try:
-        return max(int(request.args.get("page", 1)), 1)
+        page = int(request.args.get("page", 1))
     except ValueError:
         return 1
+    # A page beyond INTEGER range would overflow the query's OFFSET (a 500).
+    return page if 1 <= page < 2**31 else 1
 
 
 @bp.get("/admin")

@@ -52,7 +52,9 @@ def _int_value(raw, default: int | None = None) -> int | None:
         value = int(raw or "")
     except (TypeError, ValueError):
         return default
-    return value if 0 <= value < 2**62 else default
+    # Ids are INTEGERs; a bigger number (as an id or a page whose OFFSET would overflow)
+    # would make the database raise instead of finding nothing.
+    return value if 0 <= value < 2**31 else default
 
 
 def _int_arg(name: str, default: int | None = None) -> int | None:

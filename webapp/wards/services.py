@@ -59,7 +59,9 @@ def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
 
 def get_ward(code: str) -> Ward | None:
     """Return the ward with ONS ``code`` (case-insensitive), or None."""
-    if not code or len(code) > 9:
+    # ONS codes are 9 ASCII letters and digits; anything else (a NUL byte in the URL, which
+    # PostgreSQL refuses in a query) cannot be a ward.
+    if not code or len(code) > 9 or not (code.isascii() and code.isalnum()):
         return None
     return db.session.scalar(select(Ward).where(Ward.code == code.upper()))
 
@@ -87,6 +89,10 @@ def list_boroughs() -> list[Borough]:
 
 
 def wards_in_borough(borough_code: str) -> list[Ward]:
+    """The wards of the borough with ONS ``borough_code``, A–Z (none for a malformed code)."""
+    borough_code = borough_code or ""
+    if not (borough_code.isascii() and borough_code.isalnum()):
+        return []
     stmt = (select(Ward).join(Borough).where(Borough.code == (borough_code or "").upper())
             .order_by(Ward.name))
     return list(db.session.scalars(stmt))

@@ -90,3 +90,16 @@ def test_audit_records_views_replies_hides_closes_and_publications(
     actions = {a for a, actor in rows if actor == officer.id}
     assert {"conversation.view", "message.reply", "message.hide", "ward_post.publish",
             "conversation.close"} <= actions
+
+
+def test_hide_reason_over_the_limit_is_422_next_to_the_field_with_text_kept(
+        client, login, make_resident, make_staff, start_conversation):
+    conv = start_conversation(make_resident(ST_JAMES), body="Rude words")
+    message_id = conv.last_message_id
+    login(client, make_staff("officer", wards=[ST_JAMES]))
+    reason = "Kept text " + "x" * 600
+    response = client.post(f"/officer/message/{message_id}/hide", data={"reason": reason})
+    assert response.status_code == 422
+    assert f'id="hide-reason-{message_id}-error"' in response.text
+    assert f'value="{reason}"' in response.text and "Rude words" in response.text
+    assert db.session.get(Message, message_id).hidden_at is None

@@ -326,7 +326,14 @@ def officer_moderate(message_id, action):
         abort(404)
     form = ReasonForm()
     if not form.validate_on_submit():
-        abort(400)
+        if form.csrf_token.errors:
+            abort(400)
+        # A reason over the limit: the conversation again, the error and the text kept next
+        # to that message's field (422).
+        ctx = _conversation_context(_conversation_or_404(message.conversation_id), officer=True)
+        ctx["hide_error"] = {"id": message.id, "message": form.reason.errors[0],
+                             "value": form.reason.data}
+        return render("threads/officer_conversation.html", status=422, **ctx)
     if action == "hide":
         services.hide_message(message, current_user, form.reason.data or "")
         flash("Message hidden from the resident.", "success")

@@ -427,6 +427,5 @@ def register_account_hooks() -> None:
     """Called when the blueprint is registered. Deleting an account needs no hook:
     answers go with the user row (ON DELETE CASCADE) and authored alerts keep their text
     with the author cleared (SET NULL)."""
-    from webapp.accounts import services as accounts_services
-    if export_alert_answers not in accounts_services.EXPORTERS:
-        accounts_services.EXPORTERS.append(export_alert_answers)
+    from webapp.accounts.services import register_account_data
+    register_account_data(export=export_alert_answers)

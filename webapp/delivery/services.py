@@ -343,6 +343,5 @@ def register_account_hooks() -> None:
     """Called when the blueprint is registered (not at import: accounts.services imports
     this package). Deleting an account needs no hook: deliveries and devices go with the
     user row (ON DELETE CASCADE)."""
-    from webapp.accounts import services as accounts_services
-    if export_deliveries not in accounts_services.EXPORTERS:
-        accounts_services.EXPORTERS.append(export_deliveries)
+    from webapp.accounts.services import register_account_data
+    register_account_data(export=export_deliveries)

@@ -58,8 +58,11 @@ def test_filter_by_status(client, login, make_resident, make_staff, start_conver
     services.close_conversation(db.session.get(Conversation, closed.id), officer)
     db.session.commit()
     login(client, officer)
-    page = client.get(f"/officer/inbox?status={status}").text
-    assert shown in page and hidden not in page
+    for headers in ({}, HTMX):
+        response = client.get(f"/officer/inbox?status={status}", headers=headers)
+        assert response.status_code == 200  # the filter is not taken for the HTTP status
+        assert shown in response.text and hidden not in response.text
+    assert f'<option value="{status}" selected>' in client.get(f"/officer/inbox?status={status}").text
 
 
 def test_filter_by_ward_and_htmx_fragment(client, login, make_resident, make_staff, start_conversation):
@@ -212,3 +215,18 @@ def test_inbox_queries_do_not_grow_with_messages_or_conversations(
     assert many == few
     assert response.text.count('class="unread"') == services.INBOX_PAGE_SIZE
     assert "page 1 of 2" in response.text
+
+
+def test_inbox_pages_keep_the_status_filter(client, login, make_resident, make_staff,
+                                            start_conversation, monkeypatch):
+    monkeypatch.setattr(services, "INBOX_PAGE_SIZE", 1)
+    officer = make_staff("officer", wards=[ST_JAMES])
+    resident = make_resident(ST_JAMES)
+    start_conversation(resident, subject="First waiting")
+    start_conversation(resident, subject="Second waiting")
+    login(client, officer)
+    response = client.get("/officer/inbox?status=awaiting")
+    assert response.status_code == 200
+    assert re.search(r'href="/officer/inbox\?[^"]*status=awaiting[^"]*page=2"', response.text)
+    second = client.get("/officer/inbox?status=awaiting&page=2")
+    assert second.status_code == 200 and "Previous" in second.text

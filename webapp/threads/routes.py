@@ -242,8 +242,9 @@ def inbox():
     rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
     pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
-                  current_page=page, pages=pages, wards=wards, ward_id=ward_id, status=status,
-                  statuses=STATUSES)
+                  current_page=page, pages=pages, wards=wards, ward_id=ward_id,
+                  # not ``status``: render() takes that as the HTTP status
+                  status_filter=status, statuses=STATUSES)
 
 
 @bp.get("/officer/messages/<int:conversation_id>")

@@ -188,3 +188,18 @@ def test_completed_survey_sends_to_settings(client, make_resident, login):
 def _is_checked(page: str, value: str) -> bool:
     import re
     return any("checked" in tag for tag in re.findall(rf'<input[^>]*value="{value}"[^>]*>', page))
+
+
+def test_how_step_names_every_channel_and_the_last_step_has_the_push_switch(client, make_resident,
+                                                                          login):
+    login(client, make_resident(completed=False))
+    client.post("/survey", data={"step": "1", "home_ward": "E05013806"})
+    step2 = client.get("/survey?step=2").get_data(as_text=True)
+    for value in ("prevention", "events", "appeals", "outcomes", "immediate", "digest"):
+        assert f'value="{value}"' in step2
+    assert "Turn on notifications on this device" in step2 and "at the end of this survey" in step2
+    client.post("/survey", data={"step": "2", "categories": ["events"], "email_frequency": "digest"})
+    step3 = client.get("/survey?step=3").get_data(as_text=True)
+    assert "data-push-control" in step3 and "data-vapid-key=" in step3
+    # without JavaScript the switch says so honestly instead of doing nothing
+    assert "Notifications need JavaScript" in step3

@@ -57,3 +57,38 @@ def test_no_reminders_for_cancelled_or_started_meetings(app, make_resident, make
     set_times(cancelled, starts_in=timedelta(hours=2))
     set_times(started, starts_in=timedelta(minutes=-5))
     assert services.send_due_reminders() == 0
+
+
+def test_two_schedulers_ticking_at_once_remind_each_person_once(app, make_resident, make_meeting,
+                                                                 deliveries):
+    import threading
+    meeting = make_meeting(capacity=10)
+    people = [make_resident() for _ in range(6)]
+    for user in people:
+        services.rsvp(meeting.id, user.id)
+    set_times(meeting, starts_in=timedelta(hours=23))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def scheduler():
+        try:
+            with app.app_context():
+                barrier.wait()
+                results.append(services.send_due_reminders())
+                from webapp.extensions import db
+                db.session.remove()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert not errors, errors
+    assert sum(results) == 6
+    assert deliveries("meeting_reminder") == {u.id: "email" for u in people}
+    from sqlalchemy import func, select
+
+    from webapp.delivery.models import Delivery, Notification
+    from webapp.extensions import db
+    assert db.session.scalar(select(func.count()).select_from(Delivery).join(Notification)
+                             .where(Notification.kind == "meeting_reminder")) == 6

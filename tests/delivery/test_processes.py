@@ -85,3 +85,45 @@ def test_flask_scheduler_sends_due_alerts_and_stops_on_ctrl_c(app, make_staff, m
     assert ok, out
     assert code == 0, out
     assert db.session.scalar(select(Delivery.channel)) == "email"
+
+
+def test_flask_deliver_killed_mid_batch_loses_nothing(app, make_resident, mail):
+    """A real ``flask deliver`` claims a batch and hangs on an SMTP server that never greets;
+    it is killed (SIGKILL: no clean-up). Its claims stay leased, then expire, and another
+    worker sends every delivery exactly once."""
+    import socket
+    from webapp.delivery.worker import deliver_due
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(16)
+
+    class HangingSMTP:
+        port = hanging.getsockname()[1]
+
+    users = [make_resident() for _ in range(4)]
+    for u in users:
+        notify(u, Event(kind="reply", source_type="message", source_id=1, title="Hi",
+                        body="Hello", url="/messages/1"))
+    db.session.commit()
+    worker = start(["deliver"], app, HangingSMTP)
+    try:
+        def all_claimed():
+            db.session.rollback()
+            return {d.state for d in db.session.scalars(select(Delivery))} == {"sending"}
+        claimed = wait_until(all_claimed, timeout=60)
+    finally:
+        worker.kill()
+        out, _ = worker.communicate(timeout=15)
+        hanging.close()
+    assert claimed, out
+    db.session.rollback()
+    rows = list(db.session.scalars(select(Delivery)))
+    assert all(d.claimed_by and d.lease_until for d in rows)
+    assert deliver_due()["claimed"] == 0  # the dead worker's lease still runs
+    later = max(d.lease_until for d in rows) + timedelta(seconds=1)
+    assert deliver_due(now=later)["sent"] == 4
+    assert sorted(m["To"] for m in mail.wait_for(4)) == sorted(u.email for u in users)
+    db.session.rollback()
+    assert {d.state for d in db.session.scalars(select(Delivery))} == {"sent"}
+    assert deliver_due(now=later + timedelta(hours=1))["claimed"] == 0
+    assert len(mail.messages) == 4

@@ -22,7 +22,7 @@ def signin_path(msg) -> str:
 
 def sign_up_and_confirm(client, mail, email="sam@example.org", name="Sam", *, count=1):
     """Sign up through the pages, follow the emailed link, press Continue."""
-    response = client.post("/signup", data={"email": email, "display_name": name})
+    response = client.post("/signup", data={"email": email, "display_name": name}, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)
     path = signin_path(mail.wait_for(count)[-1])
     assert client.get(path).status_code == 200

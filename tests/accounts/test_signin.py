@@ -24,7 +24,7 @@ def test_signup_link_survey_ward_home_with_plain_forms(client, mail):
     page = client.get("/signup").get_data(as_text=True)
     assert 'name="email"' in page and 'name="display_name"' in page and 'maxlength="60"' in page
 
-    response = client.post("/signup", data={"email": "  Sam@Example.ORG ", "display_name": "Sam"})
+    response = client.post("/signup", data={"email": "  Sam@Example.ORG ", "display_name": "Sam"}, follow_redirects=True)
     assert response.status_code == 200
     assert "Check your email" in response.get_data(as_text=True)
     user = _user("sam@example.org")
@@ -119,7 +119,7 @@ def test_same_flow_with_htmx_returns_fragments(client, mail, htmx_headers):
 
 
 def test_link_get_shows_continue_and_does_not_use_it(client, mail):
-    client.post("/signup", data={"email": "lee@example.org", "display_name": "Lee"})
+    client.post("/signup", data={"email": "lee@example.org", "display_name": "Lee"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     # a link scanner fetches the link (several times): nothing is used up, nobody signed in
     for _ in range(3):
@@ -132,14 +132,14 @@ def test_link_get_shows_continue_and_does_not_use_it(client, mail):
 
 
 def test_continue_needs_csrf(client, mail):
-    client.post("/signup", data={"email": "lee@example.org", "display_name": "Lee"})
+    client.post("/signup", data={"email": "lee@example.org", "display_name": "Lee"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     assert client.post(path, csrf=False).status_code == 400
     assert not _signed_in(client)
 
 
 def test_expired_link_offers_a_new_one(client, mail, monkeypatch):
-    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"})
+    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     real = TimestampSigner.get_timestamp
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) + 31 * 60)
@@ -155,7 +155,7 @@ def test_expired_link_offers_a_new_one(client, mail, monkeypatch):
 
 
 def test_reused_link_is_refused(client, mail, app):
-    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"})
+    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     assert client.post(path).status_code == 303
     other = app.test_client()
@@ -167,7 +167,7 @@ def test_reused_link_is_refused(client, mail, app):
 
 @pytest.mark.parametrize("change", ["flip", "truncate", "other_purpose", "garbage"])
 def test_tampered_link_is_refused(client, mail, change):
-    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"})
+    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     token = path.rsplit("/", 1)[1]
     user = _user("ann@example.org")
@@ -184,7 +184,7 @@ def test_tampered_link_is_refused(client, mail, change):
 
 
 def test_signing_out_everywhere_invalidates_outstanding_links(client, mail):
-    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"})
+    client.post("/signup", data={"email": "ann@example.org", "display_name": "Ann"}, follow_redirects=True)
     path = signin_path(mail.wait_for(1)[0])
     user = _user("ann@example.org")
     user.session_version += 1
@@ -195,8 +195,8 @@ def test_signing_out_everywhere_invalidates_outstanding_links(client, mail):
 
 def test_duplicate_signup_same_answer_and_no_second_account(client, mail, make_resident):
     existing = make_resident(email_address="jo@example.org", name="Jo")
-    first = client.post("/signup", data={"email": "new@example.org", "display_name": "New"})
-    again = client.post("/signup", data={"email": " JO@example.org", "display_name": "Mallory"})
+    first = client.post("/signup", data={"email": "new@example.org", "display_name": "New"}, follow_redirects=True)
+    again = client.post("/signup", data={"email": " JO@example.org", "display_name": "Mallory"}, follow_redirects=True)
     strip = lambda r: r.get_data(as_text=True).replace("new@example.org", "X").replace(  # noqa: E731
         "jo@example.org", "X")
     assert first.status_code == again.status_code == 200
@@ -215,8 +215,8 @@ def test_duplicate_signup_same_answer_and_no_second_account(client, mail, make_r
 
 def test_login_never_reveals_whether_an_address_is_registered(client, mail, make_resident):
     make_resident(email_address="jo@example.org")
-    known = client.post("/login", data={"email": "jo@example.org"})
-    unknown = client.post("/login", data={"email": "nobody@example.org"})
+    known = client.post("/login", data={"email": "jo@example.org"}, follow_redirects=True)
+    unknown = client.post("/login", data={"email": "nobody@example.org"}, follow_redirects=True)
     assert known.status_code == unknown.status_code == 200
     assert known.get_data(as_text=True).replace("jo@example.org", "X") == \
         unknown.get_data(as_text=True).replace("nobody@example.org", "X")
@@ -234,7 +234,7 @@ def test_sign_in_returns_to_the_page_that_asked_for_it(client, mail, make_reside
     assert response.status_code == 302
     login_page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'name="next" type="hidden" value="/settings?"' in login_page
-    client.post("/login", data={"email": "jo@example.org", "next": "/settings?"})
+    client.post("/login", data={"email": "jo@example.org", "next": "/settings?"}, follow_redirects=True)
     response = client.post(signin_path(mail.wait_for(1)[0]))
     assert response.status_code == 303 and response.headers["Location"].startswith("/settings")
 
@@ -243,7 +243,7 @@ def test_sign_in_returns_to_the_page_that_asked_for_it(client, mail, make_reside
                                        "/\\evil.example", "javascript:alert(1)"])
 def test_sign_in_never_sends_elsewhere(client, mail, make_resident, next_path):
     make_resident(email_address="jo@example.org")
-    client.post("/login", data={"email": "jo@example.org", "next": next_path})
+    client.post("/login", data={"email": "jo@example.org", "next": next_path}, follow_redirects=True)
     response = client.post(signin_path(mail.wait_for(1)[0]))
     assert response.headers["Location"] == "/"
 
@@ -256,7 +256,7 @@ def test_sign_in_never_sends_elsewhere(client, mail, make_resident, next_path):
     ("x" * 250 + "@example.org", "at most 254 characters"),
 ])
 def test_invalid_email_is_refused_with_text_kept(client, mail, email, message):
-    response = client.post("/signup", data={"email": email, "display_name": "Sam"})
+    response = client.post("/signup", data={"email": email, "display_name": "Sam"}, follow_redirects=True)
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert message in body and 'class="error"' in body and 'aria-invalid="true"' in body
@@ -269,7 +269,7 @@ def test_invalid_email_is_refused_with_text_kept(client, mail, email, message):
 
 @pytest.mark.parametrize("name, message", [("", "Enter the name"), ("x" * 61, "at most 60")])
 def test_display_name_is_required_and_limited(client, mail, name, message):
-    response = client.post("/signup", data={"email": "sam@example.org", "display_name": name})
+    response = client.post("/signup", data={"email": "sam@example.org", "display_name": name}, follow_redirects=True)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     assert _user("sam@example.org") is None
 
@@ -284,39 +284,41 @@ def test_display_name_is_escaped(client, mail):
 def test_sign_in_requests_are_rate_limited_per_address(client, mail, make_resident, htmx_headers):
     make_resident(email_address="jo@example.org")
     for _ in range(5):
-        assert client.post("/login", data={"email": "jo@example.org"}).status_code == 200
+        assert client.post("/login", data={"email": "jo@example.org"}, follow_redirects=True).status_code == 200
     # the sixth, in any letter case and through either form, is refused kindly
-    response = client.post("/signup", data={"email": "JO@example.org ", "display_name": "Jo"})
+    response = client.post("/signup", data={"email": "JO@example.org ", "display_name": "Jo"}, follow_redirects=True)
     assert response.status_code == 429
     assert "Please wait a little" in response.get_data(as_text=True)
     response = client.post("/login", data={"email": "jo@example.org"}, headers=htmx_headers)
     assert response.status_code == 429 and response.headers["HX-Redirect"] == "/signin/slow-down"
     assert len(mail.wait_for(5)) == 5
     # other addresses are not affected
-    assert client.post("/login", data={"email": "other@example.org"}).status_code == 200
+    assert client.post("/login", data={"email": "other@example.org"},
+                       follow_redirects=True).status_code == 200
 
 
 def test_sign_in_requests_are_rate_limited_per_ip(client, mail):
     for n in range(20):
-        assert client.post("/login", data={"email": f"p{n}@example.org"}).status_code == 200
-    assert client.post("/login", data={"email": "p99@example.org"}).status_code == 429
+        assert client.post("/login", data={"email": f"p{n}@example.org"}).status_code == 303
+    assert client.post("/login", data={"email": "p99@example.org"},
+                       follow_redirects=True).status_code == 429
     # another address (IP) still may
     response = client.post("/login", data={"email": "p98@example.org"},
-                           environ_base={"REMOTE_ADDR": "10.1.2.3"})
+                           environ_base={"REMOTE_ADDR": "10.1.2.3"}, follow_redirects=True)
     assert response.status_code == 200
 
 
 def test_staff_address_gets_pointer_to_officer_sign_in_not_a_link(client, mail, make_staff):
     officer = make_staff("officer", wards=["E05013806"], email_address="pc@police.example")
-    resident_like = client.post("/login", data={"email": "someone@example.org"})
-    response = client.post("/login", data={"email": "pc@police.example"})
+    resident_like = client.post("/login", data={"email": "someone@example.org"}, follow_redirects=True)
+    response = client.post("/login", data={"email": "pc@police.example"}, follow_redirects=True)
     assert response.status_code == 200
     assert response.get_data(as_text=True).replace("pc@police.example", "X") == \
         resident_like.get_data(as_text=True).replace("someone@example.org", "X")
     msg = [m for m in mail.wait_for(2) if m["To"] == "pc@police.example"][0]
     assert "/officer/login" in text_of(msg) and "/signin/" not in text_of(msg)
     # a signup with a staff address creates nothing and also only points to officer sign-in
-    client.post("/signup", data={"email": "pc@police.example", "display_name": "X"})
+    client.post("/signup", data={"email": "pc@police.example", "display_name": "X"}, follow_redirects=True)
     msg = mail.wait_for(3)[2]
     assert "/officer/login" in text_of(msg) and "/signin/" not in text_of(msg)
     db.session.refresh(officer)
@@ -331,7 +333,7 @@ def test_staff_address_gets_pointer_to_officer_sign_in_not_a_link(client, mail, 
 
 def test_mail_server_failure_says_so_without_revealing_anything(client, mail):
     mail.refuse = True
-    response = client.post("/signup", data={"email": "sam@example.org", "display_name": "Sam"})
+    response = client.post("/signup", data={"email": "sam@example.org", "display_name": "Sam"}, follow_redirects=True)
     assert response.status_code == 503
     assert "send the email just now" in response.get_data(as_text=True)
 
@@ -345,3 +347,18 @@ def test_sign_out_is_a_post_with_csrf(client, mail):
     assert response.status_code == 303
     assert not _signed_in(client)
     assert client.get("/survey").headers["Location"].startswith("/login")
+
+
+def test_sign_up_answer_is_post_redirect_get_and_reloading_sends_nothing(client, mail):
+    response = client.post("/signup", data={"email": "prg@example.org", "display_name": "Pat"})
+    assert response.status_code == 303 and response.headers["Location"] == "/signin/sent"
+    page = client.get("/signin/sent")
+    assert page.status_code == 200 and "prg@example.org" in page.get_data(as_text=True)
+    client.get("/signin/sent")  # a reload is a GET: no second email
+    assert len(mail.wait_for(1)) == 1
+    import time
+    time.sleep(0.3)
+    assert len(mail.messages) == 1
+    # without a request in this session there is nothing to show
+    fresh = client.application.test_client()
+    assert fresh.get("/signin/sent").headers["Location"] == "/login"

@@ -80,8 +80,21 @@ def _send_link_or_fail(user, form, page: str, fragment: str, next_path: str | No
         return render(page, fragment, form=form, status=503,
                       send_error="We couldn't send the email just now. Please try again "
                                  "in a few minutes.")
-    return render("accounts/check_email.html", "accounts/_check_email.html",
-                  email=form.email.data)
+    if is_htmx():
+        return render("accounts/check_email.html", "accounts/_check_email.html",
+                      email=form.email.data)
+    # Post/redirect/get: reloading the answer must not send another email.
+    session["signin_sent_to"] = form.email.data
+    return redirect(url_for("accounts.check_email"), 303)
+
+
+@bp.get("/signin/sent")
+def check_email():
+    """ "Check your email", after a sign-up or sign-in request (the same for every address)."""
+    email = session.get("signin_sent_to")
+    if not email:
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/check_email.html", email=email)
 
 
 @bp.route("/signup", methods=["GET", "POST"])

@@ -307,3 +307,34 @@ def test_urgent_events_are_pushed_with_high_urgency(app, make_resident, push_ser
     deliver_due()
     urgency = {m["payload"]["url"]: m["headers"]["Urgency"] for m in push_service.messages()}
     assert urgency == {"/alerts/1": "high", "/alerts/2": "normal"}
+
+
+def test_429_retry_after_as_an_http_date_is_honoured(app, make_resident, push_service):
+    from email.utils import format_datetime
+    from datetime import timezone
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    notify(user, reply_event())
+    db.session.commit()
+    start = utcnow()
+    when = (start + timedelta(minutes=20)).replace(tzinfo=timezone.utc)
+    push_service.respond(agent, 429, retry_after=format_datetime(when, usegmt=True), times=1)
+    assert deliver_due(now=start)["retry"] == 1
+    [delivery] = rows()
+    assert delivery.next_attempt_at >= start + timedelta(minutes=19)
+    assert deliver_due(now=start + timedelta(minutes=18))["claimed"] == 0
+
+
+def test_absurd_retry_after_is_capped_not_a_crash(app, make_resident, push_service):
+    """A push service answering Retry-After: 10**15 must not overflow the worker's date
+    arithmetic (killing every batch) nor park the delivery for ever."""
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    push_service.respond(agent, 429, retry_after=10**15, times=1)
+    notify(user, reply_event())
+    db.session.commit()
+    start = utcnow()
+    assert deliver_due(now=start)["retry"] == 1
+    [delivery] = rows()
+    assert start < delivery.next_attempt_at <= start + timedelta(days=1)
+    assert deliver_due(now=start + timedelta(days=1, seconds=1))["sent"] == 1

@@ -40,6 +40,7 @@ MAX_ATTEMPTS = 8
 LEASE_SECONDS = 300
 BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 6 * 3600
+RETRY_AFTER_CAP = 24 * 3600  # longest wait a push service's Retry-After can ask for
 SENDABLE = ("email", "push")
 
 _push_client = None
@@ -52,7 +53,9 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
     delay = random.uniform(step / 2, step)
     if retry_after is not None:
-        delay = max(delay, retry_after)
+        # Capped: an absurd Retry-After (10**15 s) overflowed the date arithmetic and
+        # failed every batch that held the delivery.
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP))
     return delay
 
 

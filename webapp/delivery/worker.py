@@ -49,7 +49,7 @@ _push_client = None
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds to wait before the next try after ``attempts`` tries: exponential with
     "full jitter" between half and all of the step, and never sooner than the service's
-    ``Retry-After``."""
+    ``Retry-After`` (up to RETRY_AFTER_CAP)."""
     step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
     delay = random.uniform(step / 2, step)
     if retry_after is not None:

@@ -14,6 +14,12 @@ def db_id(value) -> int:
     return number
 
 
+def one_line(value):
+    """StringField filter: a one-line field keeps no CR/LF or runs of spaces (a title also
+    becomes an email Subject, where a line break is a header break)."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 class EmptyForm(FlaskForm):
     """A one-button form (RSVP, close, sign out...): only the CSRF token."""
 

@@ -63,3 +63,17 @@ def test_nul_bytes_and_bad_times_never_500(client, login, make_staff):
     assert response.status_code == 303
     alert = db.session.scalar(select(Alert))
     assert (alert.title, alert.body) == ("Bike marking", "Bring it")
+
+
+def test_a_line_break_in_the_title_is_no_header_break(client, login, make_staff, make_resident, mail):
+    from webapp.delivery.worker import deliver_due
+    login(client, make_staff("officer", wards=[A]))
+    resident = make_resident(A)
+    response = client.post("/officer/alerts/new",
+                           data=_form(title="Bike marking\r\nBcc: evil@example.org"))
+    assert response.status_code == 303
+    assert db.session.scalar(select(Alert.title)) == "Bike marking Bcc: evil@example.org"
+    assert deliver_due()["sent"] == 1
+    [msg] = mail.wait_for(1)
+    assert msg["To"] == resident.email and msg["Bcc"] is None
+    assert msg["Subject"] == "Bike marking Bcc: evil@example.org"

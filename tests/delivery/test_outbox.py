@@ -338,3 +338,28 @@ def test_absurd_retry_after_is_capped_not_a_crash(app, make_resident, push_servi
     [delivery] = rows()
     assert start < delivery.next_attempt_at <= start + timedelta(days=1)
     assert deliver_due(now=start + timedelta(days=1, seconds=1))["sent"] == 1
+
+
+def test_one_unsendable_email_does_not_hold_up_the_batch(app, make_resident, mail, monkeypatch):
+    """An email that cannot be flattened (here: a header the email package refuses) is
+    dead at once with its error; the others in the batch are sent."""
+    import webapp.delivery.emails as emails
+    users = [make_resident() for _ in range(3)]
+    for n, u in enumerate(users):
+        notify(u, reply_event(n + 1, title=f"Reply {n + 1}"))
+    db.session.commit()
+    build = emails.build
+
+    def poisoned(to, subject, template, headers, **context):
+        msg = build(to, subject, template, headers, **context)
+        if subject == "Reply 2":
+            msg["X-Broken"] = "a\r\nInjected: yes"
+        return msg
+
+    monkeypatch.setattr(emails, "build", poisoned)
+    result = deliver_due()
+    assert result["sent"] == 2
+    assert sorted(m["Subject"] for m in mail.wait_for(2)) == ["Reply 1", "Reply 3"]
+    dead = [d for d in rows() if d.state == "dead"]
+    assert len(dead) == 1 and "building the email failed" in dead[0].last_error
+    assert deliver_due()["claimed"] == 0

@@ -9,14 +9,15 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
 from webapp.taxonomy import CATEGORIES
-from webapp.forms import MultiCheckboxField, db_id
+from webapp.forms import MultiCheckboxField, db_id, one_line
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class AlertForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(message="Give the alert a title."),
-                                             Length(max=TITLE_MAX)])
+    title = StringField("Title", filters=[one_line],
+                        validators=[DataRequired(message="Give the alert a title."),
+                                    Length(max=TITLE_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(message="Write the alert."),
                                                 Length(max=BODY_MAX)])
     category = RadioField("Category", choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],

@@ -63,6 +63,7 @@ def build(to: str, subject: str, template: str, headers: dict, **context) -> Mes
     msg = MIMEMultipart("alternative", policy=_POLICY)
     msg["From"] = config["MAIL_FROM"]
     msg["To"] = to
+    subject = " ".join(subject.split())  # one line: a CR/LF from a title is no header break
     msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain="wardline.local")

@@ -14,6 +14,7 @@ a worker killed after sending but before recording may cause one repeat, never a
 """
 from __future__ import annotations
 
+import email.errors
 import logging
 import random
 import secrets
@@ -203,6 +204,12 @@ def _send_email(rows, outcome: Outcome) -> None:
                     permanent = bool(codes) and all(500 <= c < 600 for c in codes)
                     outcome.fail(delivery.id, delivery.attempts,
                                  f"SMTP refused: {exc.recipients}", permanent=permanent)
+                except (email.errors.MessageError, ValueError) as exc:
+                    # A message that cannot be flattened (found before anything is sent):
+                    # this delivery is dead, the rest of the batch goes on.
+                    outcome.fail(delivery.id, delivery.attempts,
+                                 f"building the email failed: {type(exc).__name__}: {exc}"[:500],
+                                 permanent=True)
                 except smtplib.SMTPResponseException as exc:
                     # 5xx for this message is permanent; 4xx is "try later".
                     outcome.fail(delivery.id, delivery.attempts,

@@ -10,16 +10,16 @@ from wtforms.fields.choices import SelectChoice
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
 from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
 from webapp.timeutil import london_to_utc, to_london
-from webapp.forms import MultiCheckboxField, db_id
+from webapp.forms import MultiCheckboxField, db_id, one_line
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class MeetingForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=120)])
+    title = StringField("Title", filters=[one_line], validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("What the meeting is about", validators=[Optional(), Length(max=4000)])
-    venue_name = StringField("Venue", validators=[DataRequired(), Length(max=120)])
-    address = StringField("Address", validators=[DataRequired(), Length(max=300)])
+    venue_name = StringField("Venue", filters=[one_line], validators=[DataRequired(), Length(max=120)])
+    address = StringField("Address", filters=[one_line], validators=[DataRequired(), Length(max=300)])
     accessibility = TextAreaField("Accessibility", validators=[Optional(), Length(max=1000)])
     starts_at = DateTimeLocalField("Starts (London time)", format=DT_FORMAT,
                                    validators=[DataRequired(message="Enter the start date and time.")])

@@ -363,3 +363,31 @@ def test_one_unsendable_email_does_not_hold_up_the_batch(app, make_resident, mai
     dead = [d for d in rows() if d.state == "dead"]
     assert len(dead) == 1 and "building the email failed" in dead[0].last_error
     assert deliver_due()["claimed"] == 0
+
+
+def test_vapid_header_is_signed_once_per_origin_and_renewed_before_it_expires(app):
+    import base64
+    import json as jsonlib
+
+    from webapp.delivery.push import VAPID_LIFETIME, VAPID_RENEW_BEFORE, VapidHeaders
+    from webapp.delivery.services import vapid
+    now = [1_000_000.0]
+    headers = VapidHeaders(vapid(), "mailto:team@wardline.example", clock=lambda: now[0])
+
+    def claims(header):
+        token = header.split("t=", 1)[1].split(",")[0]
+        part = token.split(".")[1]
+        return jsonlib.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    first = headers.for_endpoint("https://fcm.googleapis.com/fcm/send/abc")
+    assert headers.for_endpoint("https://fcm.googleapis.com/fcm/send/def") == first
+    other = headers.for_endpoint("https://updates.push.services.mozilla.com/wpush/v2/x")
+    assert headers.signed == 2 and other != first
+    assert claims(first)["aud"] == "https://fcm.googleapis.com"
+    assert claims(other)["aud"] == "https://updates.push.services.mozilla.com"
+    assert claims(first)["exp"] == int(now[0]) + VAPID_LIFETIME
+    now[0] += VAPID_LIFETIME - VAPID_RENEW_BEFORE - 1  # still valid long enough: reused
+    assert headers.for_endpoint("https://fcm.googleapis.com/x") == first and headers.signed == 2
+    now[0] += 2  # about to expire: signed afresh
+    renewed = headers.for_endpoint("https://fcm.googleapis.com/x")
+    assert renewed != first and headers.signed == 3 and claims(renewed)["exp"] > claims(first)["exp"]

@@ -393,3 +393,26 @@ def test_officer_reply_validation_never_500(client, make_resident, make_staff, l
     else:
         assert response.status_code == 422
         assert "Enter your message" in response.text or "2,000 characters" in response.text
+
+
+def test_reply_email_with_a_line_break_and_markup_in_the_subject(client, make_resident, make_staff,
+                                                                 login, mail):
+    """A crafted subject (CR/LF, a header, markup) is one harmless Subject line and escaped
+    HTML: the email still goes, to the resident only."""
+    from webapp.delivery.worker import deliver_due
+    resident = make_resident(ST_JAMES, email_address="sam@example.org")
+    officer = make_staff("officer", wards=[ST_JAMES])
+    login(client, resident)
+    assert client.post("/messages", data={"ward": resident.home_ward.id, "body": "Hello",
+                                          "subject": "Bikes\r\nBcc: evil@example.org <b>x</b>"}
+                       ).status_code == 303
+    conv = db.session.scalar(select(Conversation))
+    login(client, officer)
+    client.post(f"/officer/messages/{conv.id}", data={"body": "Noted <script>x</script>"})
+    deliver_due()
+    msg = mail.wait_for(1)[0]
+    assert msg["To"] == "sam@example.org" and msg["Bcc"] is None
+    assert "\n" not in msg["Subject"] and "Bikes Bcc: evil@example.org" in msg["Subject"]
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "<script>x</script>" not in html and "&lt;script&gt;" in html
+    assert "<b>x</b>" not in html

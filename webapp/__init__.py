@@ -143,6 +143,9 @@ def _configure_sqlite(app: Flask) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        from webapp.transactions import install_sqlite_immediate
+        install_sqlite_immediate(engine)
+
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
             mode = conn.info.pop("sqlite_begin", None) or "BEGIN"

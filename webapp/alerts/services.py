@@ -20,10 +20,10 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select, true, uni
 from webapp.accounts.models import User, UserCategory, UserWard
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, PushSubscription
-from webapp.delivery.services import (Event, email_channel_sql, insert_ignore, notification_for,
-                                      serialized_writes)
+from webapp.delivery.services import Event, email_channel_sql, insert_ignore, notification_for
 from webapp.extensions import db
 from webapp.taxonomy import CATEGORIES
+from webapp.transactions import write_transaction
 from webapp.timeutil import utcnow
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
@@ -319,7 +319,7 @@ def send_due_alerts(now: datetime | None = None) -> int:
     due = list(db.session.scalars(select(Alert.id).where(
         Alert.state == "scheduled", Alert.send_at <= now).order_by(Alert.send_at)))
     for alert_id in due:
-        with serialized_writes():
+        with write_transaction():
             if mark_sent(alert_id, now):
                 alert = db.session.get(Alert, alert_id)
                 db.session.refresh(alert)

@@ -12,8 +12,7 @@ from webapp.delivery.services import Event, notify  # noqa: E402,F401
 
 @bp.record_once
 def _setup(state):
-    from webapp.delivery.services import install_sqlite_immediate, register_account_hooks
-    install_sqlite_immediate(state.app)
+    from webapp.delivery.services import register_account_hooks
     register_account_hooks()
 
 

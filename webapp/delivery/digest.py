@@ -17,7 +17,8 @@ from webapp.extensions import db
 from webapp.timeutil import LONDON, london_to_utc, to_london, utcnow
 
 from webapp.delivery.models import Delivery
-from webapp.delivery.services import Event, insert_ignore, notification_for, serialized_writes
+from webapp.delivery.services import Event, insert_ignore, notification_for
+from webapp.transactions import write_transaction
 
 DEFAULT_DIGEST_HOUR = 7
 
@@ -38,7 +39,7 @@ def send_digests(now: datetime | None = None) -> int:
     cutoff = digest_cutoff(now)
     if cutoff is None:
         return 0
-    with serialized_writes():
+    with write_transaction():
         return _gather(now, cutoff)
 
 

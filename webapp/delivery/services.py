@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -284,45 +282,6 @@ def stop_email(user) -> int:
                                Delivery.state == "queued")
         .values(state="gone", last_error="unsubscribed")
         .execution_options(synchronize_session=False)).rowcount or 0
-
-
-# --------------------------------------------------------------------------- SQLite writers
-_immediate = contextvars.ContextVar("wardline_sqlite_immediate", default=False)
-
-
-def install_sqlite_immediate(app) -> None:
-    """On SQLite, make transactions opened inside :func:`serialized_writes` start with
-    BEGIN IMMEDIATE (via the app's ``sqlite_begin`` hook, see ``_configure_sqlite``)."""
-    from sqlalchemy import event
-    with app.app_context():
-        if db.engine.dialect.name != "sqlite":
-            return
-
-        @event.listens_for(db.engine, "checkout")
-        def _checkout(_dbapi_connection, record, _proxy):
-            if _immediate.get():
-                record.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-
-
-@contextmanager
-def serialized_writes():
-    """Run a tick's read-then-write work so concurrent runners cannot trip over each other.
-
-    SQLite: the session's transactions begin IMMEDIATE, so a second scheduler waits for
-    the first (busy_timeout) instead of failing to upgrade its read lock. PostgreSQL:
-    nothing extra (ticks use conditional UPDATEs and unique constraints). Commits on
-    success, rolls back on error.
-    """
-    db.session.commit()  # release the connection: the next checkout gets the hint
-    token = _immediate.set(True)
-    try:
-        yield
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    finally:
-        _immediate.reset(token)
 
 
 # --------------------------------------------------------------------------- account hooks

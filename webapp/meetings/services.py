@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from webapp.accounts.models import Concern, User, UserWard
 from webapp.admin.audit import record
 from webapp.extensions import db
+from webapp.transactions import write_transaction
 from webapp.meetings.models import ConcernAnswer, Meeting, MeetingWard, Rsvp
 from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS, MAX_CONCERNS
 from webapp.timeutil import format_london, utcnow
@@ -302,29 +303,12 @@ def meeting_lock(meeting_id: int):
     afresh (on SQLite an older read transaction could not be upgraded safely).
     Yields the locked meeting; raises LookupError when it does not exist.
     """
-    db.session.commit()
-    conn = None
-    try:
-        if db.engine.dialect.name == "sqlite":
-            conn = db.engine.connect()
-            # Read by the app's "begin" listener (webapp._configure_sqlite).
-            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-            db.session.connection(bind_arguments={"bind": conn})
-            meeting = db.session.get(Meeting, meeting_id, populate_existing=True)
-        else:
-            meeting = db.session.get(Meeting, meeting_id, with_for_update=True,
-                                     populate_existing=True)
+    with write_transaction():
+        meeting = db.session.get(Meeting, meeting_id, with_for_update=True,
+                                 populate_existing=True)
         if meeting is None:
             raise LookupError(meeting_id)
         yield meeting
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    finally:
-        if conn is not None:
-            conn.info.pop("sqlite_begin", None)
-            conn.close()
 
 
 # --------------------------------------------------------------------------- RSVPs
@@ -538,11 +522,10 @@ def send_due_reminders(now: datetime | None = None) -> int:
     Each RSVP is marked with a conditional UPDATE (``reminder_sent_at IS NULL AND status =
     'going'``) before its notification is written, in one transaction, so two ticks, or
     two scheduler processes, never remind anyone twice; those who cancelled are never
-    reminded. On SQLite the transaction begins IMMEDIATE (delivery's ``serialized_writes``)
+    reminded. On SQLite the transaction begins IMMEDIATE (``write_transaction``)
     so a second runner waits instead of failing. Commits; returns how many were written.
     """
-    from webapp.delivery.services import serialized_writes
-    with serialized_writes():
+    with write_transaction():
         return _send_due_reminders(now or utcnow())
 
 

@@ -13,6 +13,7 @@ from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.security import officer_required, resident_required
 from webapp.forms import EmptyForm
+from webapp.transactions import write_transaction
 from webapp.threads import bp, services
 from webapp.threads.forms import (BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
@@ -99,7 +100,7 @@ def _send(conversation, *, officer: bool):
     error = None
     if form.validate_on_submit():
         try:
-            with services.write_transaction():
+            with write_transaction():
                 message, _created = services.add_message(
                     conversation, current_user, form.body.data, _idempotency_key(form))
         except services.ThreadError as exc:
@@ -187,7 +188,7 @@ def start():
     if form.validate_on_submit():
         ward = next((w for w in services.resident_wards(current_user) if w.id == form.ward.data), None)
         try:
-            with services.write_transaction():
+            with write_transaction():
                 conversation = services.start_conversation(
                     current_user, ward, form.subject.data, form.body.data, _idempotency_key(form))
         except services.ThreadError as exc:

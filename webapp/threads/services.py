@@ -8,7 +8,6 @@ unless they say otherwise.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,33 +104,6 @@ def block_for(user) -> MessagingBlock | None:
 
 
 # --------------------------------------------------------------------------- writing
-@contextmanager
-def write_transaction():
-    """Run a read-then-write block (sending a message) in its own transaction; commit at
-    the end, roll back on error.
-
-    SQLite allows one writer: a transaction that read first and then writes fails at once
-    ("database is locked") if another writer committed meanwhile. So on SQLite the block's
-    transaction starts with BEGIN IMMEDIATE (the app's ``sqlite_begin`` hook) and waits
-    for the write lock up front. PostgreSQL needs nothing: the conversation's UPDATE is
-    conditional and row-locked. Whatever the session had pending is committed first.
-    """
-    db.session.commit()
-    conn = None
-    try:
-        if db.engine.dialect.name == "sqlite":
-            conn = db.engine.connect()
-            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"  # read by webapp._configure_sqlite
-            db.session.connection(bind_arguments={"bind": conn})
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    finally:
-        if conn is not None:
-            conn.info.pop("sqlite_begin", None)
-            conn.close()
 
 
 def start_conversation(resident, ward: Ward, subject: str, body: str,

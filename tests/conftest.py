@@ -352,3 +352,30 @@ def push_service():
     from tests.support.push_service import PushService
     with PushService() as service:
         yield service
+
+
+def run_at_once(app, fn, n: int = 2, timeout: float = 30.0) -> list:
+    """Call ``fn()`` in ``n`` threads released together, each in its own app context (so its
+    own database session), the way several schedulers or workers run at once. Returns the
+    results; re-raises the first error."""
+    barrier = threading.Barrier(n)
+    results, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait(timeout=timeout)
+                results.append(fn())
+                db.session.remove()
+        except Exception as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if errors:
+        raise errors[0]
+    assert len(results) == n, "a thread did not finish"
+    return results

@@ -4,7 +4,6 @@ alert page, usefulness answers and per-alert stats."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.timeutil import to_london, utcnow
 from webapp.wards.services import get_ward
+from tests.conftest import run_at_once
 
 A, B = "E05013806", "E05013792"      # St James's, Abbey Road (Westminster)
 C = "E05009288"                      # Aldersgate (City of London): not covered
@@ -351,22 +351,7 @@ def test_two_schedulers_running_at_once_send_once(app, make_staff, make_resident
         create_alert(officer, alert_input(target, title=f"Scheduled {n}",
                                           send_at=utcnow() + timedelta(minutes=5)))
     due = utcnow() + timedelta(minutes=6)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def scheduler():
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(send_due_alerts(now=due))
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
-    assert not errors
+    results = run_at_once(app, lambda: send_due_alerts(now=due))
     assert sum(results) == 3  # each alert sent by exactly one of the two
     assert len(deliveries()) == 3 * len(users)
     while deliver_due(now=due)["claimed"]:

@@ -87,14 +87,36 @@ def sign_in(app, context, base_url):
     """Sign ``user`` in on this browser context by giving it a session cookie, exactly what
     the sign-in flows leave behind (staff also pass their second factor)."""
     def do_sign_in(user, *, ctx=None):
-        data = {"_user_id": user.get_id(), "_fresh": True}
-        if user.role in ("officer", "admin"):
-            data["mfa_user_id"] = user.id
-        value = app.session_interface.get_signing_serializer(app).dumps(data)
-        (ctx or context).add_cookies([{"name": app.config.get("SESSION_COOKIE_NAME", "session"),
-                                       "value": value, "url": base_url}])
+        (ctx or context).add_cookies([session_cookie(app, user, base_url)])
         return user
     return do_sign_in
+
+
+def session_cookie(app, user, base_url: str) -> dict:
+    """A signed session cookie for ``user``, as the sign-in flows leave it (staff also with
+    their second factor)."""
+    data = {"_user_id": user.get_id(), "_fresh": True}
+    if user.role in ("officer", "admin"):
+        data["mfa_user_id"] = user.id
+    value = app.session_interface.get_signing_serializer(app).dumps(data)
+    return {"name": app.config.get("SESSION_COOKIE_NAME", "session"), "value": value,
+            "url": base_url}
+
+
+def axe_on(browser, base_url: str, app, path: str, user=None) -> list[tuple[str, str, int]]:
+    """axe-core's serious and critical violations on ``path``, seen by ``user`` (or a
+    visitor), in a context that lets the axe script in (functional checks run under the real
+    CSP elsewhere)."""
+    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
+    try:
+        if user is not None:
+            ctx.add_cookies([session_cookie(app, user, base_url)])
+        page = ctx.new_page()
+        response = page.goto(path)
+        assert response.status == 200, (path, response.status)
+        return run_axe(page)
+    finally:
+        ctx.close()
 
 
 def sign_up_by_email_link(page, mail, base_url, email: str, name: str = "Sam") -> None:

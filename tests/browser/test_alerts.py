@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import run_axe
+from tests.browser.conftest import axe_on
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -14,19 +14,6 @@ pytestmark = pytest.mark.browser
 WARD = "E05013806"
 
 
-def _axe(browser, base_url, app, path, user):
-    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
-    try:
-        data = {"_user_id": user.get_id(), "_fresh": True}
-        if user.role in ("officer", "admin"):
-            data["mfa_user_id"] = user.id
-        value = app.session_interface.get_signing_serializer(app).dumps(data)
-        ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
-        page = ctx.new_page()
-        assert page.goto(path).status == 200
-        return run_axe(page)
-    finally:
-        ctx.close()
 
 
 def test_live_preview_then_send(page, browser, base_url, app, sign_in, make_staff,
@@ -58,8 +45,8 @@ def test_live_preview_then_send(page, browser, base_url, app, sign_in, make_staf
     assert alert.state == "sent" and not alert.urgent
     assert len(db.session.scalars(select(Delivery)).all()) == 3
     assert not errors
-    assert _axe(browser, base_url, app, "/officer/alerts/new", officer) == []
-    assert _axe(browser, base_url, app, f"/officer/alerts/{alert.id}", officer) == []
+    assert axe_on(browser, base_url, app, "/officer/alerts/new", officer) == []
+    assert axe_on(browser, base_url, app, f"/officer/alerts/{alert.id}", officer) == []
 
 
 def test_useful_in_one_tap(page, browser, base_url, app, sign_in, make_staff, make_resident):
@@ -80,4 +67,4 @@ def test_useful_in_one_tap(page, browser, base_url, app, sign_in, make_staff, ma
     db.session.rollback()
     [answer] = db.session.scalars(select(AlertAnswer)).all()
     assert answer.useful is False
-    assert _axe(browser, base_url, app, f"/alerts/{alert.id}", resident) == []
+    assert axe_on(browser, base_url, app, f"/alerts/{alert.id}", resident) == []

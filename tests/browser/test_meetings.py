@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import run_axe
+from tests.browser.conftest import axe_on
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -27,21 +27,6 @@ def meeting(app, make_staff):
     return create_meeting(officer, details, [get_ward("E05013806").id])
 
 
-def _axe(browser, base_url, app, path, user):
-    """axe-core's serious and critical violations on ``path`` (in a context that lets the
-    axe script in; the functional checks run under the real CSP)."""
-    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
-    try:
-        data = {"_user_id": user.get_id(), "_fresh": True}
-        if user.role in ("officer", "admin"):
-            data["mfa_user_id"] = user.id
-        value = app.session_interface.get_signing_serializer(app).dumps(data)
-        ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
-        page = ctx.new_page()
-        assert page.goto(path).status == 200
-        return run_axe(page)
-    finally:
-        ctx.close()
 
 
 def _csp_errors(page):
@@ -63,7 +48,7 @@ def test_rsvp_in_one_tap_shows_the_qr_code(page, browser, base_url, app, sign_in
     assert services.rsvp_for(meeting.id, resident.id).status == "going"
     page.screenshot(path="/tmp/meetings-resident.png", full_page=True)
     assert errors == []
-    assert _axe(browser, base_url, app, f"/meetings/{meeting.id}", resident) == []
+    assert axe_on(browser, base_url, app, f"/meetings/{meeting.id}", resident) == []
 
 
 def test_officer_sees_chart_and_checks_in_by_typed_code(page, browser, base_url, app, sign_in,
@@ -86,7 +71,7 @@ def test_officer_sees_chart_and_checks_in_by_typed_code(page, browser, base_url,
     officer = meeting.created_by
     for path in (f"/officer/meetings/{meeting.id}", f"/officer/meetings/{meeting.id}/checkin",
                  "/officer/meetings", "/officer/meetings/new"):
-        assert _axe(browser, base_url, app, path, officer) == [], path
+        assert axe_on(browser, base_url, app, path, officer) == [], path
 
 
 def test_camera_scan_checks_in_where_the_browser_has_barcode_detector(page, context, sign_in,

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.browser.conftest import (cached_paths, run_axe, sign_up_by_email_link, stub_push_manager,
+from tests.browser.conftest import (axe_on, cached_paths, sign_up_by_email_link, stub_push_manager,
                                     sw_registration_id, wait_sw_activated)
 from tests.conftest import wait_until
 from webapp.extensions import db
@@ -613,21 +613,6 @@ def test_chromium_reports_the_app_installable(browser_type, browser_type_launch_
 
 
 # --------------------------------------------------------------------------- accessibility
-def _axe_page(browser, base_url, app, path, user=None):
-    ctx = browser.new_context(base_url=base_url, bypass_csp=True)
-    try:
-        if user is not None:
-            data = {"_user_id": user.get_id(), "_fresh": True}
-            if user.role != "resident":
-                data["mfa_user_id"] = user.id
-            value = app.session_interface.get_signing_serializer(app).dumps(data)
-            ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
-        page = ctx.new_page()
-        response = page.goto(path)
-        assert response.status == 200, (path, response.status)
-        return run_axe(page)
-    finally:
-        ctx.close()
 
 
 @pytest.mark.parametrize("name", ["landing", "sign-up", "survey", "ward home", "conversation",
@@ -645,4 +630,4 @@ def test_no_serious_accessibility_violations(browser, base_url, app, make_reside
         user, path = make_resident(), "/settings"
     elif name == "officer inbox":
         user, path = make_staff("officer", wards=[WARD]), "/officer/inbox"
-    assert _axe_page(browser, base_url, app, path, user) == []
+    assert axe_on(browser, base_url, app, path, user) == []

@@ -3,7 +3,6 @@ VAPID keys."""
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from webapp.delivery.services import (SubscriptionError, remove_subscription,
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.timeutil import london_to_utc
+from tests.conftest import run_at_once
 
 
 def alert(n, **kw):
@@ -94,22 +94,8 @@ def test_two_schedulers_running_digest_ticks_at_once_make_one_email(app, make_re
                                                            next_attempt_at=at_london(2026, 6, 1, 9)))
     db.session.commit()
     now = at_london(2026, 6, 2, 7, 1)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def scheduler():
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(send_digests(now=now))
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
-    assert not errors and sum(results) == 5
+    results = run_at_once(app, lambda: send_digests(now=now))
+    assert sum(results) == 5
     deliver_due(now=now)
     assert len(mail.wait_for(5)) == 5
     assert sorted(m["To"] for m in mail.messages) == sorted(u.email for u in users)

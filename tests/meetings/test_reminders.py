@@ -7,6 +7,7 @@ from webapp.delivery.scheduler import TICKS
 from webapp.delivery.worker import deliver_due
 from webapp.meetings import services
 from tests.meetings.conftest import set_times
+from tests.conftest import run_at_once
 
 
 def test_reminder_tick_is_registered():
@@ -61,29 +62,12 @@ def test_no_reminders_for_cancelled_or_started_meetings(app, make_resident, make
 
 def test_two_schedulers_ticking_at_once_remind_each_person_once(app, make_resident, make_meeting,
                                                                  deliveries):
-    import threading
     meeting = make_meeting(capacity=10)
     people = [make_resident() for _ in range(6)]
     for user in people:
         services.rsvp(meeting.id, user.id)
     set_times(meeting, starts_in=timedelta(hours=23))
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def scheduler():
-        try:
-            with app.app_context():
-                barrier.wait()
-                results.append(services.send_due_reminders())
-                from webapp.extensions import db
-                db.session.remove()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    [t.start() for t in threads]
-    [t.join(30) for t in threads]
-    assert not errors, errors
+    results = run_at_once(app, services.send_due_reminders)
     assert sum(results) == 6
     assert deliveries("meeting_reminder") == {u.id: "email" for u in people}
     from sqlalchemy import func, select

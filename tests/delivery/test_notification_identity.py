@@ -64,6 +64,10 @@ def test_personal_notifications_are_per_recipient_and_go_with_the_account(app, m
     delete_account(sam)
     assert [n.recipient_id for n in _notifications()] == [kim_id]
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1
+    # Nothing to send (email off, no device): no copy of the text is kept either.
+    assert notify(make_resident(email_frequency="off"), event(title="Not for anyone")) == 0
+    db.session.commit()
+    assert [n.recipient_id for n in _notifications()] == [kim_id]
 
 
 def test_a_broadcast_is_one_notification_for_its_whole_audience(app, make_resident):

@@ -154,14 +154,12 @@ def notify(user, event: Event) -> int:
 
     Writes outbox rows in the caller's transaction (the caller commits), under a
     notification of the user's own (personal text never shares a row with anyone
-    else's); idempotent per (event, user, channel, device). Returns the number of new delivery rows. Sends
-    nothing itself: the workers do, once the caller has committed.
+    else's); idempotent per (event, user, channel, device). Returns the number of new
+    delivery rows. Sends nothing itself: the workers do, once the caller has committed.
     """
     if user is None or user.id is None:
         return 0
     db.session.flush()
-    notification_id = notification_for(event, user.id)
-    now = utcnow()
     rows = []
     channel = email_channel(user.email_frequency or "immediate", event.kind, event.urgent)
     if channel and user.email:
@@ -170,7 +168,9 @@ def notify(user, event: Event) -> int:
             select(PushSubscription.id).where(PushSubscription.user_id == user.id)):
         rows.append({"channel": "push", "device_id": device_id})
     if not rows:
-        return 0
+        return 0  # and no text is stored that nobody will be sent
+    notification_id = notification_for(event, user.id)
+    now = utcnow()
     stmt = insert_ignore(Delivery.__table__).values([
         dict(row, notification_id=notification_id, user_id=user.id, state="queued",
              attempts=0, next_attempt_at=now, created_at=now) for row in rows

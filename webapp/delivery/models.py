@@ -31,17 +31,35 @@ STATES = ("queued", "sending", "sent", "batched", "dead", "gone")
 
 
 class Notification(db.Model):
-    """What one event says: shared by all of its deliveries.
+    """What one message says, and to whom: shared by all of its deliveries.
 
-    Unique per (source_type, source_id, kind): the first content written for an event
-    wins, so a caller announcing a *new* thing (a second meeting update) needs a new
-    ``source_id`` (the update's own id), not the same one again.
+    A row is identified by ``content_key``, the SHA-256 of everything it says (kind,
+    source, title, body, url, category, urgency, email template and context, push tag),
+    of its recipient and of the caller's ``occasion`` (see
+    :func:`webapp.delivery.services.notification_key`). Two different messages therefore
+    never share a row, whatever their source: a reminder after a meeting moved, a second
+    officer's digest or a reply whose message id was used before each get their own.
+    Writing the same message again finds the same row, so repeating a fan-out or a
+    scheduler tick adds nothing (deliveries are unique per notification, user, channel
+    and device).
+
+    Personal messages (:func:`~webapp.delivery.services.notify`) have one row per
+    recipient (``recipient_id``; they go with the account). Broadcasts written set-based
+    to a whole audience (an alert, a meeting invitation, the daily digest email) have
+    ``recipient_id`` NULL and say the same thing to everyone.
+    ``source_type``/``source_id``/``kind`` say what the message is about (alert statistics
+    look deliveries up by them); they are not unique.
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("source_type", "source_id", "kind"),)
+    __table_args__ = (UniqueConstraint("content_key"),
+                      Index("ix_notifications_source", "source_type", "source_id", "kind"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    content_key: Mapped[str] = mapped_column(String(64))  # hex SHA-256, see above
+    # The one person a personal message is for; NULL for a broadcast.
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
     source_type: Mapped[str] = mapped_column(String(32))
     source_id: Mapped[int]
     kind: Mapped[str] = mapped_column(String(32))

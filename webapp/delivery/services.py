@@ -5,6 +5,11 @@ writes outbox rows in the caller's transaction and never sends anything itself. 
 to thousands of residents use the same rules as set-based SQL (:mod:`webapp.alerts.services`
 calls :func:`email_channel_sql` and :func:`insert_ignore`).
 
+What a message says is a :class:`Notification`, identified by its whole content, its
+recipient and the caller's occasion (:func:`notification_key`): :func:`notify` writes one
+per recipient; set-based broadcasts share one (:func:`notification_for` without a
+recipient), because they say the same thing to everyone.
+
 The rules, in one place:
 
 * email: ``email_frequency`` "off" → no email. "immediate" → an email delivery.
@@ -20,6 +25,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +54,16 @@ MAX_URL = 500
 class Event:
     """Something to tell a user about. See the module docstring for the rules.
 
-    ``source_type``/``source_id``/``kind`` identify it: notifying the same user of the same
-    event twice creates nothing new.
+    ``kind`` and ``source_type``/``source_id`` say what it is about; the notification it
+    becomes is identified by all of its content, its recipient and ``occasion`` (see
+    :func:`notification_key`), so telling the same user the same event twice creates
+    nothing new, while anything that reads differently is a new message.
+
+    ``occasion`` is for a caller that may rightly tell one person the very same words
+    again (a resident promoted from the waitlist a second time): give each telling its own
+    value (the RSVP's sequence number). Whether to tell someone at all is the caller's
+    decision, claimed with a conditional UPDATE; the key only makes writing the same
+    telling twice harmless.
     """
 
     kind: str
@@ -62,6 +77,7 @@ class Event:
     email_template: str | None = None
     email_context: dict | None = None
     tag: str | None = None
+    occasion: str = ""
     extra: dict = field(default_factory=dict)
 
 
@@ -97,38 +113,53 @@ def email_channel(frequency: str, kind: str, urgent: bool) -> str | None:
     return None
 
 
-def notification_for(event: Event) -> int:
-    """Return the id of the :class:`Notification` for ``event``, creating it if needed
-    (race-safe: a concurrent creator's row is reused)."""
-    key = (Notification.source_type == event.source_type,
-           Notification.source_id == event.source_id, Notification.kind == event.kind)
-    found = db.session.scalar(select(Notification.id).where(*key))
+def _stored_values(event: Event) -> dict:
+    """The notification columns for ``event``, cut to the columns' sizes."""
+    return dict(source_type=event.source_type[:32], source_id=int(event.source_id),
+                kind=event.kind[:32], title=(event.title or "")[:MAX_TITLE],
+                body=(event.body or "")[:MAX_BODY], url=(event.url or "/")[:MAX_URL],
+                category=event.category, urgent=bool(event.urgent),
+                email_template=event.email_template, email_context=event.email_context,
+                tag=(event.tag or None) and event.tag[:64])
+
+
+def notification_key(values: dict, recipient_id: int | None, occasion: str = "") -> str:
+    """The identity of a notification: the SHA-256 (hex) of what it says (``values``, the
+    stored columns), to whom (``recipient_id``, None for a broadcast) and on which
+    ``occasion``. Equal keys mean the same words to the same people."""
+    payload = json.dumps({"values": values, "recipient": recipient_id, "occasion": occasion},
+                         sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def notification_for(event: Event, recipient_id: int | None = None) -> int:
+    """Return the id of the :class:`Notification` saying exactly ``event`` to
+    ``recipient_id`` (a user id; None for a broadcast written set-based to a whole
+    audience), creating it if needed (race-safe: a concurrent creator's row is reused,
+    and it says the same thing, since the key covers every word of it)."""
+    values = _stored_values(event)
+    key = notification_key(values, recipient_id, event.occasion)
+    found = db.session.scalar(select(Notification.id).where(Notification.content_key == key))
     if found is not None:
         return found
-    values = dict(source_type=event.source_type[:32], source_id=int(event.source_id),
-                  kind=event.kind[:32], title=(event.title or "")[:MAX_TITLE],
-                  body=(event.body or "")[:MAX_BODY], url=(event.url or "/")[:MAX_URL],
-                  category=event.category, urgent=bool(event.urgent),
-                  email_template=event.email_template, email_context=event.email_context,
-                  tag=(event.tag or None) and event.tag[:64], created_at=utcnow())
-    db.session.execute(insert_ignore(Notification.__table__).values(**values)
-                       .on_conflict_do_nothing())
-    return db.session.scalar(select(Notification.id).where(*key))
+    db.session.execute(insert_ignore(Notification.__table__).values(
+        content_key=key, recipient_id=recipient_id, created_at=utcnow(), **values)
+        .on_conflict_do_nothing())
+    return db.session.scalar(select(Notification.id).where(Notification.content_key == key))
 
 
 # --------------------------------------------------------------------------- notify
 def notify(user, event: Event) -> int:
     """Queue ``event`` for ``user`` on the channels their preferences ask for.
 
-    Writes outbox rows in the caller's transaction (the caller commits); idempotent per
-    (event, user, channel, device). Returns the number of new delivery rows. Sends
-    nothing itself: the workers do, once the caller has committed.
+    Writes outbox rows in the caller's transaction (the caller commits), under a
+    notification of the user's own (personal text never shares a row with anyone
+    else's); idempotent per (event, user, channel, device). Returns the number of new
+    delivery rows. Sends nothing itself: the workers do, once the caller has committed.
     """
     if user is None or user.id is None:
         return 0
     db.session.flush()
-    notification_id = notification_for(event)
-    now = utcnow()
     rows = []
     channel = email_channel(user.email_frequency or "immediate", event.kind, event.urgent)
     if channel and user.email:
@@ -137,7 +168,9 @@ def notify(user, event: Event) -> int:
             select(PushSubscription.id).where(PushSubscription.user_id == user.id)):
         rows.append({"channel": "push", "device_id": device_id})
     if not rows:
-        return 0
+        return 0  # and no text is stored that nobody will be sent
+    notification_id = notification_for(event, user.id)
+    now = utcnow()
     stmt = insert_ignore(Delivery.__table__).values([
         dict(row, notification_id=notification_id, user_id=user.id, state="queued",
              attempts=0, next_attempt_at=now, created_at=now) for row in rows

@@ -418,10 +418,13 @@ def _fill_places(meeting: Meeting) -> list[Rsvp]:
     for item in promoted:
         item.status, item.promoted_at, item.updated_at = "going", now, now
     db.session.flush()
-    _notify_many([r.user for r in promoted], meeting, "waitlist_promoted",
-                 title=f"You have a place: {meeting.title}",
-                 body=f"A place opened up and you are now going: {_when(meeting)}, {meeting.venue_name}.",
-                 template="meetings/promoted")
+    for item in promoted:
+        # Each promotion is its own occasion: a resident who cancels, joins the waitlist
+        # again (a new seq) and is promoted again is told again.
+        _notify_many([item.user], meeting, "waitlist_promoted",
+                     title=f"You have a place: {meeting.title}",
+                     body=f"A place opened up and you are now going: {_when(meeting)}, {meeting.venue_name}.",
+                     template="meetings/promoted", occasion=f"rsvp {item.id} seq {item.seq}")
     return promoted
 
 
@@ -455,17 +458,22 @@ def _email_context(meeting: Meeting, extra: dict | None = None) -> dict:
 
 def _event(meeting: Meeting, kind: str, *, title: str, body: str, template: str,
            source_type: str = "meeting", source_id: int | None = None, extra: dict | None = None,
-           urgent: bool = False):
+           urgent: bool = False, occasion: str = ""):
+    """The outbox event for ``meeting``. Its text is taken from the meeting as it is now
+    (the notification's identity covers the text, so a changed meeting is a new message);
+    ``occasion`` tells apart repeated tellings of the same words (see ``delivery.Event``)."""
     from webapp.delivery import Event
     return Event(kind=kind, source_type=source_type,
                  source_id=source_id if source_id is not None else meeting.id,
                  title=title[:200], body=body, url=meeting_path(meeting), category="events",
                  urgent=urgent, email_template=template,
-                 email_context=_email_context(meeting, extra), tag=f"meeting-{meeting.id}")
+                 email_context=_email_context(meeting, extra), tag=f"meeting-{meeting.id}",
+                 occasion=occasion)
 
 
 def _notify_many(users, meeting: Meeting, kind: str, **event_kw) -> int:
-    """Notify each of ``users`` about ``meeting`` (outbox rows in this transaction)."""
+    """Notify each of ``users`` about ``meeting`` (outbox rows in this transaction; one
+    personal notification each)."""
     users = list(users)
     if not users:
         return 0
@@ -531,12 +539,12 @@ def send_due_reminders(now: datetime | None = None) -> int:
 
 def _send_due_reminders(now: datetime) -> int:
     due = db.session.execute(
-        select(Rsvp.id, Rsvp.meeting_id).join(Meeting, Meeting.id == Rsvp.meeting_id).where(
+        select(Rsvp.id, Rsvp.meeting_id, Rsvp.seq).join(Meeting, Meeting.id == Rsvp.meeting_id).where(
             Rsvp.status == "going", Rsvp.reminder_sent_at.is_(None),
             Meeting.cancelled_at.is_(None), Meeting.reminder_at <= now, Meeting.starts_at > now)
         .order_by(Rsvp.meeting_id, Rsvp.seq)).all()
     sent = 0
-    for rsvp_id, meeting_id in due:
+    for rsvp_id, meeting_id, seq in due:
         claimed = db.session.execute(
             update(Rsvp).where(Rsvp.id == rsvp_id, Rsvp.reminder_sent_at.is_(None),
                                Rsvp.status == "going").values(reminder_sent_at=now)
@@ -547,7 +555,10 @@ def _send_due_reminders(now: datetime) -> int:
         user = db.session.scalar(select(User).join(Rsvp, Rsvp.user_id == User.id).where(Rsvp.id == rsvp_id))
         _notify_many([user], meeting, "meeting_reminder", title=f"Reminder: {meeting.title}",
                      body=f"{_when(meeting)} at {meeting.venue_name}, {meeting.address}.",
-                     template="meetings/reminder")
+                     template="meetings/reminder",
+                     # The claim above decided to remind: a new RSVP (seq) or a meeting
+                     # moved (sequence), even back to an earlier time, is a new reminder.
+                     occasion=f"rsvp {rsvp_id} seq {seq} meeting v{meeting.sequence}")
         sent += 1
     return sent
 

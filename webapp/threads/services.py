@@ -534,7 +534,10 @@ def send_officer_digests(now: datetime | None = None) -> int:
                   "since": format_london(r.conversation.awaiting_since),
                   "url": f"/officer/messages/{r.conversation.id}"} for r in rows]
         notify(officer, Event(
-            kind="officer_digest", source_type="officer_digest", source_id=count,
+            # This officer's count-th digest: one notification of their own (the
+            # recipient and the text are part of its identity).
+            kind="officer_digest", source_type="officer_digest", source_id=officer.id,
+            occasion=f"digest {count}",
             title=f"{total} conversation{'s' if total != 1 else ''} awaiting reply",
             body="\n".join(f"{i['ward']}: {i['subject']}" for i in items), url="/officer/inbox",
             email_template="threads/officer_digest",

@@ -67,7 +67,8 @@ OTHER_LIST = ("updates", "Wardline updates")
 
 def list_id(kind: str) -> str:
     """The List-Id header for outbox emails of ``kind``, in MAIL_FROM's domain."""
-    label, name = LISTS.get(kind) or (MEETINGS_LIST if kind.startswith("meeting") else OTHER_LIST)
+    label, name = LISTS.get(kind) or (
+        MEETINGS_LIST if kind.startswith(("meeting", "waitlist")) else OTHER_LIST)
     return f"{name} <{label}.{mail_domain(current_app.config)}>"
 
 

@@ -7,7 +7,7 @@ through the real code (``tests/support/sample_emails.py``: sign-in links, alerts
 digest, meeting emails, replies, the officers' digest) to a loopback SMTP server (aiosmtpd),
 pipes each one as received to Debian's ``spamassassin -L -t`` (local tests only: no DNS
 blocklists, no network) and prints a table of scores and the rules hit. ``--dkim`` signs
-with a throwaway key (SpamAssassin then sees a signature it cannot check without DNS).
+with a throwaway key (SpamAssassin's DKIM rules are network tests: ``-L`` skips them).
 """
 from __future__ import annotations
 

@@ -115,3 +115,13 @@ def test_dkim_key_from_the_environment_setting(app, mail, mail_from, dkim_key):
     finally:
         app.config["DKIM_PRIVATE_KEY"] = None
         app.config["DKIM_PRIVATE_KEY_PATH"] = path
+
+
+def test_a_key_that_is_not_a_private_key_is_refused_clearly(app, mail_from, tmp_path):
+    from webapp.delivery.mail import DKIMSigner
+    assert DKIMSigner.from_config(app.config) is None  # no key: no signing
+    path = tmp_path / "dkim.pem"
+    path.write_text("not a key")
+    config = dict(app.config, DKIM_SELECTOR="s1", DKIM_PRIVATE_KEY_PATH=str(path))
+    with pytest.raises(ValueError, match="DKIM_PRIVATE_KEY"):
+        DKIMSigner.from_config(config)

@@ -24,6 +24,7 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 import dkim
+from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from flask import current_app, render_template
 
@@ -78,6 +79,10 @@ class DKIMSigner:
                         b"list-unsubscribe", b"list-unsubscribe-post")
 
     def __init__(self, selector: str, domain: str, private_key: bytes):
+        try:
+            parse_pem_private_key(private_key)
+        except UnparsableKeyError as exc:  # a misconfiguration: say so before any sending
+            raise ValueError(f"DKIM_PRIVATE_KEY is not a PEM RSA private key: {exc}") from exc
         self.selector = selector.encode("ascii")
         self.domain = domain.encode("ascii")
         self.private_key = private_key

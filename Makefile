@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db demo chromium clean serve
+.PHONY: run test setup db demo chromium node spamassassin clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -42,7 +42,25 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) chromium
+# Node and the JavaScript tools the tests run (ical.js, tests/js/), from the lockfile.
+JS_STAMP := tests/js/node_modules/.package-lock.json
+node:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "Installing Debian's nodejs and npm for the tests' JavaScript tools"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json | node
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's SpamAssassin for bench/spamassassin.py (not needed by the tests).
+spamassassin:
+	@if ! command -v spamassassin >/dev/null 2>&1; then \
+	  echo "Installing Debian's spamassassin for bench/spamassassin.py"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null; \
+	fi
+
+test: $(STAMP) chromium $(JS_STAMP)
 	$(BIN)/pytest -q --durations=10
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \
@@ -50,4 +68,4 @@ test: $(STAMP) chromium
 	fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache tests/js/node_modules

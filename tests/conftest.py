@@ -81,6 +81,7 @@ class SMTPSink:
     def __init__(self):
         from aiosmtpd.controller import Controller
         self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []  # the same, as received (for DKIM checks)
         self.refuse = False  # set True to answer 451 (a server that is down for a while)
         self.connections = 0
         self._cond = threading.Condition()
@@ -96,6 +97,7 @@ class SMTPSink:
             async def handle_DATA(self, server, session, envelope):
                 msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with sink._cond:
+                    sink.raw.append(envelope.original_content)
                     sink.messages.append(msg)
                     sink._cond.notify_all()
                 return "250 Message accepted"
@@ -118,6 +120,7 @@ class SMTPSink:
     def clear(self):
         with self._cond:
             self.messages.clear()
+            self.raw.clear()
         self.refuse = False
         self.connections = 0
 

@@ -47,6 +47,12 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "Wardline <no-reply@wardline.local>")
     # Write every outgoing email to instance/mail/*.eml and log its links (development aid).
     MAIL_WRITE_FILES = _bool("MAIL_WRITE_FILES", default=True)
+    # DKIM (RFC 6376): with a selector and a key every email is signed; RFC 8058 one-click
+    # unsubscribe needs it. The key is PEM text (DKIM_PRIVATE_KEY) or a file holding it.
+    DKIM_SELECTOR = os.environ.get("DKIM_SELECTOR")
+    DKIM_DOMAIN = os.environ.get("DKIM_DOMAIN")  # None: the domain of MAIL_FROM
+    DKIM_PRIVATE_KEY = os.environ.get("DKIM_PRIVATE_KEY")
+    DKIM_PRIVATE_KEY_PATH = os.environ.get("DKIM_PRIVATE_KEY_PATH")
 
     # Web push (VAPID). Keys come from the environment or are generated into instance/.
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")

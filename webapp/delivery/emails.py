@@ -2,7 +2,9 @@
 
 Every outbox email carries RFC 8058 one-click unsubscribe headers with a signed,
 per-resident token (purpose "unsubscribe"), so a mail client's "Unsubscribe" button works
-without signing in.
+without signing in, and a ``List-Id`` (RFC 2919) naming which of Wardline's lists it is.
+A cancelled meeting's email carries the calendar with ``METHOD:CANCEL``, so calendar apps
+remove the meeting.
 """
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from email.header import Header
 from email.message import Message
 from email.policy import compat32
 from email.mime.multipart import MIMEMultipart
+from email.mime.base import MIMEBase
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.tokens import make_token, read_token
 
+from webapp.delivery.mail import mail_domain, stamp
 from webapp.delivery.models import Delivery, Notification
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -50,31 +53,78 @@ def digest_items(delivery_id: int) -> list[Notification]:
     return list(db.session.scalars(stmt))
 
 
-def build(to: str, subject: str, template: str, headers: dict, **context) -> Message:
+# Which list (RFC 2919 List-Id) each kind of outbox email belongs to: (label, name).
+LISTS = {
+    "alert": ("alerts", "Wardline alerts"),
+    "digest": ("digest", "Wardline digest"),
+    "officer_digest": ("officer-digest", "Wardline officer digest"),
+    "reply": ("conversations", "Wardline conversations"),
+    "answer": ("conversations", "Wardline conversations"),
+}
+MEETINGS_LIST = ("meetings", "Wardline meetings")
+OTHER_LIST = ("updates", "Wardline updates")
+
+
+def list_id(kind: str) -> str:
+    """The List-Id header for outbox emails of ``kind``, in MAIL_FROM's domain."""
+    label, name = LISTS.get(kind) or (
+        MEETINGS_LIST if kind.startswith(("meeting", "waitlist")) else OTHER_LIST)
+    return f"{name} <{label}.{mail_domain(current_app.config)}>"
+
+
+def calendar_part(body: bytes, method: str, filename: str) -> MIMEBase:
+    """An iCalendar attachment (``text/calendar; method=...``, RFC 6047)."""
+    part = MIMEBase("text", "calendar", method=method, charset="utf-8", policy=_POLICY)
+    part.set_payload(body.decode("utf-8"), "utf-8")
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
+
+
+def cancellation_calendar(notification: Notification, to: str) -> MIMEBase | None:
+    """For a cancelled meeting's email: the meeting as iTIP ``METHOD:CANCEL`` (its current
+    SEQUENCE, STATUS:CANCELLED), or None when the meeting is gone or not cancelled."""
+    from webapp.meetings.ical import build_calendar
+    from webapp.meetings.models import Meeting
+    meeting_id = (notification.email_context or {}).get("meeting_id")
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or not meeting.is_cancelled:
+        return None
+    config = current_app.config
+    body = build_calendar([meeting], base_url=config["BASE_URL"], name=meeting.title,
+                          method="CANCEL", organizer=config["MAIL_FROM"], attendee=to)
+    return calendar_part(body, "CANCEL", f"meeting-{meeting.id}.ics")
+
+
+def build(to: str, subject: str, template: str, headers: dict, *, attachments=(),
+          **context) -> Message:
     """A multipart/alternative (text + HTML) message from ``templates/email/<template>``.
 
     Built with the ``email.mime`` classes (compat32) rather than :class:`EmailMessage`:
     the same MIME on the wire, but the default policy parses and refolds every header on
     assignment and again on output, which made building and flattening cost more than
-    sending over SMTP (measured in ``bench/fanout.py``).
+    sending over SMTP (measured in ``bench/fanout.py``). With ``attachments`` the message
+    is multipart/mixed: the text and HTML alternatives, then each attachment.
     """
     config = current_app.config
     context.setdefault("base_url", config["BASE_URL"])
-    msg = MIMEMultipart("alternative", policy=_POLICY)
-    msg["From"] = config["MAIL_FROM"]
-    msg["To"] = to
     subject = " ".join(subject.split())  # one line: a CR/LF from a title is no header break
+    context.setdefault("email_subject", subject)
+    msg = MIMEMultipart("mixed" if attachments else "alternative", policy=_POLICY)
+    stamp(msg, to, config)
     msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="wardline.local")
     for name, value in headers.items():
         msg[name] = value
     # Straight from the Jinja environment: web-page context processors (current user,
     # CSRF, assets) have no place in an email and would run for every message.
     env = current_app.jinja_env
+    alternative = MIMEMultipart("alternative", policy=_POLICY) if attachments else msg
     for name, subtype in ((f"email/{template}.txt", "plain"), (f"email/{template}.html", "html")):
         body = env.get_template(name).render(**context)
-        msg.attach(MIMEText(body, subtype, "utf-8", policy=_POLICY))
+        alternative.attach(MIMEText(body, subtype, "utf-8", policy=_POLICY))
+    if attachments:
+        msg.attach(alternative)
+        for part in attachments:
+            msg.attach(part)
     return msg
 
 
@@ -87,6 +137,7 @@ def message_for(delivery: Delivery, notification: Notification, user) -> Message
     unsubscribe = unsubscribe_url(user)
     headers = {"List-Unsubscribe": f"<{unsubscribe}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+               "List-Id": list_id(notification.kind),
                "Auto-Submitted": "auto-generated"}
     context = dict(notification.email_context or {})
     context.update(user=user, notification=notification, unsubscribe_url=unsubscribe,
@@ -98,4 +149,8 @@ def message_for(delivery: Delivery, notification: Notification, user) -> Message
         return build(user.email, notification.title, "delivery/digest", headers,
                      items=items, **context)
     template = notification.email_template or "delivery/notification"
-    return build(user.email, notification.title, template, headers, **context)
+    attachments = []
+    if notification.kind == "meeting_cancelled":
+        attachments = [part for part in [cancellation_calendar(notification, user.email)] if part]
+    return build(user.email, notification.title, template, headers, attachments=attachments,
+                 **context)

@@ -3,6 +3,12 @@
 This is the only module that talks to an SMTP server. In development every message is
 also written to ``instance/mail/*.eml`` and its links are logged, so a newcomer can follow
 a sign-in link without a mail server.
+
+Every message gets the same envelope headers (:func:`stamp`): ``Date`` in UTC as ``+0000``
+and a ``Message-ID`` in the domain of ``MAIL_FROM``. When a DKIM key is configured
+(``DKIM_SELECTOR`` and ``DKIM_PRIVATE_KEY`` or ``DKIM_PRIVATE_KEY_PATH``) every message is
+signed before it is sent (:class:`DKIMSigner`), the one-click unsubscribe headers included,
+as RFC 8058 requires.
 """
 from __future__ import annotations
 
@@ -12,9 +18,13 @@ import smtplib
 import ssl
 import time
 import uuid
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from datetime import datetime, timezone
+from email.message import EmailMessage, Message
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
+
+import dkim
+from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
 from flask import current_app, render_template
 
@@ -26,14 +36,12 @@ def build_message(to: str, subject: str, template: str, *, headers: dict | None 
                   **context) -> EmailMessage:
     """Render ``templates/email/<template>.txt`` and ``.html`` into one message."""
     msg = EmailMessage()
-    msg["From"] = current_app.config["MAIL_FROM"]
-    msg["To"] = to
+    stamp(msg, to, current_app.config)
     msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain="wardline.local")
     for name, value in (headers or {}).items():
         msg[name] = value
     context.setdefault("base_url", current_app.config["BASE_URL"])
+    context.setdefault("email_subject", subject)
     text = render_template(f"email/{template}.txt", **context)
     # Plain 7bit when it can be, so links stay whole in the .eml copies a developer opens
     # in an editor (quoted-printable would wrap them at 76 characters with "=").
@@ -41,6 +49,60 @@ def build_message(to: str, subject: str, template: str, *, headers: dict | None 
     msg.set_content(text, cte="7bit" if simple else "quoted-printable")
     msg.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
     return msg
+
+
+def mail_domain(config) -> str:
+    """The domain of ``MAIL_FROM``'s address (for Message-IDs, List-Ids and DKIM)."""
+    address = parseaddr(config["MAIL_FROM"])[1]
+    return address.rpartition("@")[2].lower() or "localhost"
+
+
+def stamp(msg: Message, to: str, config) -> None:
+    """Set From, To, Date (UTC, ``+0000``: ``-0000`` would mean "local time unknown") and a
+    Message-ID in the sender's own domain."""
+    msg["From"] = config["MAIL_FROM"]
+    msg["To"] = to
+    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Message-ID"] = make_msgid(domain=mail_domain(config))
+
+
+class DKIMSigner:
+    """Signs messages with the configured DKIM key (RFC 6376, rsa-sha256, relaxed/simple).
+
+    Besides the usual headers it signs List-Unsubscribe-Post (RFC 8058 requires both
+    one-click headers to be covered), and signs From, To, Subject, Date, Message-ID, List-Id
+    and both List-Unsubscribe headers once more than they occur, so no one can add another.
+    ``DKIMSigner.from_config(config)`` is None when no key is configured.
+    """
+
+    SIGNED_ONCE_MORE = (b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
+                        b"list-unsubscribe", b"list-unsubscribe-post")
+
+    def __init__(self, selector: str, domain: str, private_key: bytes):
+        try:
+            parse_pem_private_key(private_key)
+        except UnparsableKeyError as exc:  # a misconfiguration: say so before any sending
+            raise ValueError(f"DKIM_PRIVATE_KEY is not a PEM RSA private key: {exc}") from exc
+        self.selector = selector.encode("ascii")
+        self.domain = domain.encode("ascii")
+        self.private_key = private_key
+
+    @classmethod
+    def from_config(cls, config) -> "DKIMSigner | None":
+        selector = config.get("DKIM_SELECTOR")
+        key = config.get("DKIM_PRIVATE_KEY")
+        path = config.get("DKIM_PRIVATE_KEY_PATH")
+        if not selector or not (key or path):
+            return None
+        private_key = key.encode() if key else Path(path).read_bytes()
+        return cls(selector, config.get("DKIM_DOMAIN") or mail_domain(config), private_key)
+
+    def sign(self, data: bytes) -> bytes:
+        """``data`` (CRLF line ends) with a DKIM-Signature header in front."""
+        signer = dkim.DKIM(data)
+        signer.should_sign.add(b"list-unsubscribe-post")
+        signer.add_frozen(self.SIGNED_ONCE_MORE)
+        return signer.sign(self.selector, self.domain, self.private_key) + data
 
 
 def _text_part(msg) -> str:
@@ -77,6 +139,7 @@ class SMTPConnection:
     def __init__(self, config: dict | None = None):
         self.config = config or current_app.config
         self.smtp: smtplib.SMTP | None = None
+        self.signer = DKIMSigner.from_config(self.config)
 
     def __enter__(self) -> "SMTPConnection":
         host = self.config.get("SMTP_HOST")
@@ -92,8 +155,17 @@ class SMTPConnection:
     def send(self, msg: EmailMessage) -> None:
         """Write the development copy, then hand the message to the SMTP server."""
         write_copy(msg)
-        if self.smtp is not None:
+        if self.smtp is None:
+            return
+        if self.signer is None:
             self.smtp.send_message(msg)
+            return
+        data = self.signer.sign(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
+        sender = parseaddr(msg["From"])[1]
+        recipients = [address for _, address in getaddresses(msg.get_all("To", []))]
+        international = not all(a.isascii() for a in [sender, *recipients])
+        self.smtp.sendmail(sender, recipients, data,
+                           mail_options=["SMTPUTF8"] if international else [])
 
     def __exit__(self, *exc) -> None:
         if self.smtp is not None:

@@ -450,7 +450,7 @@ def _email_context(meeting: Meeting, extra: dict | None = None) -> dict:
         "address": meeting.address, "accessibility": meeting.accessibility or "",
         "online_url": meeting.online_url or "", "path": meeting_path(meeting),
         "ics_path": f"/meetings/{meeting.id}.ics", "audience": meeting.audience_label,
-        "description": meeting.description or "",
+        "description": meeting.description or "", "meeting_id": meeting.id,
     }
     context.update(extra or {})
     return context

@@ -52,6 +52,18 @@ class Config:
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
     VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
     VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
+    # Push endpoints are contacted only on these push services' domains (host suffixes,
+    # comma-separated) and ports; see webapp/delivery/endpoints.py.
+    PUSH_ENDPOINT_HOSTS = os.environ.get(
+        "PUSH_ENDPOINT_HOSTS", "fcm.googleapis.com,android.googleapis.com,"
+        "push.services.mozilla.com,push.apple.com,notify.windows.com")
+    PUSH_ENDPOINT_PORTS = os.environ.get("PUSH_ENDPOINT_PORTS", "443")
+    # Test suites and benchmarks only: also accept http(s)://127.0.0.1 / localhost endpoints.
+    PUSH_ALLOW_LOOPBACK_FOR_TESTS = _bool("PUSH_ALLOW_LOOPBACK_FOR_TESTS", default=False)
+    PUSH_MAX_DEVICES = int(os.environ.get("PUSH_MAX_DEVICES", "10"))  # oldest replaced
+    PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
+    # Seconds a batch waits for its push requests; the rest are retried later.
+    PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]

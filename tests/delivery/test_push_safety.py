@@ -237,3 +237,22 @@ def test_a_slow_push_service_holds_up_neither_its_batch_nor_email(app, make_resi
     assert [d.user_id for d in waiting] == [slow_user.id]
     assert "deadline" in waiting[0].last_error
     assert [r["path"] for r in push_service.received] == [fast.endpoint[len(push_service.url):]]
+
+
+@pytest.mark.parametrize("endpoint", ["https://fcm.googleapis.com/fcm/send/a\x00b",
+                                      "https://fcm.googleapis.com\x00/fcm/send/a",
+                                      "\x00https://fcm.googleapis.com/fcm/send/a"])
+def test_a_nul_in_a_push_endpoint_is_never_a_500(client, login, make_resident, endpoint):
+    """With well-formed keys, so the endpoint itself is what reaches the checks (PostgreSQL
+    refuses NUL in text: before, saving it was a 500 there)."""
+    resident = make_resident()
+    login(client, resident)
+    sub = agent_for(endpoint)
+    assert client.post("/push/subscriptions", json=sub).status_code == 400
+    assert client.post("/push/subscriptions/check", json={"endpoint": endpoint}).status_code == 200
+    assert client.delete("/push/subscriptions", json={"endpoint": endpoint}).status_code == 400
+    good = agent_for("https://fcm.googleapis.com/fcm/send/good")
+    assert client.post("/push/subscriptions",
+                       json={**good, "oldEndpoint": endpoint}).status_code == 201
+    db.session.expire_all()
+    assert [s.endpoint for s in subscriptions_for(resident)] == [good["endpoint"]]

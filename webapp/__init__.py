@@ -72,6 +72,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _normalise_database_url(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webapp.logsafe import install as keep_tokens_out_of_logs
+    keep_tokens_out_of_logs(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),

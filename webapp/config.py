@@ -45,7 +45,8 @@ class Config:
     SMTP_USE_TLS = _bool("SMTP_USE_TLS")
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "Wardline <no-reply@wardline.local>")
-    # Write every outgoing email to instance/mail/*.eml and log its links (development aid).
+    # Development aid: without SMTP_HOST, write every outgoing email to instance/mail/*.eml
+    # (mode 0600) and log its links. Never done when SMTP_HOST is set (production).
     MAIL_WRITE_FILES = _bool("MAIL_WRITE_FILES", default=True)
 
     # Web push (VAPID). Keys come from the environment or are generated into instance/.

@@ -74,7 +74,14 @@ class Config:
     COMPRESS_MIN_SIZE = 500
     COMPRESS_BR_LEVEL = 6  # close to the best size at a few milliseconds per response
 
+    # memory:// counts per process: with several workers (gunicorn -w N) or machines, use
+    # shared storage, e.g. redis://127.0.0.1:6379/0 (the `redis` package is installed).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "wardline")
+    # How many reverse proxies stand in front of the app and set X-Forwarded-For and
+    # X-Forwarded-Proto (werkzeug's ProxyFix). 0: the headers are ignored (anyone can send
+    # them); rate limits then key on the socket address.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", default=True)
 

@@ -1,22 +1,15 @@
 """Development copies of outgoing email and sign-in links in logs: only without a mail
 server (development), private files, and never a token in a production log."""
 import logging
-import os
 import re
 import stat
-import subprocess
-import sys
 import time
+import urllib.error
 import urllib.request
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import free_port
+from tests.support.servers import gunicorn
 from webapp.accounts.models import User
 from webapp.extensions import db
-
-ROOT = Path(__file__).resolve().parents[2]
 LINK = re.compile(r"http://wardline\.test/signin/(\S+)")
 
 
@@ -74,27 +67,9 @@ def test_gunicorns_access_log_has_no_tokens(app, tmp_path):
     """The real server, started as the README says (``gunicorn wsgi:app`` in the project
     folder, so ``gunicorn.conf.py`` applies): sign-in and unsubscribe tokens in paths,
     queries and referrers are redacted in its access log."""
-    port = free_port()
     access_log = tmp_path / "access.log"
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "WARDLINE_INSTANCE_PATH": app.instance_path, "SECRET_KEY": app.config["SECRET_KEY"],
-           "BASE_URL": "http://wardline.test", "SMTP_HOST": "127.0.0.1", "MAIL_WRITE_FILES": "0"}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    server = subprocess.Popen([gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}",
-                               "--access-logfile", str(access_log), "wsgi:app"],
-                              cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
     secret = "eyJ1IjoxfQ.SECRET-sign-in-token_42"
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
-                time.sleep(0.2)
+    with gunicorn(app, args=("--access-logfile", str(access_log))) as (base, server):
         for path in (f"/signin/{secret}", f"/unsubscribe/{secret}", f"/signin/{secret}?x=1"):
             request = urllib.request.Request(base + path, headers={
                 "Referer": f"https://mail.example/read?u=https://wardline.test/signin/{secret}"})
@@ -105,9 +80,6 @@ def test_gunicorns_access_log_has_no_tokens(app, tmp_path):
         deadline = time.monotonic() + 10
         while access_log.read_text().count("\n") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=15)[0]
     logged = access_log.read_text()
     assert logged.count("/signin/[redacted]") >= 2 and "/unsubscribe/[redacted]" in logged
-    assert "SECRET" not in logged and "SECRET" not in output
+    assert "SECRET" not in logged and "SECRET" not in server.output

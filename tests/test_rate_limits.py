@@ -5,17 +5,47 @@ from __future__ import annotations
 import http.cookiejar
 import re
 import secrets
+import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.support.servers import gunicorn
+from tests.support.servers import free_port, gunicorn
 from webapp import _trust_proxies
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PROXY = "10.0.0.2"  # the reverse proxy's socket address, as the app sees it
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    """The Redis on 127.0.0.1:6379 when one answers, else a throwaway ``redis-server`` on a
+    free port (``make test`` installs Debian's redis-server)."""
+    import redis
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+        yield "redis://127.0.0.1:6379/0"
+        return
+    except redis.ConnectionError:
+        pass
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                               "--save", "", "--appendonly", "no"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(10)
 
 
 def ask_for_link(client, n: int, forwarded_for: str | None):
@@ -69,25 +99,26 @@ def _login_posts(bases: list[str], email: str, count: int) -> list[int]:
 
 
 @pytest.mark.parametrize("storage, refused", [
-    (REDIS_URL, 3),  # shared: 5 an hour for the address, across both processes
+    ("redis", 3),  # shared: 5 an hour for the address, across both processes
     ("memory://", 0),  # per process: each of the two allows 5, the limit doubles
 ])
-def test_two_app_processes_share_limits_through_redis(app, mail, storage, refused):
+def test_two_app_processes_share_limits_through_redis(app, mail, redis_url, storage, refused):
     """Two real app processes (gunicorn), as with ``gunicorn -w 2`` or two machines: with
     RATELIMIT_STORAGE_URI=redis://… the per-address sign-in limit (5/hour) holds across
     them; with the default in-memory storage it does not."""
     import redis
     prefix = f"wardline-test-{secrets.token_hex(4)}"
+    storage = redis_url if storage == "redis" else storage
     env = {"RATELIMIT_STORAGE_URI": storage, "RATELIMIT_KEY_PREFIX": prefix}
     try:
         with gunicorn(app, env) as (first, _), gunicorn(app, env) as (second, _):
             statuses = _login_posts([first, second], f"shared.{prefix}@example.org", 8)
     finally:
-        server = redis.Redis.from_url(REDIS_URL)
+        server = redis.Redis.from_url(redis_url)
         keys = list(server.scan_iter(f"*{prefix}*"))
         if keys:
             server.delete(*keys)
     assert statuses.count(429) == refused, statuses
     assert all(code == 429 for code in statuses[8 - refused:])
-    if storage == REDIS_URL:
+    if storage == redis_url:
         assert keys, "the limits were counted in Redis"

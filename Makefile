@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db demo chromium node spamassassin clean serve
+.PHONY: run test setup db demo chromium node redis spamassassin clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -60,7 +60,15 @@ spamassassin:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null; \
 	fi
 
-test: $(STAMP) chromium $(JS_STAMP)
+# Debian's redis-server for the shared rate-limit test (started by the test itself when no
+# Redis answers on 127.0.0.1:6379).
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  echo "Installing Debian's redis-server for the rate-limit tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
+test: $(STAMP) chromium redis $(JS_STAMP)
 	$(BIN)/pytest -q --durations=10
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \

@@ -284,7 +284,8 @@ def main() -> int:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance,
                           "SECRET_KEY": secret, "MAIL_WRITE_FILES": False,
                           "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port,
-                          "BASE_URL": "http://wardline.bench"})
+                          "BASE_URL": "http://wardline.bench",
+                          "PUSH_ALLOW_LOOPBACK_FOR_TESTS": True})
         import logging
         logging.getLogger().setLevel(logging.WARNING)
         with app.app_context():
@@ -367,6 +368,7 @@ def main() -> int:
                    "WARDLINE_INSTANCE_PATH": instance, "SECRET_KEY": secret,
                    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
                    "MAIL_WRITE_FILES": "0", "BASE_URL": "http://wardline.bench",
+                   "PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",  # the loopback push sink
                    "PYTHONPATH": str(ROOT)}
             log = open(Path(instance) / "workers.log", "w")
             workers = start_workers(args.workers, env, args.concurrency, log)

@@ -193,6 +193,7 @@ def _app(database_url, smtp_server, tmp_path_factory):
         SMTP_USER = None
         MAIL_WRITE_FILES = False
         RATELIMIT_STORAGE_URI = "memory://"
+        PUSH_ALLOW_LOOPBACK_FOR_TESTS = True  # the loopback push service (push_service)
 
     app = create_app(TestConfig)
     app.test_client_class = CSRFClient

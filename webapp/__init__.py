@@ -70,8 +70,11 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = \
             "sqlite:///" + os.path.join(app.instance_path, "wardline.sqlite")
     _normalise_database_url(app)
+    _trust_proxies(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webapp.logsafe import install as keep_tokens_out_of_logs
+    keep_tokens_out_of_logs(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
@@ -94,6 +97,17 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from webapp.security import set_security_headers
     app.after_request(set_security_headers)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme from
+    the X-Forwarded-For/-Proto headers they add (werkzeug's ProxyFix, which reads only the
+    values those proxies appended). Without the setting the headers are ignored: anyone can
+    send them, and rate limits would key on whatever a client claims."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _optional_module(name: str):

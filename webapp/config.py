@@ -45,7 +45,8 @@ class Config:
     SMTP_USE_TLS = _bool("SMTP_USE_TLS")
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "Wardline <no-reply@wardline.local>")
-    # Write every outgoing email to instance/mail/*.eml and log its links (development aid).
+    # Development aid: without SMTP_HOST, write every outgoing email to instance/mail/*.eml
+    # (mode 0600) and log its links. Never done when SMTP_HOST is set (production).
     MAIL_WRITE_FILES = _bool("MAIL_WRITE_FILES", default=True)
     # DKIM (RFC 6376): with a selector and a key every email is signed; RFC 8058 one-click
     # unsubscribe needs it. The key is PEM text (DKIM_PRIVATE_KEY) or a file holding it.
@@ -58,6 +59,18 @@ class Config:
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
     VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
     VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
+    # Push endpoints are contacted only on these push services' domains (host suffixes,
+    # comma-separated) and ports; see webapp/delivery/endpoints.py.
+    PUSH_ENDPOINT_HOSTS = os.environ.get(
+        "PUSH_ENDPOINT_HOSTS", "fcm.googleapis.com,android.googleapis.com,"
+        "push.services.mozilla.com,push.apple.com,notify.windows.com")
+    PUSH_ENDPOINT_PORTS = os.environ.get("PUSH_ENDPOINT_PORTS", "443")
+    # Test suites and benchmarks only: also accept http(s)://127.0.0.1 / localhost endpoints.
+    PUSH_ALLOW_LOOPBACK_FOR_TESTS = _bool("PUSH_ALLOW_LOOPBACK_FOR_TESTS", default=False)
+    PUSH_MAX_DEVICES = int(os.environ.get("PUSH_MAX_DEVICES", "10"))  # oldest replaced
+    PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
+    # Seconds a batch waits for its push requests; the rest are retried later.
+    PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]
@@ -67,7 +80,14 @@ class Config:
     COMPRESS_MIN_SIZE = 500
     COMPRESS_BR_LEVEL = 6  # close to the best size at a few milliseconds per response
 
+    # memory:// counts per process: with several workers (gunicorn -w N) or machines, use
+    # shared storage, e.g. redis://127.0.0.1:6379/0 (the `redis` package is installed).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "wardline")
+    # How many reverse proxies stand in front of the app and set X-Forwarded-For and
+    # X-Forwarded-Proto (werkzeug's ProxyFix). 0: the headers are ignored (anyone can send
+    # them); rate limits then key on the socket address.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", default=True)
 

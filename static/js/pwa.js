@@ -228,8 +228,16 @@
     return Uint8Array.from(s, function (c) { return c.charCodeAt(0); });
   }
 
-  function sendSubscription(sub) {
+  function sendSubscription(sub, fresh) {
     return postJSON("/push/subscriptions", "POST", sub.toJSON()).then(function (r) {
+      if (r.status === 409 && !fresh) {
+        // This browser's subscription still belongs to the account signed in here before
+        // (the server never hands it over): replace it with a new one for this account.
+        var key = sub.options && sub.options.applicationServerKey;
+        return sub.unsubscribe().then(function () { return sw.ready; }).then(function (reg) {
+          return reg.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
+        }).then(function (renewed) { return sendSubscription(renewed, true); });
+      }
       if (r.status !== 201) throw new Error("server refused the subscription (" + r.status + ")");
       localStorage.setItem("wardline-push", "on");
       return sub;

@@ -12,7 +12,7 @@ from webapp.delivery import Event, notify
 from webapp.delivery.digest import send_digests
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp.delivery.scheduler import TICKS, build_scheduler, resolve
-from webapp.delivery.services import (SubscriptionError, remove_subscription,
+from webapp.delivery.services import (EndpointTaken, SubscriptionError, remove_subscription,
                                       save_subscription, subscriptions_for, vapid_public_key)
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
@@ -168,7 +168,14 @@ def test_save_subscription_upserts_by_endpoint_and_validates(app, make_resident,
     agent = push_service.agent()
     save_subscription(alice, agent.subscription, "Firefox on Android")
     db.session.commit()
-    save_subscription(bob, agent.subscription, "x" * 500)  # shared device changes hands
+    # Another account cannot take the endpoint (issue 9): a shared device signs out first,
+    # which removes its subscription, then subscribes for the next person.
+    with pytest.raises(EndpointTaken):
+        save_subscription(bob, agent.subscription, "x" * 500)
+    db.session.rollback()
+    assert remove_subscription(alice, agent.endpoint) is True
+    save_subscription(bob, agent.subscription, "x" * 500)
+    save_subscription(bob, agent.subscription, "x" * 500)  # the same device again: an update
     db.session.commit()
     [sub] = db.session.scalars(select(PushSubscription)).all()
     assert sub.user_id == bob.id and len(sub.user_agent) == 300

@@ -14,7 +14,7 @@ WARD = "E05013806"
 
 def subscription(n: int = 1) -> dict:
     from tests.support.push_service import FakeUserAgent
-    return FakeUserAgent(f"https://push.example/send/{n}").subscription
+    return FakeUserAgent(f"https://fcm.googleapis.com/fcm/send/test-{n}").subscription
 
 
 def devices(user) -> list[str]:

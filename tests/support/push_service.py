@@ -4,7 +4,8 @@
   and auth secret; ``.subscription`` is what ``PushSubscription.toJSON()`` gives.
 * :class:`PushService`: a threaded keep-alive HTTP server. Every POST to ``/push/<id>`` is
   recorded; the answer can be scripted per path (``service.respond(path, 410)``, or
-  ``service.respond(path, 429, retry_after=60, times=1)``). ``messages()`` decrypts each
+  ``service.respond(path, 429, retry_after=60, times=1)``), and delayed
+  (``service.delay(agent, 5)``). ``messages()`` decrypts each
   received body (aes128gcm, with the agent's private key) and verifies its VAPID header.
 * :func:`verify_vapid` checks an RFC 8292 ``Authorization: vapid t=…,k=…`` header fully.
 """
@@ -95,6 +96,7 @@ class PushService:
         self.received: list[dict] = []
         self.agents: dict[str, FakeUserAgent] = {}
         self._script: dict[str, list[tuple[int, dict]]] = {}
+        self._delays: dict[str, float] = {}
         self._cond = threading.Condition()
         self._srv = make_server("127.0.0.1", 0, self._wsgi, threaded=True,
                                 request_handler=_QuietHandler)
@@ -115,9 +117,17 @@ class PushService:
         with self._cond:
             self._script[path] = [(status, headers)] * min(times, 1000)
 
+    def delay(self, agent_or_endpoint, seconds: float) -> None:
+        """Answer pushes to that endpoint only after ``seconds`` (a slow push service)."""
+        endpoint = getattr(agent_or_endpoint, "endpoint", agent_or_endpoint)
+        self._delays[endpoint[len(self.url):]] = seconds
+
     def _wsgi(self, environ, start_response):
         req = Request(environ)
         if req.method == "POST" and req.path.startswith("/push/"):
+            req.get_data()
+            if self._delays.get(req.path):
+                time.sleep(self._delays[req.path])
             with self._cond:
                 script = self._script.get(req.path)
                 status, headers = script.pop(0) if script else (201, {})

@@ -1,8 +1,8 @@
 """Email: build multipart (text + HTML) messages from templates and send them over SMTP.
 
-This is the only module that talks to an SMTP server. In development every message is
-also written to ``instance/mail/*.eml`` and its links are logged, so a newcomer can follow
-a sign-in link without a mail server.
+This is the only module that talks to an SMTP server. In development (no ``SMTP_HOST``)
+every message is also written to ``instance/mail/*.eml`` (mode 0600) and its links are
+logged, so a newcomer can follow a sign-in link without a mail server; in production neither.
 
 Every message gets the same envelope headers (:func:`stamp`): ``Date`` in UTC as ``+0000``
 and a ``Message-ID`` in the domain of ``MAIL_FROM``. When a DKIM key is configured
@@ -13,6 +13,7 @@ as RFC 8058 requires.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import smtplib
 import ssl
@@ -114,14 +115,25 @@ def _text_part(msg) -> str:
     return ""
 
 
+def writes_copies(config) -> bool:
+    """Development only: with no ``SMTP_HOST`` (and ``MAIL_WRITE_FILES`` not turned off),
+    messages are written to ``instance/mail/`` and their links logged. With a mail server
+    configured (production) nothing is copied or logged: the links carry sign-in tokens."""
+    return not config.get("SMTP_HOST") and bool(config.get("MAIL_WRITE_FILES", True))
+
+
 def write_copy(msg: EmailMessage) -> Path | None:
-    """Write ``msg`` to ``instance/mail/`` and log its links, when MAIL_WRITE_FILES is on."""
-    if not current_app.config.get("MAIL_WRITE_FILES"):
+    """In development (:func:`writes_copies`), write ``msg`` to ``instance/mail/`` (folder
+    0700, file 0600: it holds sign-in links) and log its links; otherwise do nothing."""
+    if not writes_copies(current_app.config):
         return None
     folder = Path(current_app.instance_path) / "mail"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # also when an older version made it world-readable
     path = folder / f"{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.eml"
-    path.write_bytes(bytes(msg))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(bytes(msg))
     links = LINK_RE.findall(_text_part(msg))
     log.info("Email to %s: %r (saved as %s)", msg["To"], msg["Subject"], path)
     for link in links:

@@ -10,14 +10,18 @@ What makes it fast and correct (measured in ``bench/fanout.py``):
   early), built from a fresh claims dict per origin (pywebpush mutates the dict it is
   given, which would leak one origin's ``aud`` to the next);
 * several messages in flight at once (a thread pool), because the round trip, not the
-  crypto, is the cost.
+  crypto, is the cost; a per-batch deadline keeps one slow push service from holding up
+  the batch (see :meth:`PushClient.send_many`).
+
+Only endpoints that pass :func:`webapp.delivery.endpoints.endpoint_problem` reach
+:meth:`PushClient.send` (the worker checks each one before sending).
 """
 from __future__ import annotations
 
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -171,18 +175,31 @@ class PushClient:
                               parse_retry_after(response.headers.get("Retry-After")))
         return PushResult("failed", code, error)
 
-    def send_many(self, items: list[tuple]) -> list[PushResult]:
+    def send_many(self, items: list[tuple], deadline: float | None = None) -> list[PushResult]:
         """Send ``(subscription, payload[, urgency])`` items concurrently; results in the
-        same order."""
+        same order.
+
+        ``deadline`` (seconds) bounds the whole batch: an item not answered by then (a slow
+        or trickling push service holding a thread, or items queued behind it) comes back
+        as "retry" and the batch goes on; its request ends by its own timeout.
+        """
         if not items:
             return []
-        if self.concurrency <= 1 or len(items) == 1:
-            return [self.send(*item) for item in items]
         with self._pool_lock:  # several batch loops share one pool
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="push")
+                self._pool = ThreadPoolExecutor(max(1, self.concurrency),
+                                                thread_name_prefix="push")
             pool = self._pool
-        return list(pool.map(lambda item: self.send(*item), items))
+        futures = [pool.submit(self.send, *item) for item in items]
+        done, _late = wait(futures, timeout=deadline)
+        results = []
+        for future in futures:
+            if future in done:
+                results.append(future.result())
+            else:
+                future.cancel()  # not started yet: never sent
+                results.append(PushResult("retry", error="push batch deadline passed"))
+        return results
 
     def close(self) -> None:
         if self._pool is not None:

@@ -198,21 +198,23 @@ def _b64url_bytes(value, name: str, lengths: tuple[int, ...]) -> str:
     return value.rstrip("=")
 
 
+class EndpointTaken(SubscriptionError):
+    """The endpoint is registered to another account (which one is never said)."""
+
+
 def validate_subscription(data) -> dict:
     """Check ``PushSubscription.toJSON()`` output; return {endpoint, p256dh, auth}.
 
-    Raises :class:`SubscriptionError` for a wrong shape, an endpoint that is not an
-    http(s) URL of at most 1000 characters, or keys of the wrong size.
+    Raises :class:`SubscriptionError` for a wrong shape, an endpoint that is not one of a
+    known push service (see :mod:`webapp.delivery.endpoints`), or keys of the wrong size.
     """
+    from webapp.delivery.endpoints import endpoint_problem
     if not isinstance(data, dict):
         raise SubscriptionError("subscription must be an object")
     endpoint = data.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")) \
-            or len(endpoint) > 1000:
-        raise SubscriptionError("endpoint must be an http(s) URL of at most 1000 characters")
-    if endpoint.startswith("http://") and not current_app.config.get("PUSH_ALLOW_HTTP",
-                                                                      current_app.testing):
-        raise SubscriptionError("endpoint must use https")
+    problem = endpoint_problem(endpoint, current_app.config)
+    if problem:
+        raise SubscriptionError(problem)
     keys = data.get("keys")
     if not isinstance(keys, dict):
         raise SubscriptionError("keys missing")
@@ -224,19 +226,30 @@ def validate_subscription(data) -> dict:
 def save_subscription(user, subscription_json: dict, user_agent: str = "") -> PushSubscription:
     """Store (or update, by endpoint) a device's push subscription for ``user``.
 
-    An endpoint moves to the user who subscribed last (a shared device). Flushes but does
-    not commit. Raises :class:`SubscriptionError` for invalid input.
+    An endpoint already registered to another account is refused (:class:`EndpointTaken`):
+    otherwise anyone who learnt it could move another resident's notifications to
+    themselves. A browser signed in to a new account subscribes afresh (signing out
+    unsubscribes the device), so a shared phone gets a new endpoint. Beyond
+    ``PUSH_MAX_DEVICES`` devices the oldest are removed. Flushes but does not commit.
+    Raises :class:`SubscriptionError` for invalid input.
     """
     data = validate_subscription(subscription_json)
     with db.session.no_autoflush:
         sub = db.session.scalar(select(PushSubscription).where(
             PushSubscription.endpoint == data["endpoint"]))
+    if sub is not None and sub.user_id != user.id:
+        raise EndpointTaken("This device is registered to another account. Turn notifications "
+                            "off and on again on this device.")
     if sub is None:
-        sub = PushSubscription(endpoint=data["endpoint"], user_id=user.id)
+        sub = PushSubscription(endpoint=data["endpoint"], user_id=user.id, created_at=utcnow())
         db.session.add(sub)
-    sub.user_id = user.id
     sub.p256dh, sub.auth = data["p256dh"], data["auth"]
     sub.user_agent = (user_agent or "")[:300]
+    db.session.flush()
+    limit = max(1, int(current_app.config.get("PUSH_MAX_DEVICES", 10)))
+    for old in subscriptions_for(user)[limit:]:
+        if old.id != sub.id:
+            db.session.delete(old)
     db.session.flush()
     return sub
 

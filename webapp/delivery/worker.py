@@ -140,11 +140,23 @@ class Outcome:
 
 
 def _send_push(rows, outcome: Outcome) -> None:
+    """Send a batch's push messages, at most ``PUSH_BATCH_DEADLINE`` seconds in all.
+
+    Each endpoint is checked again before it is contacted (the allow-list may have changed
+    since it was saved): one that is not allowed is never contacted and its delivery is
+    dead, with the reason.
+    """
+    from webapp.delivery.endpoints import endpoint_problem
     from webapp.delivery.push import build_payload
+    config = current_app.config
     items, keys, payloads = [], [], {}
     for delivery, notification, _user, sub in rows:
         if sub is None:
             outcome.gone.append((delivery.id, "subscription removed"))
+            continue
+        problem = endpoint_problem(sub.endpoint, config)
+        if problem:
+            outcome.fail(delivery.id, delivery.attempts, f"not sent: {problem}", permanent=True)
             continue
         payload = payloads.get(notification.id)
         if payload is None:  # one payload per notification, not per device
@@ -154,7 +166,8 @@ def _send_push(rows, outcome: Outcome) -> None:
         # RFC 8030 Urgency: push services may deliver "high" even to a device saving battery.
         items.append((sub.info, payload, "high" if notification.urgent else "normal"))
         keys.append((delivery, sub))
-    for (delivery, sub), result in zip(keys, push_client().send_many(items)):
+    deadline = float(config.get("PUSH_BATCH_DEADLINE") or 30)
+    for (delivery, sub), result in zip(keys, push_client().send_many(items, deadline)):
         if result.status == "sent":
             outcome.sent.append(delivery.id)
             outcome.ok_devices.add(sub.id)
@@ -342,8 +355,9 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
         return result
     rows = load_batch(ids)
     outcome = Outcome()
-    _send_push([r for r in rows if r[0].channel == "push"], outcome)
+    # Email first: an email batch never waits on a slow push service.
     _send_email([r for r in rows if r[0].channel == "email"], outcome)
+    _send_push([r for r in rows if r[0].channel == "push"], outcome)
     db.session.rollback()  # end the read transaction (digest rendering reads)
     record(outcome, token, now)
     result.update(sent=len(outcome.sent), retry=len(outcome.retry), dead=len(outcome.dead),

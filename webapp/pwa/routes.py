@@ -17,7 +17,7 @@ from webapp.pwa import bp
 from webapp.pwa import services
 from webapp.static_assets import asset_url, static_version
 
-ENDPOINT_MAX = 1000  # push service URLs are long, but not this long
+from webapp.delivery.endpoints import MAX_LENGTH as ENDPOINT_MAX
 
 
 def _delivery():
@@ -110,7 +110,8 @@ def push_subscribe():
     """Save this device's subscription (JSON body, CSRF in ``X-CSRFToken``): 201.
 
     An ``oldEndpoint`` member (sent after ``pushsubscriptionchange``) removes the
-    subscription the browser replaced.
+    subscription the browser replaced. Only push services' endpoints are accepted
+    (``webapp.delivery.endpoints``); one held by another account is a 409.
     """
     _signed_in_fully()
     data = request.get_json(silent=True)
@@ -120,7 +121,8 @@ def push_subscribe():
                                            (request.user_agent.string or "")[:300])
     except delivery.SubscriptionError as exc:
         db.session.rollback()
-        return jsonify(error=str(exc)), 400
+        # 409 for an endpoint another account holds (whose is never said), 400 otherwise.
+        return jsonify(error=str(exc)), 409 if isinstance(exc, delivery.EndpointTaken) else 400
     services.forget_removal(current_user.id, saved.endpoint)
     old = data.get("oldEndpoint")
     if _endpoint_ok(old) and old != saved.endpoint:

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db demo chromium clean serve
+.PHONY: run test setup db demo chromium test-tools clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -42,7 +42,22 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-test: $(STAMP) chromium
+# The validators the tests run: a Java runtime for the W3C Nu HTML checker, and the npm test
+# tools of tests/js (vnu-jar) from its lockfile. --ignore-scripts: vnu-jar's postinstall would
+# download a Java runtime; Debian's is used instead.
+JS_STAMP := tests/js/node_modules/.installed
+test-tools: $(JS_STAMP)
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "Installing a Java runtime for the Nu HTML checker"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	fi
+
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tests/js && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+test: $(STAMP) chromium test-tools
 	$(BIN)/pytest -q --durations=10
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \
@@ -50,4 +65,4 @@ test: $(STAMP) chromium
 	fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache tests/js/node_modules

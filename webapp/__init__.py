@@ -154,11 +154,12 @@ def _configure_sqlite(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from webapp.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
-    from webapp.timeutil import format_age, format_london, to_london
+    from webapp.timeutil import format_age, format_london, html_datetime, to_london
 
     app.jinja_env.filters["london"] = format_london
     app.jinja_env.filters["age"] = format_age
     app.jinja_env.filters["to_london"] = to_london
+    app.jinja_env.filters["html_datetime"] = html_datetime
     app.jinja_env.globals.update(CATEGORIES=CATEGORIES, CONCERN_TOPICS=CONCERN_TOPICS,
                                  EMAIL_FREQUENCIES=EMAIL_FREQUENCIES)
 

@@ -91,8 +91,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     _register_template_helpers(app)
     _register_error_pages(app)
+    from webapp.caching import set_cache_headers
     from webapp.security import set_security_headers
     app.after_request(set_security_headers)
+    app.after_request(set_cache_headers)
     return app
 
 

@@ -115,6 +115,23 @@ PAGES: tuple[Page, ...] = (
     Page("admin-deliveries", "admin.deliveries", "/admin/deliveries", "admin"),
 )
 
+# Forms sent with mistakes: the page or fragment with the errors next to the fields (422).
+# (id, role, path, form data); the HTML validator checks these too.
+FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
+    ("signup-errors", "visitor", "/signup", {"email": "not an address"}),
+    ("login-errors", "visitor", "/login", {"email": "bad"}),
+    ("officer-login-errors", "visitor", "/officer/login", {"email": "bad"}),
+    ("officer-enrol-errors", "enrolling", "/officer/login/enrol", {"code": "1"}),
+    ("survey-errors", "resident", "/survey", {"step": "3", "other_text": "x" * 3000}),
+    ("settings-name-errors", "resident", "/settings/name", {"display_name": ""}),
+    ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
+    ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
+    ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
+    ("ward-post-errors", "officer", "/officer/posts/new", {"title": ""}),
+    ("admin-officer-errors", "admin", "/admin/officers/new", {"email": "bad"}),
+    ("admin-team-errors", "admin", "/admin/teams/new", {"name": ""}),
+)
+
 # GET routes that answer something other than an HTML page.
 NOT_HTML = {
     "static", "core.healthz", "pwa.manifest", "pwa.service_worker", "pwa.push_key",

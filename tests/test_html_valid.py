@@ -1,6 +1,6 @@
 """Every page is valid HTML by the W3C Nu checker (npm ``vnu-jar``, run on Java): all the
-pages of ``tests/pages.py`` and the htmx fragments of the same URLs, checked in one ``vnu``
-run (the JVM starts once). The only messages allowed are htmx's own ``hx-*`` attributes."""
+pages of ``tests/pages.py``, the htmx fragments of the same URLs and forms shown with their
+errors, checked in one ``vnu`` run (the JVM starts once). The only messages allowed are htmx's own ``hx-*`` attributes."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pages import NOT_HTML, PAGES, build_world
+from tests.pages import FORM_ERRORS, NOT_HTML, PAGES, build_world
 
 VNU_JAR = Path(__file__).resolve().parent / "js" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 HTMX_ATTRIBUTE = re.compile(r"^Attribute “hx-[a-z:-]+” not allowed on element “[a-z0-9]+” at this point\.$")
@@ -73,8 +73,8 @@ def test_every_get_route_is_listed(app):
 
 
 def fetch_pages(app, world) -> dict[str, str]:
-    """Every page of PAGES as its role sees it, and its htmx fragment when the URL has one:
-    {file name: HTML document}."""
+    """Every page of PAGES as its role sees it, and its htmx fragment when the URL has one,
+    and the forms of FORM_ERRORS sent with mistakes: {file name: HTML document}."""
     documents, wrong = {}, []
     for page in PAGES:
         url = page.url(world)
@@ -98,6 +98,20 @@ def fetch_pages(app, world) -> dict[str, str]:
                 documents[f"{page.id}.html"] = html
             elif not whole:
                 documents[f"{page.id}.fragment.html"] = as_document(html)
+    for name, role, url, data in FORM_ERRORS:
+        for htmx in (False, True):
+            client = app.test_client()
+            session = world.session_for(role)
+            if session:
+                with client.session_transaction() as sess:
+                    sess.update(session)
+            response = client.post(url, data=data, headers={"HX-Request": "true"} if htmx else {})
+            if response.status_code != 422:
+                wrong.append((name, htmx, response.status_code, response.location))
+                continue
+            html = response.get_data(as_text=True)
+            whole = html.lstrip().lower().startswith("<!doctype html>")
+            documents[f"{name}{'.fragment' if htmx else ''}.html"] = html if whole else as_document(html)
     assert wrong == [], "pages not reached as their role"
     return documents
 

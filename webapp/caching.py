@@ -6,16 +6,18 @@
 - Anything answered to a signed-in person is never public: ``private`` (``no-cache`` unless
   the view chose ``no-store``), with ``Vary: Cookie``.
 - What visitors get (ward home, alerts, meetings, ``.ics`` feeds, the manifest...) carries
-  a weak ETag and answers ``If-None-Match`` with 304 (Werkzeug's ``make_conditional``). The
-  ETag ignores the CSRF token in a page: its signature changes on every request, but a
-  page's token stays valid for its session (``WTF_CSRF_TIME_LIMIT = None``).
+  a weak ETag and answers ``If-None-Match`` with 304 (Werkzeug's ``make_conditional``).
+  A page's CSRF token is signed afresh on every request, yet stays valid for its session
+  (``WTF_CSRF_TIME_LIMIT = None``): the ETag hashes the page without the token's signature
+  but with the session's CSRF secret, so the same browser gets 304s and a browser with
+  another session (its cached token would be refused) gets the page again.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 
-from flask import request
+from flask import current_app, request, session
 from flask_login import current_user
 
 from webapp.static_assets import asset_version
@@ -52,7 +54,16 @@ def set_cache_headers(response):
             not cache.no_store:
         if "Cache-Control" not in response.headers:
             cache.no_cache = True  # keep it, but ask again each time (304 when unchanged)
-        body = CSRF_VALUE.sub(rb"\1", response.get_data())
-        response.set_etag(hashlib.sha256(body).hexdigest()[:32], weak=True)
+        response.set_etag(_etag(response.get_data()), weak=True)
         response.make_conditional(request)
     return response
+
+
+def _etag(body: bytes) -> str:
+    """The validator of a response body (see the module docstring for CSRF tokens)."""
+    body, tokens = CSRF_VALUE.subn(rb"\1", body)
+    digest = hashlib.sha256(body)
+    if tokens:
+        secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "")
+        digest.update(b"\0" + str(secret).encode())
+    return digest.hexdigest()[:32]

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db demo chromium node redis spamassassin clean serve
+.PHONY: run test setup db demo chromium node test-tools redis spamassassin clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -42,8 +42,9 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
 
-# Node and the JavaScript tools the tests run (ical.js, tests/js/), from the lockfile.
-JS_STAMP := tests/js/node_modules/.package-lock.json
+# Node for the JavaScript tools the tests run (tests/js: ical.js, vnu-jar), from the lockfile.
+# --ignore-scripts: vnu-jar's postinstall would download a Java runtime; Debian's is used.
+JS_STAMP := tests/js/node_modules/.installed
 node:
 	@if ! command -v npm >/dev/null 2>&1; then \
 	  echo "Installing Debian's nodejs and npm for the tests' JavaScript tools"; \
@@ -51,7 +52,15 @@ node:
 	fi
 
 $(JS_STAMP): tests/js/package.json tests/js/package-lock.json | node
-	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/js && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The validators the tests run: a Java runtime for the W3C Nu HTML checker, and tests/js.
+test-tools: $(JS_STAMP)
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "Installing a Java runtime for the Nu HTML checker"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	fi
 
 # Debian's SpamAssassin for bench/spamassassin.py (not needed by the tests).
 spamassassin:
@@ -68,7 +77,7 @@ redis:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
-test: $(STAMP) chromium redis $(JS_STAMP)
+test: $(STAMP) chromium redis test-tools
 	$(BIN)/pytest -q --durations=10
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \

@@ -94,8 +94,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     _register_template_helpers(app)
     _register_error_pages(app)
+    from webapp.caching import set_cache_headers
     from webapp.security import set_security_headers
     app.after_request(set_security_headers)
+    app.after_request(set_cache_headers)
     return app
 
 
@@ -168,11 +170,12 @@ def _configure_sqlite(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from webapp.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
-    from webapp.timeutil import format_age, format_london, to_london
+    from webapp.timeutil import format_age, format_london, html_datetime, to_london
 
     app.jinja_env.filters["london"] = format_london
     app.jinja_env.filters["age"] = format_age
     app.jinja_env.filters["to_london"] = to_london
+    app.jinja_env.filters["html_datetime"] = html_datetime
     app.jinja_env.globals.update(CATEGORIES=CATEGORIES, CONCERN_TOPICS=CONCERN_TOPICS,
                                  EMAIL_FREQUENCIES=EMAIL_FREQUENCIES)
 

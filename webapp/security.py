@@ -37,10 +37,7 @@ def set_security_headers(response):
                                 "camera=(self), geolocation=(self), microphone=()")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    # Pages for signed-in people are private; never let a shared cache keep them.
-    if current_user.is_authenticated and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return response  # Cache-Control, Vary and ETag: webapp.caching
 
 
 def role_required(*roles: str):

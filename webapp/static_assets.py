@@ -13,12 +13,19 @@ def _file_hash(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
 
 
+def asset_version(filename: str) -> str | None:
+    """The content hash of static file ``filename`` (its ``?v=``), or None if there is none."""
+    root = Path(current_app.static_folder).resolve()
+    path = (root / filename).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return _file_hash(str(path), path.stat().st_mtime)
+
+
 def asset_url(filename: str) -> str:
     """Return ``/static/<filename>?v=<content hash>`` so changed files are never stale."""
-    path = Path(current_app.static_folder) / filename
-    try:
-        version = _file_hash(str(path), path.stat().st_mtime)
-    except OSError:
+    version = asset_version(filename)
+    if version is None:
         return url_for("static", filename=filename)
     return url_for("static", filename=filename, v=version)
 

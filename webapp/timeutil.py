@@ -34,6 +34,17 @@ def format_london(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
     return local.strftime(fmt) if local else ""
 
 
+def html_datetime(value: datetime | None) -> str:
+    """A stored (naive UTC or aware) datetime as an HTML ``datetime`` attribute value:
+    whole seconds in UTC with ``Z`` (HTML allows at most three digits of a fraction, and
+    the seconds are all a reader needs). Jinja filter ``html_datetime``."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def format_age(value: datetime | None, now: datetime | None = None) -> str:
     """Say how long ago ``value`` was, briefly ("5 min", "3 h", "2 days")."""
     if value is None:

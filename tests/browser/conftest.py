@@ -187,13 +187,14 @@ def stub_push_manager(context, subscription: dict) -> None:
     })();""" % json.dumps(subscription))
 
 
-def run_axe(page) -> list[tuple[str, str, int]]:
-    """Run axe-core on the page; return the serious and critical violations."""
+def run_axe(page, impacts=("serious", "critical")) -> list[tuple[str, str, int]]:
+    """Run axe-core's WCAG 2.2 A/AA rules on the page; return the violations of ``impacts``
+    (serious and critical unless told)."""
     page.add_script_tag(path=str(AXE_JS))
     result = page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']})")
     assert result["passes"], "axe ran no rules"
     return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+            for v in result["violations"] if v["impact"] in impacts]
 
 
 @pytest.fixture(autouse=True)

@@ -5,16 +5,15 @@ live in :mod:`webapp.accounts.services`; the forms call them so the rules are in
 """
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (HiddenField, RadioField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.accounts import services
+from webapp.forms import Form, MultiCheckboxField
 from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS)
-from webapp.forms import MultiCheckboxField
 
 
 def _choices(mapping: dict[str, str]) -> list[SelectChoice]:
@@ -25,7 +24,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class EmailForm(FlaskForm):
+class EmailForm(Form):
     email = StringField("Email address", filters=[_strip],
                         render_kw={"maxlength": services.EMAIL_MAX, "type": "email",
                                    "spellcheck": "false", "autocapitalize": "none"})
@@ -55,12 +54,12 @@ class SignupForm(EmailForm):
             raise ValidationError(exc.message) from exc
 
 
-class NameForm(FlaskForm):
+class NameForm(Form):
     display_name = SignupForm.display_name
     validate_display_name = SignupForm.validate_display_name
 
 
-class WardsForm(FlaskForm):
+class WardsForm(Form):
     """Survey step 1 sent as a plain form: the home ward and up to two more (ONS codes).
 
     The finder saves each choice as it is made, so both fields are optional here; the view
@@ -71,7 +70,7 @@ class WardsForm(FlaskForm):
     extra_wards = SelectMultipleField("Other wards", choices=[], validate_choice=False)
 
 
-class WardPickForm(FlaskForm):
+class WardPickForm(Form):
     """One choice from the ward finder: this ward, as home or as an extra ward."""
 
     ward = HiddenField("Ward", filters=[_strip])
@@ -79,7 +78,7 @@ class WardPickForm(FlaskForm):
                       validate_choice=False)
 
 
-class UpdatesForm(FlaskForm):
+class UpdatesForm(Form):
     """Survey step 2: which updates, and how."""
 
     categories = MultiCheckboxField("Which updates do you want?",
@@ -93,7 +92,7 @@ class UpdatesForm(FlaskForm):
             raise ValidationError("Choose how often we should email you.")
 
 
-class ConcernsForm(FlaskForm):
+class ConcernsForm(Form):
     """Survey step 3: up to three topics, and words for "something else"."""
 
     concerns = MultiCheckboxField(f"Choose up to {MAX_CONCERNS}",

@@ -1,11 +1,11 @@
 """Forms of the admin pages."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.accounts.models import OFFICER_RANKS
+from webapp.forms import Form
 
 
 class CheckboxesField(SelectMultipleField):
@@ -18,7 +18,7 @@ RANK_CHOICES = [SelectChoice("", "None (administrator)")] + \
     [SelectChoice(code, label) for code, label in OFFICER_RANKS.items()]
 
 
-class OfficerForm(FlaskForm):
+class OfficerForm(Form):
     email = EmailField("Work email", validators=[DataRequired("Enter the work email."),
                                                  Email("Enter a valid email address."),
                                                  Length(max=254)])
@@ -31,7 +31,7 @@ class OfficerForm(FlaskForm):
     teams = CheckboxesField("Teams", coerce=int, validators=[Optional()])
 
 
-class TeamForm(FlaskForm):
+class TeamForm(Form):
     name = StringField("Team name", validators=[DataRequired("Enter the team's name."), Length(max=120)],
                        render_kw={"maxlength": 120})
     wards = TextAreaField("Wards covered (ONS codes, e.g. E05013806, separated by commas or lines)",

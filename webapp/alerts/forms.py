@@ -1,7 +1,6 @@
 """Forms of the alerts domain. The schedule time is entered in Europe/London."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateTimeLocalField, RadioField, SelectField,
                      StringField, TextAreaField)
 from wtforms.fields.choices import SelectChoice
@@ -9,12 +8,12 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
 from webapp.taxonomy import CATEGORIES
-from webapp.forms import MultiCheckboxField, db_id, one_line
+from webapp.forms import Form, MultiCheckboxField, db_id, one_line
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class AlertForm(FlaskForm):
+class AlertForm(Form):
     title = StringField("Title", filters=[one_line],
                         validators=[DataRequired(message="Give the alert a title."),
                                     Length(max=TITLE_MAX)])

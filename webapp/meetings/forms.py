@@ -1,7 +1,6 @@
 """Forms of the meetings domain. Times are entered as Europe/London wall-clock times."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (DateTimeLocalField, HiddenField, IntegerField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
@@ -10,12 +9,12 @@ from wtforms.fields.choices import SelectChoice
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
 from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
 from webapp.timeutil import london_to_utc, to_london
-from webapp.forms import MultiCheckboxField, db_id, one_line
+from webapp.forms import Form, MultiCheckboxField, db_id, one_line
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(Form):
     title = StringField("Title", filters=[one_line], validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("What the meeting is about", validators=[Optional(), Length(max=4000)])
     venue_name = StringField("Venue", filters=[one_line], validators=[DataRequired(), Length(max=120)])
@@ -63,12 +62,12 @@ class MeetingForm(FlaskForm):
             getattr(self, name).data = to_london(getattr(meeting, name)).replace(tzinfo=None)
 
 
-class CancelMeetingForm(FlaskForm):
+class CancelMeetingForm(Form):
     reason = TextAreaField("Reason (sent to everyone with a place or on the waitlist)",
                            validators=[Optional(), Length(max=500)])
 
 
-class ConcernForm(FlaskForm):
+class ConcernForm(Form):
     topic = SelectField("Topic", choices=[SelectChoice("", "Choose a topic")] +
                         [SelectChoice(k, v) for k, v in CONCERN_TOPICS.items()],
                         validators=[DataRequired(message="Choose a topic.")])
@@ -76,16 +75,16 @@ class ConcernForm(FlaskForm):
                          validators=[Optional(), Length(max=CONCERN_TEXT_MAX)])
 
 
-class CheckinForm(FlaskForm):
+class CheckinForm(Form):
     code = StringField("Check-in code", validators=[DataRequired(message="Scan or type a code."),
                                                     Length(max=500)])
 
 
-class SummaryForm(FlaskForm):
+class SummaryForm(Form):
     summary = TextAreaField("What was raised, and what will be done",
                             validators=[DataRequired(message="Write the summary."),
                                         Length(max=SUMMARY_MAX)])
 
 
-class AnsweredForm(FlaskForm):
+class AnsweredForm(Form):
     answered = HiddenField(validators=[Optional()])

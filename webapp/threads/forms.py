@@ -1,10 +1,10 @@
 """Forms of the threads domain. Limits are enforced here and again in the services."""
 import uuid
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from webapp.forms import Form
 from webapp.threads.models import MESSAGE_MAX, SUBJECT_MAX
 
 
@@ -12,7 +12,7 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     body = TextAreaField("Your message", validators=[
         DataRequired("Enter your message."),
         Length(max=MESSAGE_MAX, message=f"Your message must be {MESSAGE_MAX:,} characters or fewer.")],
@@ -31,16 +31,16 @@ class NewConversationForm(ReplyForm):
     field_order = ("ward", "subject", "body")
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     reason = StringField("Reason", validators=[Length(max=500)], render_kw={"maxlength": 500})
 
 
-class BlockForm(FlaskForm):
+class BlockForm(Form):
     reason = StringField("Reason (shown to the resident and kept in the audit log)", validators=[
         DataRequired("Give a reason."), Length(max=500)], render_kw={"maxlength": 500})
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=160)],
                         render_kw={"maxlength": 160})
     question = TextAreaField("The question, in your words", validators=[
@@ -51,7 +51,7 @@ class PublishForm(FlaskForm):
         render_kw={"maxlength": 5000, "rows": 6})
 
 
-class WardPostForm(FlaskForm):
+class WardPostForm(Form):
     ward = SelectField("Ward", coerce=int, validators=[DataRequired("Choose a ward.")])
     title = StringField("Title", validators=[DataRequired("Enter a title."), Length(max=160)],
                         render_kw={"maxlength": 160})

@@ -1,0 +1,116 @@
+"""HTTP caching: versioned static files are immutable for a year, what visitors see answers
+conditional requests with 304, and nothing a signed-in person gets is ever public."""
+from __future__ import annotations
+
+import pytest
+
+from tests.pages import PAGES, ST_JAMES, build_world
+from webapp.extensions import db
+
+
+def test_versioned_static_files_are_immutable(app, client):
+    from webapp.static_assets import asset_url
+    with app.test_request_context():
+        url = asset_url("css/app.css")
+    assert "?v=" in url
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.cache_control.public and response.cache_control.immutable
+    assert response.cache_control.max_age == 31536000 and not response.cache_control.no_cache
+    # Only the current version: without it, or with a stale one, the browser must ask again.
+    for other in ("/static/css/app.css", "/static/css/app.css?v=0123456789"):
+        response = client.get(other)
+        assert response.status_code == 200
+        assert not response.cache_control.immutable and not response.cache_control.max_age, other
+        assert response.cache_control.no_cache, other
+
+
+def test_every_versioned_asset_in_a_page_is_immutable(client):
+    import re
+    html = client.get(f"/wards/{ST_JAMES}").get_data(as_text=True)
+    urls = re.findall(r'(?:src|href)="(/static/[^"]+\?v=[^"]+)"', html)
+    assert len(urls) >= 2
+    for url in urls:
+        response = client.get(url.replace("&amp;", "&"))
+        assert response.cache_control.immutable, url
+
+
+@pytest.fixture
+def world(app, make_resident, make_staff):
+    return build_world(make_resident, make_staff)
+
+
+PUBLIC = [f"/wards/{ST_JAMES}", "/alerts/{alert}", "/meetings/{meeting}", "/meetings/{meeting}.ics",
+          f"/wards/{ST_JAMES}/meetings.ics", "/manifest.webmanifest", f"/wards/{ST_JAMES}/posts",
+          "/"]
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_public_pages_and_feeds_answer_304(app, world, path):
+    url = path.format(**world.values)
+    browser = app.test_client()
+    first = browser.get(url)
+    assert first.status_code == 200 and first.headers["ETag"].startswith('W/"')
+    assert "no-store" not in first.headers.get("Cache-Control", "")
+    again = browser.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    # Another browser (another session) gets a page whose CSRF token fits its session; a feed
+    # holds no token, so it is the same for everyone.
+    other = app.test_client().get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == (200 if first.mimetype == "text/html" else 304)
+    if other.status_code == 200:
+        assert other.headers["ETag"] != first.headers["ETag"]
+
+
+def test_a_changed_page_gets_a_new_etag(app, world, make_staff):
+    from webapp.threads.services import create_ward_post
+    from webapp.wards.services import get_ward
+    browser = app.test_client()
+    etag = browser.get(f"/wards/{ST_JAMES}").headers["ETag"]
+    create_ward_post(get_ward(ST_JAMES), world.users["officer"], "Road closed", "Until Friday.")
+    db.session.commit()
+    response = browser.get(f"/wards/{ST_JAMES}", headers={"If-None-Match": etag})
+    assert response.status_code == 200 and "Road closed" in response.get_data(as_text=True)
+    assert response.headers["ETag"] != etag
+
+
+def test_nothing_a_signed_in_person_gets_is_public(app, world):
+    """Every page of the sweep list, and the feeds, as each signed-in role: private or
+    no-store, Vary: Cookie, never public."""
+    checked = 0
+    for page in PAGES:
+        roles = [page.role] if page.role not in ("visitor", "mailed") else ["resident", "officer"]
+        for role in roles:
+            if role in ("enrolling", "verifying"):
+                continue  # not signed in yet
+            client = app.test_client()
+            with client.session_transaction() as sess:
+                sess.update(world.session_for(role))
+            response = client.get(page.url(world), headers={"HX-Request": "true"} if page.fragment else {})
+            if response.status_code >= 300 and response.status_code != 304:
+                continue  # a redirect or refusal for this role
+            cache = response.cache_control
+            assert not cache.public, (page.id, role, response.headers.get("Cache-Control"))
+            assert cache.private or cache.no_store, (page.id, role, response.headers.get("Cache-Control"))
+            assert "cookie" in {v.lower() for v in response.vary}, (page.id, role)
+            checked += 1
+    assert checked > len(PAGES)
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess.update(world.session_for("resident"))
+    for path in (f"/wards/{ST_JAMES}/meetings.ics", "/manifest.webmanifest"):
+        cache = client.get(path).cache_control
+        assert not cache.public and cache.private, path
+
+
+def test_a_page_from_a_304_still_posts(app, world):
+    """The page a browser keeps after a 304 carries a CSRF token its session accepts."""
+    import re
+    browser = app.test_client()
+    first = browser.get(f"/alerts/{world.values['alert']}")
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', first.get_data(as_text=True)).group(1)
+    assert browser.get(f"/alerts/{world.values['alert']}",
+                       headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    response = browser.post("/signup", data={"email": "sam@example.org", "display_name": "Sam",
+                                              "csrf_token": token}, csrf=False)
+    assert response.status_code == 303

@@ -114,3 +114,20 @@ def test_a_page_from_a_304_still_posts(app, world):
     response = browser.post("/signup", data={"email": "sam@example.org", "display_name": "Sam",
                                               "csrf_token": token}, csrf=False)
     assert response.status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/meetings/{meeting}.ics", f"/wards/{ST_JAMES}/meetings.ics"])
+def test_a_calendar_made_a_second_later_still_answers_304(app, world, path, monkeypatch):
+    """DTSTAMP is when the file was made (RFC 5545), so it differs between two requests a
+    second apart; the feed itself has not changed and must still be a 304."""
+    import datetime as dt
+
+    from webapp.meetings import ical
+    url = path.format(**world.values)
+    browser = app.test_client()
+    first = browser.get(url)
+    assert b"DTSTAMP" in first.data
+    later = ical.utcnow() + dt.timedelta(seconds=5)
+    monkeypatch.setattr(ical, "utcnow", lambda: later)
+    again = browser.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304

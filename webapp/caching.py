@@ -10,7 +10,9 @@
   A page's CSRF token is signed afresh on every request, yet stays valid for its session
   (``WTF_CSRF_TIME_LIMIT = None``): the ETag hashes the page without the token's signature
   but with the session's CSRF secret, so the same browser gets 304s and a browser with
-  another session (its cached token would be refused) gets the page again.
+  another session (its cached token would be refused) gets the page again. A calendar's
+  ``DTSTAMP`` says when the file was made, so it changes every second: the ETag leaves it
+  out, and an unchanged feed still answers 304.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from webapp.static_assets import asset_version
 IMMUTABLE_MAX_AGE = 31536000  # one year, the longest HTTP/1.1 caches are asked to keep
 CONDITIONAL_MIMETYPES = {"text/html", "text/calendar", "application/manifest+json"}
 CSRF_VALUE = re.compile(rb'("X-CSRFToken": "|name="csrf_token"[^>]*?value=")[^"]*')
+DTSTAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r?\n", re.M)
 
 
 def set_cache_headers(response):
@@ -61,7 +64,7 @@ def set_cache_headers(response):
 
 def _etag(body: bytes) -> str:
     """The validator of a response body (see the module docstring for CSRF tokens)."""
-    body, tokens = CSRF_VALUE.subn(rb"\1", body)
+    body, tokens = CSRF_VALUE.subn(rb"\1", DTSTAMP_LINE.sub(b"", body))
     digest = hashlib.sha256(body)
     if tokens:
         secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "")

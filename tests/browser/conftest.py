@@ -1,5 +1,5 @@
 """Browser tests: Playwright drives Debian's Chromium (no ``playwright install``) against a
-live server of the test app, sharing the test database (recipe: shared/testing/browser.md).
+live server of the test app, sharing the test database (recipe: docs/testing-browser.md).
 
 One browser per session (pytest-playwright), a fresh context per test, so every test
 installs the service worker from scratch and nothing leaks between tests.

@@ -1,4 +1,4 @@
-"""A loopback Web Push service for tests (adapted from /work/shared/testing/push_stub.py).
+"""A loopback Web Push service for tests (adapted from the probe push service credited in docs/testing-browser.md).
 
 * :class:`FakeUserAgent`: the browser side of a subscription, with a real P-256 key pair
   and auth secret; ``.subscription`` is what ``PushSubscription.toJSON()`` gives.

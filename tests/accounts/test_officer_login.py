@@ -4,7 +4,6 @@ out. Failed attempts: tests/accounts/test_throttle.py."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pyotp
 import pytest

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from flask import current_app, make_response, redirect, render_template, request, session, url_for
+from flask import (current_app, flash, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, user_logged_in, user_logged_out
 
 from webapp.accounts import bp, mfa, sessions, throttle
@@ -238,7 +239,6 @@ def officer_password():
             session["mfa_user_id"] = user.id
             session[sessions.STAFF_SINCE], session[sessions.STAFF_SEEN] = since, seen
             db.session.commit()
-            from flask import flash
             flash("Your password has been changed. You were signed out on other devices.",
                   "success")
             return redirect(url_for("core.staff_home"), 303)

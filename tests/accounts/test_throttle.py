@@ -185,3 +185,17 @@ def test_nothing_stores_addresses_in_clear(app, officer):
     row = db.session.scalars(select(throttle.LoginThrottle)).one()
     assert officer.email not in row.account_key and ATTACKER not in row.source_key
     assert len(row.account_key) == len(row.source_key) == 64
+
+
+def test_a_known_device_counts_only_for_its_own_officer(app, officer, make_staff):
+    colleague = make_staff("officer", email_address="sam@police.example")
+    colleague.password_hash = hash_password(PASSWORD)
+    db.session.commit()
+    phone = browser(app, OFFICE)
+    full_sign_in(phone, officer)
+    phone.post("/officer/logout")
+    # Jane's device guessing Sam's password is an ordinary source: the per-account delays
+    # and the per-IP cap both apply.
+    answers = [password_step(phone, colleague.email, "wrong password!") for _ in range(11)]
+    assert "Wait 1 minute" in error_of(answers[app.config["LOGIN_FREE_ATTEMPTS"] - 1])
+    assert answers[-1].status_code == 429

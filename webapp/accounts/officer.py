@@ -64,10 +64,19 @@ def _pending_user():
 
 
 def _from_known_device() -> bool:
-    """True when the request carries a valid known-device cookie: the per-IP cap on
-    sign-in POSTs does not apply to it, so an office sharing one address with someone
-    guessing passwords still signs in (its attempts are counted per account and device)."""
-    return throttle.device_user_id(request.cookies.get(throttle.DEVICE_COOKIE)) is not None
+    """True when the request comes from a device where the staff member it is about (the
+    address typed, or the one past the password step) signed in before: Flask-Limiter's
+    per-IP cap on sign-in POSTs does not apply to it, so an office sharing one address with
+    someone guessing passwords still signs in (its attempts are counted per account and
+    device)."""
+    uid = throttle.device_user_id(request.cookies.get(throttle.DEVICE_COOKIE))
+    if uid is None:
+        return False
+    if request.endpoint == "accounts.officer_login":
+        user = mfa.find_staff(request.form.get("email"))
+    else:
+        user = _pending_user()
+    return user is not None and user.id == uid
 
 
 def _source(user) -> str:

@@ -334,6 +334,8 @@ def login():
             sess["_fresh"] = True
             if user.role in ("officer", "admin") and mfa:
                 sess["mfa_user_id"] = user.id
+                # A staff session starts now (it expires when idle or too old).
+                sess["staff_since"] = sess["staff_seen"] = int(time.time())
         return client
     return do_login
 

@@ -66,6 +66,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
+    if not app.config.get("TOTP_ENCRYPTION_KEY"):
+        from webapp.accounts.crypto import new_key
+        app.config["TOTP_ENCRYPTION_KEY"] = load_or_create_secret(app.instance_path, "totp_key",
+                                                                  new_key)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = \
             "sqlite:///" + os.path.join(app.instance_path, "wardline.sqlite")

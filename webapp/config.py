@@ -17,14 +17,18 @@ def _bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def load_or_create_secret(instance_path: str, name: str = "secret_key") -> str:
-    """Return the secret stored in ``instance/<name>``, creating it (mode 0600) on first run."""
+def load_or_create_secret(instance_path: str, name: str = "secret_key", factory=None) -> str:
+    """Return the secret stored in ``instance/<name>``, creating it (mode 0600) on first run
+    with ``factory()`` (default: 48 random bytes, url-safe)."""
     path = Path(instance_path) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    value = factory() if factory is not None else secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (a second worker) created it first
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
     return value
@@ -101,5 +105,23 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session; a long-open form must still submit
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
+
+    # Staff sign-in (officers and admins). Sessions end after this much idle time, and
+    # after this long in all, whatever the activity (seconds).
+    STAFF_IDLE_TIMEOUT = int(os.environ.get("STAFF_IDLE_TIMEOUT", str(30 * 60)))
+    STAFF_SESSION_MAX_AGE = int(os.environ.get("STAFF_SESSION_MAX_AGE", str(12 * 60 * 60)))
+    # A one-time password (new account, reset) must be used within this many seconds.
+    ONE_TIME_PASSWORD_MAX_AGE = int(os.environ.get("ONE_TIME_PASSWORD_MAX_AGE", str(72 * 60 * 60)))
+    # Failed sign-ins per account and source (device or IP address): this many are free,
+    # then each further failure waits LOGIN_DELAY_BASE seconds, doubling, up to LOGIN_DELAY_MAX.
+    LOGIN_FREE_ATTEMPTS = int(os.environ.get("LOGIN_FREE_ATTEMPTS", "5"))
+    LOGIN_DELAY_BASE = int(os.environ.get("LOGIN_DELAY_BASE", "60"))
+    LOGIN_DELAY_MAX = int(os.environ.get("LOGIN_DELAY_MAX", str(60 * 60)))
+    # Email an officer when this many sign-in attempts on their account failed within an
+    # hour (from any source); at most one email an hour.
+    LOGIN_ALERT_AFTER = int(os.environ.get("LOGIN_ALERT_AFTER", "5"))
+    # Fernet key(s) for TOTP secrets at rest, comma-separated (the first encrypts). None:
+    # generated into instance/totp_key on first run.
+    TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY")
     TIMEZONE = "Europe/London"
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "wardline-demo")

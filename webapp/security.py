@@ -5,10 +5,14 @@ domain, so no view filters by hand.
 """
 from __future__ import annotations
 
+import unicodedata
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
+
+NEXT_MAX_LENGTH = 500
 
 # A strict policy: no inline script or style, nothing from other origins.
 CSP = "; ".join([
@@ -25,6 +29,39 @@ CSP = "; ".join([
     "base-uri 'none'",
     "object-src 'none'",
 ])
+
+
+def safe_next(value) -> str | None:
+    """``value`` if it is a path on this site (a place to go after signing in), else None.
+
+    The one check for every ``next`` in the app. Refused: anything that is not a string
+    starting with a single ``/``; ``//`` and ``/\\`` (browsers read both as another host);
+    any backslash; control, format and whitespace characters anywhere (browsers drop a tab
+    or newline, so ``/\t/evil.example`` becomes ``//evil.example``, and a newline in a
+    ``Location`` header is an error); a scheme or host; more than 500 characters.
+    """
+    if not isinstance(value, str) or not value or len(value) > NEXT_MAX_LENGTH:
+        return None
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+           for ch in value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    if parts.scheme or parts.netloc:
+        return None
+    return value
+
+
+def no_store(response):
+    """Mark ``response`` as never to be stored by any cache or kept in history (pages that
+    show a secret: an authenticator key, a one-time password, backup codes)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def set_security_headers(response):
@@ -58,6 +95,10 @@ def role_required(*roles: str):
             if current_user.role in ("officer", "admin") and \
                     not getattr(current_user, "is_fully_authenticated", False):
                 abort(403)
+            # A one-time password (from an admin) must be replaced before anything else.
+            if current_user.role in ("officer", "admin") and current_user.password_must_change \
+                    and request.endpoint != "accounts.officer_password":
+                return redirect(url_for("accounts.officer_password"))
             return view(*args, **kwargs)
         return wrapped
     return decorator

@@ -335,7 +335,8 @@
 
   // ---------------------------------------------------------------- sign-out
   function wireSignOut() {
-    document.querySelectorAll("form[action$='/logout']").forEach(function (form) {
+    // Also "Sign out of all devices" in Settings (data-sign-out).
+    document.querySelectorAll("form[action$='/logout'], form[data-sign-out]").forEach(function (form) {
       form.addEventListener("submit", function (event) {
         if (form.getAttribute("data-cleaned") === "1") return;
         event.preventDefault();

@@ -1,10 +1,9 @@
 """Officer and admin sign-in: password (argon2) then TOTP; enrolment with a QR code and
-backup codes; lockout after failures; per-address throttling; no officer pages without
-the second factor; sign out."""
+backup codes; per-address throttling; no officer pages without the second factor; sign
+out. Failed attempts: tests/accounts/test_throttle.py."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pyotp
 import pytest
@@ -130,30 +129,6 @@ def test_wrong_password_and_unknown_email_look_the_same(client, officer, make_re
     for response in (wrong, unknown, as_resident):
         assert response.status_code == 422
         assert "do not match a staff account" in response.text
-
-
-def test_account_locks_after_five_failures(client, officer):
-    for _ in range(mfa.MAX_FAILURES):
-        assert _password_step(client, password="wrong password!").status_code == 422
-    locked = _password_step(client)  # even the right password is refused now
-    assert locked.status_code == 422 and "locked until" in locked.text
-    assert mfa.locked_until(officer) is not None
-    # The lock is stored in the database and ends after 15 minutes.
-    state = db.session.get(mfa.StaffLoginState, officer.id)
-    assert state.locked_until - utcnow() <= mfa.LOCK_FOR
-    state.locked_until = utcnow() - timedelta(seconds=1)
-    db.session.commit()
-    assert _password_step(client).status_code == 303
-
-
-def test_wrong_codes_also_lock_the_account(client, enrolled):
-    _password_step(client)
-    for _ in range(mfa.MAX_FAILURES):
-        assert client.post("/officer/login/verify", data={"code": "123456"}).status_code == 422
-    response = client.post("/officer/login/verify", data={"code": _code_at(enrolled.totp_secret)})
-    assert response.status_code in (303, 422)
-    assert client.get("/officer/inbox").status_code == 302  # not signed in
-    assert mfa.locked_until(enrolled) is not None
 
 
 def test_login_posts_are_throttled_per_address(client, officer):

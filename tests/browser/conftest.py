@@ -98,6 +98,7 @@ def session_cookie(app, user, base_url: str) -> dict:
     data = {"_user_id": user.get_id(), "_fresh": True}
     if user.role in ("officer", "admin"):
         data["mfa_user_id"] = user.id
+        data["staff_since"] = data["staff_seen"] = int(time.time())  # a fresh staff session
     value = app.session_interface.get_signing_serializer(app).dumps(data)
     return {"name": app.config.get("SESSION_COOKIE_NAME", "session"), "value": value,
             "url": base_url}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import run_axe
+from tests.browser.conftest import run_axe, session_cookie
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -88,11 +88,7 @@ def test_threads_pages_pass_axe(browser, base_url, app, make_resident, make_staf
         for path in paths:
             ctx = browser.new_context(base_url=base_url, bypass_csp=True)
             try:
-                data = {"_user_id": user.get_id(), "_fresh": True}
-                if user.role != "resident":
-                    data["mfa_user_id"] = user.id
-                value = app.session_interface.get_signing_serializer(app).dumps(data)
-                ctx.add_cookies([{"name": "session", "value": value, "url": base_url}])
+                ctx.add_cookies([session_cookie(app, user, base_url)])
                 page = ctx.new_page()
                 assert page.goto(path).status == 200
                 assert run_axe(page) == [], path

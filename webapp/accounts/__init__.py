@@ -13,19 +13,28 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """Load a user from ``"<id>:<session_version>"``; a stale version signs them out."""
+    """Load a user from ``"<id>:<session_version>[:<session id>]"``; a stale version or a
+    signed-out session id signs them out (see :mod:`webapp.accounts.sessions`)."""
     from webapp.accounts.models import User
+    from webapp.accounts.sessions import is_revoked, parse_user_id
 
-    try:
-        raw_id, raw_version = user_id.split(":", 1)
-        user = db.session.get(User, int(raw_id))
-        version = int(raw_version)
-    except (ValueError, TypeError):
+    parsed = parse_user_id(user_id)
+    if parsed is None:
         return None
-    if user is None or user.session_version != version:
+    uid, version, session_id = parsed
+    user = db.session.get(User, uid)
+    if user is None or user.session_version != version or is_revoked(session_id):
         return None
+    user.session_id = session_id
     return user
 
 
+@bp.before_app_request
+def _end_stale_staff_sessions():
+    from webapp.accounts.sessions import check_staff_session
+    check_staff_session()
+
+
+from webapp.accounts import sessions, throttle  # noqa: E402,F401  (their tables)
 from webapp.accounts import routes  # noqa: E402,F401
 from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)

@@ -1,15 +1,16 @@
-"""Officers' and admins' second factor and sign-in throttling.
+"""Officers' and admins' password check and second factor.
 
 TOTP (pyotp) with a QR code for enrolment (segno, as inline SVG markup that the strict CSP
-allows), ten single-use backup codes kept only as hashes, and an account lock after
-repeated failures (stored in the database so it holds across processes and restarts).
+allows) and ten single-use backup codes kept only as hashes. Failed attempts are throttled
+per account and source by :mod:`webapp.accounts.throttle` (no account lock: a lock would
+let anyone lock any officer out).
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pyotp
 import segno
@@ -20,22 +21,17 @@ from webapp.extensions import db
 from webapp.timeutil import utcnow
 
 ISSUER = "Wardline"
-MAX_FAILURES = 5                 # failed passwords or codes before the account locks
-LOCK_FOR = timedelta(minutes=15)
 BACKUP_CODE_COUNT = 10
 _BACKUP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: easy to read out
 
 
 class StaffLoginState(db.Model):
-    """Failed sign-in attempts of one staff account, its lock, and the last TOTP step used."""
+    """The TOTP time step last accepted for one staff account."""
 
     __tablename__ = "staff_login_states"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          primary_key=True)
-    failed_count: Mapped[int] = mapped_column(default=0)
-    last_failed_at: Mapped[datetime | None]
-    locked_until: Mapped[datetime | None]
     # The TOTP time step last accepted: a code is never accepted twice (replay).
     totp_last_counter: Mapped[int] = mapped_column(default=0)
 
@@ -53,54 +49,14 @@ class BackupCode(db.Model):
     used_at: Mapped[datetime | None]
 
 
-# --------------------------------------------------------------------------- lockout
+# --------------------------------------------------------------------------- state
 def _state(user) -> StaffLoginState:
     state = db.session.get(StaffLoginState, user.id)
     if state is None:
-        state = StaffLoginState(user_id=user.id, failed_count=0, totp_last_counter=0)
+        state = StaffLoginState(user_id=user.id, totp_last_counter=0)
         db.session.add(state)
         db.session.flush()
     return state
-
-
-def locked_until(user, now: datetime | None = None) -> datetime | None:
-    """When ``user``'s lock ends, or None if they may try to sign in now."""
-    state = db.session.get(StaffLoginState, user.id)
-    now = now or utcnow()
-    if state is not None and state.locked_until and state.locked_until > now:
-        return state.locked_until
-    return None
-
-
-def record_failure(user, now: datetime | None = None) -> bool:
-    """Count a failed password or code; lock the account after MAX_FAILURES. The caller
-    commits. Returns True if the account is now locked."""
-    now = now or utcnow()
-    _state(user)
-    # One UPDATE, so parallel failures all count (no lost updates).
-    db.session.execute(update(StaffLoginState).where(StaffLoginState.user_id == user.id)
-                       .values(failed_count=StaffLoginState.failed_count + 1,
-                               last_failed_at=now))
-    state = db.session.get(StaffLoginState, user.id)
-    db.session.refresh(state)
-    if state.failed_count >= MAX_FAILURES:
-        state.locked_until = now + LOCK_FOR
-        state.failed_count = 0
-        return True
-    return False
-
-
-def reset_failures(user) -> None:
-    """Forget failures after a complete sign-in (the caller commits)."""
-    state = db.session.get(StaffLoginState, user.id)
-    if state is not None:
-        state.failed_count = 0
-        state.locked_until = None
-
-
-def unlock(user) -> None:
-    """Lift a lock (admins, from the officer page). The caller commits."""
-    reset_failures(user)
 
 
 # --------------------------------------------------------------------------- TOTP
@@ -210,27 +166,60 @@ def backup_codes_left(user) -> int:
 class PasswordCheck:
     user: object | None
     ok: bool
-    locked_until: datetime | None = None
+    expired: bool = False  # the right one-time password, too late
 
 
 def check_password(email: str, password: str, now: datetime | None = None) -> PasswordCheck:
-    """Check a staff member's email and password, honouring and updating the lock.
+    """Check a staff member's email and password.
 
-    Unknown emails and residents fail exactly like a wrong password (same message, same
-    argon2 work). The caller commits (the failure count is written).
+    Unknown emails and residents fail exactly like a wrong password (same answer, same
+    argon2 work). A one-time password past ``password_expires_at`` fails with ``expired``.
     """
-    from webapp.accounts.models import User
     from webapp.accounts.passwords import verify_password
     now = now or utcnow()
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
-    if user is None or not user.is_staff or not user.password_hash:
+    user = find_staff(email)
+    if user is None:
         verify_password(None, password or "x")
         return PasswordCheck(None, False)
-    lock = locked_until(user, now)
-    if lock is not None:
-        return PasswordCheck(user, False, lock)
-    if verify_password(user.password_hash, password):
-        return PasswordCheck(user, True)
-    if record_failure(user, now):
-        return PasswordCheck(user, False, locked_until(user, now))
-    return PasswordCheck(user, False)
+    if not verify_password(user.password_hash, password):
+        return PasswordCheck(user, False)
+    if user.password_expires_at is not None and user.password_expires_at <= now:
+        return PasswordCheck(user, False, expired=True)
+    return PasswordCheck(user, True)
+
+
+def find_staff(email: str | None):
+    """The officer or admin with a password whose address is ``email``, or None."""
+    from webapp.accounts.models import User
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
+    if user is None or not user.is_staff or not user.password_hash:
+        return None
+    return user
+
+
+def change_password(user, current: str, new: str, now: datetime | None = None) -> dict[str, str]:
+    """Replace ``user``'s password with ``new`` after checking ``current``. Returns errors
+    by field (nothing changes then), or {} on success: the password is no longer one-time,
+    every other session of ``user`` ends (the session version moves on), and the change is
+    audit-logged. The caller commits."""
+    from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
+    from webapp.admin.audit import record
+    errors = {}
+    if not verify_password(user.password_hash, current or ""):
+        errors["current_password"] = "That is not your current password."
+    if len(new or "") < MIN_LENGTH:
+        errors["new_password"] = f"Use at least {MIN_LENGTH} characters."
+    elif len(new) > MAX_LENGTH:
+        errors["new_password"] = f"Use at most {MAX_LENGTH} characters."
+    elif new == current:
+        errors["new_password"] = "Choose a password different from your current one."
+    elif user.email and user.email.lower() in new.lower():
+        errors["new_password"] = "Do not use your email address in your password."
+    if errors:
+        return errors
+    user.password_hash = hash_password(new)
+    user.password_must_change = False
+    user.password_expires_at = None
+    user.session_version = (user.session_version or 0) + 1
+    record(user, "staff.password_change", user)
+    return {}

@@ -9,6 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.accounts.crypto import EncryptedString
 from webapp.extensions import db
 from webapp.timeutil import utcnow
 
@@ -49,7 +50,12 @@ class User(UserMixin, db.Model):
 
     # Officers and admins
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # A one-time password (set by an admin) must be replaced at the first sign-in and
+    # stops working at ``password_expires_at``.
+    password_must_change: Mapped[bool] = mapped_column(default=False)
+    password_expires_at: Mapped[datetime | None]
+    # Encrypted at rest (Fernet, key from TOTP_ENCRYPTION_KEY); Python sees the clear value.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString(255))
     totp_confirmed_at: Mapped[datetime | None]
     rank: Mapped[str | None] = mapped_column(String(16))  # see OFFICER_RANKS
     shoulder_number: Mapped[str | None] = mapped_column(String(16))
@@ -62,8 +68,15 @@ class User(UserMixin, db.Model):
     categories: Mapped[list["UserCategory"]] = relationship(
         back_populates="user", cascade="all, delete-orphan")
 
+    #: The id of the browser session this object was signed in or loaded for (not stored
+    #: here; see :mod:`webapp.accounts.sessions`).
+    session_id = None  # a plain attribute, not a column
+
     def get_id(self) -> str:
-        # Include the session version so bumping it signs the user out everywhere.
+        # The session version: bumping it signs the user out everywhere. The session id:
+        # revoking it signs out this one session (cookies saved before included).
+        if self.session_id:
+            return f"{self.id}:{self.session_version}:{self.session_id}"
         return f"{self.id}:{self.session_version}"
 
     @property

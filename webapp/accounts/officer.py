@@ -1,27 +1,36 @@
 """Officer and admin sign-in: email and password, then a second factor (TOTP or a backup
-code). The first sign-in enrols the authenticator app.
+code). The first sign-in enrols the authenticator app; a one-time password (from an
+admin) must then be replaced.
 
 Only after the second factor does ``session["mfa_user_id"]`` hold the user's id, which is
 what :func:`webapp.security.role_required` asks of staff. A staff member signed in any other
 way (a resident email link) never gets that flag, and it is never remembered: staff
-sessions end with the browser session.
+sessions end with the browser session, after ``STAFF_IDLE_TIMEOUT`` idle and after
+``STAFF_SESSION_MAX_AGE`` in all (:mod:`webapp.accounts.sessions`).
+
+Failed attempts are throttled per account and source (:mod:`webapp.accounts.throttle`),
+with the same answers for every address.
 """
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
-from flask import redirect, render_template, request, session, url_for
-from flask_login import login_user, user_logged_in, user_logged_out
+from flask import (current_app, flash, make_response, redirect, render_template, request,
+                   session, url_for)
+from flask_login import current_user, user_logged_in, user_logged_out
 
-from webapp.accounts import bp, mfa
-from webapp.accounts.officer_forms import OfficerLoginForm, TotpForm
+from webapp.accounts import bp, mfa, sessions, throttle
+from webapp.accounts.officer_forms import OfficerLoginForm, PasswordChangeForm, TotpForm
 from webapp.admin.audit import record
 from webapp.extensions import db, limiter
-from webapp.timeutil import format_london, utcnow
+from webapp.security import no_store, officer_required, safe_next
+from webapp.timeutil import utcnow
 
 PENDING_KEY = "staff_pending"
 PENDING_MAX_AGE = timedelta(minutes=10)  # password step to second factor
-LOGIN_POST_LIMIT = "10 per minute;60 per hour"  # per address, on every sign-in POST
+LOGIN_POST_LIMIT = "10 per minute;60 per hour"  # per IP address, on every sign-in POST
+WRONG_PASSWORD = "That email and password do not match a staff account."
 
 
 @user_logged_in.connect
@@ -35,13 +44,6 @@ def _forget_second_factor_on_login(sender, user, **extra):
 def _forget_second_factor_on_logout(sender, user, **extra):
     session.pop("mfa_user_id", None)
     session.pop(PENDING_KEY, None)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Accept only a local path as a place to go after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 def _pending_user():
@@ -61,52 +63,105 @@ def _pending_user():
     return user
 
 
-def _locked_message(until) -> str:
-    return ("Too many failed attempts. This account is locked until "
-            f"{format_london(until, '%H:%M')}. Try again then, or ask an administrator.")
+def _from_known_device() -> bool:
+    """True when the request comes from a device where the staff member it is about (the
+    address typed, or the one past the password step) signed in before: Flask-Limiter's
+    per-IP cap on sign-in POSTs does not apply to it, so an office sharing one address with
+    someone guessing passwords still signs in (its attempts are counted per account and
+    device)."""
+    uid = throttle.device_user_id(request.cookies.get(throttle.DEVICE_COOKIE))
+    if uid is None:
+        return False
+    if request.endpoint == "accounts.officer_login":
+        user = mfa.find_staff(request.form.get("email"))
+    else:
+        user = _pending_user()
+    return user is not None and user.id == uid
 
 
-def _complete_sign_in(user):
-    """Sign ``user`` in for this browser session only, with the second factor done."""
-    target = _safe_next(session.get(PENDING_KEY, {}).get("next"))
+def _source(user) -> str:
+    return throttle.source_key(user, request.cookies.get(throttle.DEVICE_COOKIE),
+                               request.remote_addr)
+
+
+def _slow_down(until) -> str:
+    """The same answer for every address while a source must wait."""
+    minutes = max(1, math.ceil((until - utcnow()).total_seconds() / 60))
+    return (f"Too many failed attempts from this device. Wait {minutes} minute"
+            f"{'s' if minutes != 1 else ''} and try again.")
+
+
+def _failed(user, account: str, source: str, message: str) -> str:
+    """Count a failed password or code; alert the officer when their account is being
+    guessed. Commits. Returns the message to show."""
+    until = throttle.record_failure(account, source)
+    if user is not None:
+        throttle.alert_if_guessed(user)
+    db.session.commit()
+    return _slow_down(until) if until is not None else message
+
+
+def _complete_sign_in(user) -> str:
+    """Sign ``user`` in for this browser session only, with the second factor done.
+    Returns where to go next (the password page while a one-time password is in use)."""
+    target = safe_next(session.get(PENDING_KEY, {}).get("next"))
     session.pop(PENDING_KEY, None)
-    login_user(user, remember=False, fresh=True)  # never remembered without TOTP
+    sessions.sign_in(user, remember=False)  # never remembered without TOTP
     session["mfa_user_id"] = user.id
+    sessions.start_staff_session()
     user.last_login_at = utcnow()
-    mfa.reset_failures(user)
+    throttle.forget_source(throttle.account_key(user.email), _source(user))
     record(user, "staff.sign_in", user)
     db.session.commit()
+    if user.password_must_change:
+        return url_for("accounts.officer_password")
     return target or url_for("core.staff_home")
 
 
+def _known_device(response, user):
+    """Mark this browser as a device ``user`` signed in from: its attempts on their
+    account are then counted apart from anyone else's."""
+    config = current_app.config
+    response.set_cookie(throttle.DEVICE_COOKIE, throttle.device_cookie_value(user),
+                        max_age=throttle.DEVICE_MAX_AGE, path="/officer",
+                        secure=config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
+    return response
+
+
 @bp.route("/officer/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"])
+@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_login():
     """Step 1: work email and password."""
     form = OfficerLoginForm()
     error = None
     if form.validate_on_submit():
-        check = mfa.check_password(form.email.data, form.password.data)
-        db.session.commit()  # keep the failure count even when we refuse
-        if check.locked_until is not None:
-            error = _locked_message(check.locked_until)
-        elif not check.ok:
-            error = "That email and password do not match a staff account."
+        staff = mfa.find_staff(form.email.data)
+        account, source = throttle.account_key(form.email.data), _source(staff)
+        wait = throttle.blocked_until(account, source)
+        if wait is not None:
+            error = _slow_down(wait)
         else:
-            user = check.user
-            next_url = _safe_next(request.args.get("next"))
-            session.clear()  # a fresh session: nothing from before the sign-in carries over
-            session[PENDING_KEY] = {"uid": user.id, "sv": user.session_version,
-                                    "at": utcnow().timestamp(), "next": next_url}
-            if user.totp_confirmed_at is None:
-                return redirect(url_for("accounts.officer_enrol"), 303)
-            return redirect(url_for("accounts.officer_verify"), 303)
+            check = mfa.check_password(form.email.data, form.password.data)
+            if check.expired:
+                error = ("This one-time password has expired. Ask an administrator to "
+                         "reset your password.")
+            elif not check.ok:
+                error = _failed(check.user, account, source, WRONG_PASSWORD)
+            else:
+                user = check.user
+                next_url = safe_next(request.args.get("next"))
+                session.clear()  # a fresh session: nothing from before the sign-in carries over
+                session[PENDING_KEY] = {"uid": user.id, "sv": user.session_version,
+                                        "at": utcnow().timestamp(), "next": next_url}
+                if user.totp_confirmed_at is None:
+                    return redirect(url_for("accounts.officer_enrol"), 303)
+                return redirect(url_for("accounts.officer_verify"), 303)
     status = 422 if (form.errors or error) else 200
     return render_template("accounts/officer_login.html", form=form, error=error), status
 
 
 @bp.route("/officer/login/enrol", methods=["GET", "POST"])
-@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"])
+@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_enrol():
     """First sign-in: scan a QR code, confirm one code, receive backup codes."""
     user = _pending_user()
@@ -120,30 +175,30 @@ def officer_enrol():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        lock = mfa.locked_until(user)
-        if lock is not None:
-            error = _locked_message(lock)
+        account, source = throttle.account_key(user.email), _source(user)
+        wait = throttle.blocked_until(account, source)
+        if wait is not None:
+            error = _slow_down(wait)
         else:
             codes = mfa.confirm_enrolment(user, user.totp_secret, form.code.data)
             if codes is not None:
                 record(user, "staff.totp_enrolled", user)
                 next_url = _complete_sign_in(user)
-                return render_template("accounts/officer_backup_codes.html", codes=codes,
-                                       next_url=next_url)
-            if mfa.record_failure(user):
-                session.pop(PENDING_KEY, None)
-                error = _locked_message(mfa.locked_until(user))
-            else:
-                error = "That code did not match. Check the time on your phone and try the newest code."
-            db.session.commit()
+                response = make_response(render_template(
+                    "accounts/officer_backup_codes.html", codes=codes, next_url=next_url))
+                return no_store(_known_device(response, user))
+            error = _failed(user, account, source, "That code did not match. Check the time "
+                                                  "on your phone and try the newest code.")
     uri = mfa.provisioning_uri(user, user.totp_secret)
     status = 422 if (form.errors or error) else 200
-    return render_template("accounts/officer_enrol.html", form=form, error=error,
-                           qr_svg=mfa.qr_svg(uri), secret=user.totp_secret), status
+    response = make_response(render_template(
+        "accounts/officer_enrol.html", form=form, error=error, qr_svg=mfa.qr_svg(uri),
+        secret=user.totp_secret), status)
+    return no_store(response)
 
 
 @bp.route("/officer/login/verify", methods=["GET", "POST"])
-@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"])
+@limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_verify():
     """Step 2: a code from the authenticator app, or one backup code."""
     user = _pending_user()
@@ -154,10 +209,10 @@ def officer_verify():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        lock = mfa.locked_until(user)
-        if lock is not None:
-            session.pop(PENDING_KEY, None)
-            error = _locked_message(lock)
+        account, source = throttle.account_key(user.email), _source(user)
+        wait = throttle.blocked_until(account, source)
+        if wait is not None:
+            error = _slow_down(wait)
         else:
             code = form.code.data.strip()
             used_backup = False
@@ -168,21 +223,44 @@ def officer_verify():
                 if used_backup:
                     record(user, "staff.backup_code_used", user,
                            f"{mfa.backup_codes_left(user)} left")
-                return redirect(_complete_sign_in(user), 303)
-            if mfa.record_failure(user):
-                session.pop(PENDING_KEY, None)
-                error = _locked_message(mfa.locked_until(user))
-            else:
-                error = "That code did not match. Try the newest code, or a backup code."
-            db.session.commit()
+                return _known_device(redirect(_complete_sign_in(user), 303), user)
+            error = _failed(user, account, source,
+                            "That code did not match. Try the newest code, or a backup code.")
     status = 422 if (form.errors or error) else 200
     return render_template("accounts/officer_verify.html", form=form, error=error), status
 
 
+@bp.route("/officer/password", methods=["GET", "POST"])
+@officer_required
+def officer_password():
+    """Change my password (staff). Required after signing in with a one-time password."""
+    user = current_user._get_current_object()
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        errors = mfa.change_password(user, form.current_password.data, form.new_password.data)
+        for name, message in errors.items():
+            getattr(form, name).errors = [*getattr(form, name).errors, message]
+        if not errors:
+            # Other sessions ended with the new session version; keep this one.
+            since, seen = session.get(sessions.STAFF_SINCE), session.get(sessions.STAFF_SEEN)
+            sessions.revoke(sessions.current_session_id())
+            sessions.sign_in(user, remember=False)
+            session["mfa_user_id"] = user.id
+            session[sessions.STAFF_SINCE], session[sessions.STAFF_SEEN] = since, seen
+            db.session.commit()
+            flash("Your password has been changed. You were signed out on other devices.",
+                  "success")
+            return redirect(url_for("core.staff_home"), 303)
+        db.session.rollback()
+    status = 422 if form.errors else 200
+    response = make_response(render_template("accounts/officer_password.html", form=form,
+                                             forced=user.password_must_change), status)
+    return no_store(response)
+
+
 @bp.post("/officer/logout")
 def officer_logout():
-    """Sign out completely: end the session (and its second factor) in this browser."""
-    from flask_login import logout_user
-    session.clear()
-    logout_user()  # after clear(): it marks a remember cookie, if any, for removal
+    """Sign out completely: this session ends on the server too, so a saved copy of its
+    cookie no longer works."""
+    sessions.sign_out()
     return redirect(url_for("accounts.officer_login"), 303)

@@ -9,15 +9,15 @@ import smtplib
 
 from flask import (current_app, flash, make_response, redirect, render_template, request,
                    session, url_for)
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from webapp.forms import EmptyForm
-from webapp.accounts import bp, services
+from webapp.accounts import bp, services, sessions
 from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm,
                                    UpdatesForm, WardPickForm, WardsForm)
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
-from webapp.security import resident_required
+from webapp.security import resident_required, safe_next
 from webapp.tokens import TokenError
 from webapp.wards.services import finder_results, list_boroughs
 
@@ -135,37 +135,62 @@ def login():
                           form=form, status=422)
         user = services.find_user_by_email(form.email.data)
         return _send_link_or_fail(user, form, "accounts/login.html", "accounts/_login_form.html",
-                                  services.safe_next(form.next.data))
-    form.next.data = services.safe_next(request.args.get("next"))
+                                  safe_next(form.next.data))
+    form.next.data = safe_next(request.args.get("next"))
     return render("accounts/login.html", "accounts/_login_form.html", form=form)
+
+
+def _switching_from(user):
+    """The account signed in on this browser when it is not ``user`` (else None)."""
+    if current_user.is_authenticated and current_user.id != user.id:
+        return current_user._get_current_object()
+    return None
 
 
 @bp.route("/signin/<token>", methods=["GET", "POST"])
 def signin_link(token: str):
     """The link in the email. GET only shows a "Continue" button, so that link scanners
-    (which fetch every link) cannot use it up; the POST signs in and uses the token."""
+    (which fetch every link) cannot use it up; the POST signs in and uses the token.
+
+    When someone else is signed in on this browser, the page asks first ("You are signed
+    in as A. Continue as B?"), and the POST must carry that confirmation (``switch``)."""
     form = EmptyForm()
     if request.method == "GET":
         try:
             user, _payload = services.check_signin_token(token)
         except TokenError as exc:
             return _bad_link(exc.reason)
-        response = make_response(render_template("accounts/signin_continue.html", form=form,
-                                                 first_time=user.confirmed_at is None))
-        # The token is in the URL: keep it out of caches and Referer headers.
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+        return _continue_page(user, form)
     if not form.validate():
         return _bad_link("invalid")
+    try:
+        user, _payload = services.check_signin_token(token)
+    except TokenError as exc:
+        return _bad_link(exc.reason)
+    if _switching_from(user) is not None and request.form.get("switch") != str(user.id):
+        return _continue_page(user, form, status=409)
     try:
         user, next_path = services.complete_signin(token)
     except TokenError as exc:
         db.session.rollback()
         return _bad_link(exc.reason)
-    session.pop("mfa_user_id", None)
-    login_user(user, remember=True)
+    if current_user.is_authenticated:
+        sessions.revoke(sessions.current_session_id())  # the previous account's session ends
+        db.session.commit()
+        session.clear()
+        logout_user()
+    sessions.sign_in(user, remember=True)
     return redirect(next_path or url_for("core.index"), 303)
+
+
+def _continue_page(user, form, status: int = 200):
+    response = make_response(render_template(
+        "accounts/signin_continue.html", form=form, user=user,
+        first_time=user.confirmed_at is None, signed_in_as=_switching_from(user)), status)
+    # The token is in the URL: keep it out of caches and Referer headers.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _bad_link(reason: str):
@@ -179,11 +204,24 @@ def _bad_link(reason: str):
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST with CSRF, so no link or image can sign anyone out)."""
-    session.pop("mfa_user_id", None)
-    logout_user()
+    """Sign out (POST with CSRF, so no link or image can sign anyone out). The session
+    ends on the server too: a saved copy of its cookies no longer works."""
+    sessions.sign_out()
     flash("You have signed out.", "success")
     return redirect(url_for("core.index"), 303)
+
+
+@bp.post("/settings/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """Sign out of all devices: every session and remember cookie of this account, and
+    every unused sign-in link, stop working."""
+    form = EmptyForm()
+    if not form.validate():
+        return redirect(url_for("accounts.settings"), 303)
+    sessions.sign_out_everywhere(current_user._get_current_object())
+    flash("You have signed out on all your devices.", "success")
+    return hx_redirect(url_for("core.index"))
 
 
 # --------------------------------------------------------------------------- shared bits
@@ -211,7 +249,8 @@ def _concerns_form(user, formdata=None) -> ConcernsForm:
         ConcernsForm(formdata=None, data=data)
 
 
-def _safe_next(value: str | None) -> str:
+def _pick_mode(value: str | None) -> str:
+    """Where a ward choice came from ("survey" or "settings"); not a URL."""
     return value if value in ("survey", "settings") else "survey"
 
 
@@ -290,7 +329,7 @@ def survey():
 @resident_required
 def choose_ward():
     """Save one ward chosen in the finder (home, or one more to follow)."""
-    mode = _safe_next(request.args.get("next"))
+    mode = _pick_mode(request.args.get("next"))
     form = WardPickForm()
     error = None
     if not form.validate():
@@ -308,7 +347,7 @@ def choose_ward():
 @resident_required
 def remove_ward():
     """Stop following one of the extra wards."""
-    mode = _safe_next(request.args.get("next"))
+    mode = _pick_mode(request.args.get("next"))
     form = WardPickForm()
     if not form.validate():
         return _wards_changed(mode, "The form expired. Please send it again.")
@@ -416,7 +455,7 @@ def delete_account():
     if request.method == "POST" and form.validate():
         user = current_user._get_current_object()
         services.delete_account(user)
-        session.pop("mfa_user_id", None)
+        session.clear()
         logout_user()
         flash("Your account and personal data have been deleted.", "success")
         return redirect(url_for("core.index"), 303)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select, update
 from webapp.accounts.models import Concern, User, UserCategory, UserWard
 from webapp.delivery.mail import send_email
 from webapp.extensions import db
+from webapp.security import safe_next
 from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS, MAX_EXTRA_WARDS)
 from webapp.timeutil import utcnow
@@ -97,14 +98,6 @@ def register_resident(email: str, display_name: str) -> User:
         user.display_name = display_name
     db.session.commit()
     return user
-
-
-def safe_next(value: str | None) -> str | None:
-    """``value`` if it is a path on this site (where to go after signing in), else None."""
-    if not value or len(value) > 500 or not value.startswith("/") or \
-            value.startswith(("//", "/\\")) or any(ord(ch) < 33 for ch in value):
-        return None
-    return value
 
 
 def signin_token(user: User, next_path: str | None = None) -> str:

@@ -43,13 +43,15 @@ def create_officer_command(email, name, rank, shoulder, admin, team_names, promp
     try:
         user, password = services.create_officer(None, email=email, name=name, rank=rank,
                                                  shoulder_number=shoulder, admin=admin,
-                                                 password=password, teams=teams)
+                                                 password=password, teams=teams,
+                                                 one_time=not prompt_password)
         db.session.commit()
     except services.AdminError as exc:
         _fail(str(exc))
     click.echo(f"Created {user.role} {user.officer_label or user.display_name} <{user.email}>.")
     if not prompt_password:
-        click.echo(f"One-time password: {password}")
+        click.echo(f"One-time password: {password} (to be changed at the first sign-in; "
+                   "it stops working after ONE_TIME_PASSWORD_MAX_AGE seconds)")
     click.echo("They set up their authenticator app at their first sign-in (/officer/login).")
 
 

@@ -1,17 +1,17 @@
 """Admin pages: officers, teams and assignments, and the audit log (admins only)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.accounts import mfa
+from webapp.accounts import mfa, throttle
 from webapp.admin import bp, services
 from webapp.admin.forms import OfficerForm, TeamForm
 from webapp.forms import EmptyForm
 from webapp.extensions import db
 from webapp.htmx import render
-from webapp.security import admin_required
+from webapp.security import admin_required, no_store
 
 
 def _page_arg() -> int:
@@ -64,7 +64,8 @@ def officer_new():
             db.session.rollback()
             error = str(exc)
         else:
-            return render_template("admin/password.html", user=user, password=password, created=True)
+            return no_store(make_response(render_template(
+                "admin/password.html", user=user, password=password, created=True)))
     status = 422 if (form.errors or error) else 200
     return render_template("admin/officer_form.html", form=form, error=error, user=None), status
 
@@ -72,7 +73,8 @@ def officer_new():
 @bp.route("/admin/officers/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def officer_edit(user_id):
-    """Edit an officer's details and team assignments; reset password or 2FA; unlock."""
+    """Edit an officer's details and team assignments; reset password or 2FA; clear
+    failed sign-in attempts."""
     user = services.get_staff(user_id)
     if user is None:
         abort(404)
@@ -95,7 +97,8 @@ def officer_edit(user_id):
             return redirect(url_for("admin.officer_edit", user_id=user.id), 303)
     status = 422 if (form.errors or error) else 200
     return render_template("admin/officer_form.html", form=form, error=error, user=user,
-                           locked_until=mfa.locked_until(user), empty_form=EmptyForm(),
+                           failed_attempts=throttle.recent_failures(user.email),
+                           empty_form=EmptyForm(),
                            backup_codes_left=mfa.backup_codes_left(user)), status
 
 
@@ -110,13 +113,14 @@ def officer_action(user_id, action):
     if action == "reset-password":
         password = services.reset_password(current_user, user)
         db.session.commit()
-        return render_template("admin/password.html", user=user, password=password, created=False)
+        return no_store(make_response(render_template(
+            "admin/password.html", user=user, password=password, created=False)))
     if action == "reset-2fa":
         services.reset_second_factor(current_user, user)
         flash("Their authenticator was reset: they will set it up again at their next sign-in.", "success")
     else:
         services.unlock(current_user, user)
-        flash("Account unlocked.", "success")
+        flash("Failed sign-in attempts cleared.", "success")
     db.session.commit()
     return redirect(url_for("admin.officer_edit", user_id=user.id), 303)
 

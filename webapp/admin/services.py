@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 import secrets
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import func, select
 
-from webapp.accounts import mfa
+from webapp.accounts import mfa, throttle
 from webapp.accounts.models import OFFICER_RANKS, User
 from webapp.accounts.passwords import hash_password
 from webapp.admin.audit import record
@@ -31,6 +34,15 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _set_one_time_password(user: User, password: str) -> None:
+    """Give ``user`` a password they must replace at their first sign-in, which stops
+    working after ``ONE_TIME_PASSWORD_MAX_AGE`` seconds."""
+    user.password_hash = hash_password(password)
+    user.password_must_change = True
+    user.password_expires_at = utcnow() + timedelta(
+        seconds=current_app.config["ONE_TIME_PASSWORD_MAX_AGE"])
+
+
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -49,10 +61,12 @@ def get_staff(user_id: int) -> User | None:
 
 
 def create_officer(actor, *, email: str, name: str, rank: str | None, shoulder_number: str | None = None,
-                   admin: bool = False, password: str | None = None, teams=()) -> tuple[User, str]:
+                   admin: bool = False, password: str | None = None, teams=(),
+                   one_time: bool = True) -> tuple[User, str]:
     """Create an officer (or admin) account. Returns the user and their first password
-    (``password`` if given, else a generated one, shown once). Raises :class:`AdminError`
-    for a taken email or an unknown rank."""
+    (``password`` if given, else a generated one, shown once), a one-time password unless
+    ``one_time`` is False (the CLI's ``--prompt-password``, typed by the officer). Raises
+    :class:`AdminError` for a taken email or an unknown rank."""
     email = normalise_email(email)
     if not email or "@" not in email or len(email) > 254:
         raise AdminError("Enter a valid email address.")
@@ -69,6 +83,8 @@ def create_officer(actor, *, email: str, name: str, rank: str | None, shoulder_n
     user = User(email=email, display_name=name, role="admin" if admin else "officer",
                 rank=rank or None, shoulder_number=(shoulder_number or "").strip()[:16] or None,
                 password_hash=hash_password(password), confirmed_at=utcnow())
+    if one_time:
+        _set_one_time_password(user, password)
     db.session.add(user)
     db.session.flush()
     for team in teams:
@@ -98,9 +114,9 @@ def update_officer(actor, user: User, *, name: str, rank: str | None, shoulder_n
 def reset_password(actor, user: User) -> str:
     """Give ``user`` a new one-time password and sign them out everywhere; return it."""
     password = one_time_password()
-    user.password_hash = hash_password(password)
+    _set_one_time_password(user, password)
     user.session_version += 1
-    mfa.unlock(user)
+    throttle.forget_account(user.email)
     record(actor, "officer.reset_password", user)
     return password
 
@@ -116,7 +132,8 @@ def reset_second_factor(actor, user: User) -> None:
 
 
 def unlock(actor, user: User) -> None:
-    mfa.unlock(user)
+    """Forget the failed sign-in attempts on ``user``'s account (every source)."""
+    throttle.forget_account(user.email)
     record(actor, "officer.unlock", user)
 
 

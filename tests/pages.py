@@ -9,6 +9,7 @@ a new GET route must be added here (or to ``NOT_HTML`` if it answers something e
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -161,6 +162,8 @@ class World:
         data = {"_user_id": user.get_id(), "_fresh": True}
         if user.role in ("officer", "admin"):
             data["mfa_user_id"] = user.id
+            # A staff session starts now (it expires when idle or too old).
+            data["staff_since"] = data["staff_seen"] = int(time.time())
         return data
 
 

@@ -5,7 +5,7 @@ Lives in its own file (the delivery domain's admin page); imported by
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
@@ -13,6 +13,7 @@ from webapp.admin import bp
 from webapp.admin.audit import record
 from webapp.delivery.models import Delivery, Notification
 from webapp.extensions import db
+from webapp.params import page_arg
 from webapp.security import admin_required
 from webapp.timeutil import utcnow
 
@@ -48,10 +49,7 @@ def retry_deliveries(actor, ids=None) -> int:
 @bp.get("/admin/deliveries")
 @admin_required
 def deliveries():
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_arg()
     total = db.session.scalar(select(func.count()).select_from(Delivery)
                               .where(Delivery.state == "dead"))
     return render_template("admin/deliveries.html", rows=dead_deliveries(offset=(page - 1) * PAGE_SIZE),

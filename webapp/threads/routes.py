@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.params import int_arg, int_value, page_arg
 from webapp.security import officer_required, resident_required
 from webapp.forms import EmptyForm
 from webapp.transactions import write_transaction
@@ -47,19 +48,7 @@ send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages"
                                                            and current_user.is_resident))
 
 
-def _int_value(raw, default: int | None = None) -> int | None:
-    """``raw`` as a non-negative int, or ``default`` (never raises on junk input)."""
-    try:
-        value = int(raw or "")
-    except (TypeError, ValueError):
-        return default
-    # Ids are INTEGERs; a bigger number (as an id or a page whose OFFSET would overflow)
-    # would make the database raise instead of finding nothing.
-    return value if 0 <= value < 2**31 else default
-
-
-def _int_arg(name: str, default: int | None = None) -> int | None:
-    return _int_value(request.args.get(name), default)
+_int_value, _int_arg = int_value, int_arg  # webapp.params: one parser for every integer
 
 
 def _idempotency_key(form) -> str | None:
@@ -239,7 +228,7 @@ def inbox():
     if ward_id not in {w.id for w in wards}:
         ward_id = None
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    page = max(_int_arg("page", 1) or 1, 1)
+    page = page_arg()
     rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
     pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
@@ -406,7 +395,7 @@ def _ward_or_404(code: str):
 def ward_posts(code):
     """A page of the ward's posts; htmx "Show more" gets just the next items."""
     ward = _ward_or_404(code)
-    page = max(_int_arg("page", 1) or 1, 1)
+    page = page_arg()
     posts, has_more = services.ward_posts_page(ward, page)
     return render("threads/ward_posts.html", "threads/_ward_post_items.html", ward=ward,
                   posts=posts, has_more=has_more, current_page=page)

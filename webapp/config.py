@@ -79,6 +79,12 @@ class Config:
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(256 * 1024)))
     MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
 
+    # Key of the HMAC kept of blocked residents' addresses (survives account deletion).
+    # None: generated into instance/blocklist_key. Keep it stable: a new key forgets blocks.
+    BLOCKLIST_KEY = os.environ.get("BLOCKLIST_KEY")
+    # How long an admin's explicit "view all conversations" step lasts.
+    ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
+
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
     TIMEZONE = "Europe/London"
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "wardline-demo")

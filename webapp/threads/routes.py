@@ -5,18 +5,21 @@ A conversation someone may not see is a 404 (not 403), so ids reveal nothing.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+import re
+
+from flask import (abort, current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.params import int_arg, int_value, page_arg
-from webapp.security import officer_required, resident_required
+from webapp.security import admin_required, officer_required, resident_required
 from webapp.forms import EmptyForm
 from webapp.transactions import write_transaction
 from webapp.threads import bp, services
-from webapp.threads.forms import (BlockForm, NewConversationForm, PublishForm,
+from webapp.threads.forms import (AdminAccessForm, BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
 from webapp.threads.models import STATUSES
 from webapp.wards.services import covered_wards, get_ward
@@ -58,6 +61,10 @@ def _idempotency_key(form) -> str | None:
 def _conversation_or_404(conversation_id: int):
     conversation = services.get_conversation(current_user, conversation_id)
     if conversation is None:
+        if request.method == "GET" and current_user.role == "admin" \
+                and services.admin_access_until(current_user) is None:
+            # An admin outside their teams: the explicit "view as admin" step first.
+            return abort(redirect(url_for("threads.admin_access", next=request.path), 303))
         abort(404)
     return conversation
 
@@ -234,7 +241,44 @@ def inbox():
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
                   current_page=page, pages=pages, wards=wards, ward_id=ward_id,
                   # not ``status``: render() takes that as the HTTP status
-                  status_filter=status, statuses=STATUSES)
+                  status_filter=status, statuses=STATUSES,
+                  admin_until=services.admin_access_until(current_user))
+
+
+@bp.route("/officer/inbox/admin-access", methods=["GET", "POST"])
+@admin_required
+def admin_access():
+    """The explicit "view as admin" step: a reason (audited), then every conversation in
+    London for ``ADMIN_CONVERSATION_ACCESS_MINUTES``."""
+    minutes = current_app.config["ADMIN_CONVERSATION_ACCESS_MINUTES"]
+    form = AdminAccessForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.grant_admin_access(current_user, form.reason.data, minutes)
+            db.session.commit()
+        except services.ThreadError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"You can read every conversation for {minutes} minutes.", "success")
+            wanted = request.args.get("next") or ""
+            back = wanted if re.fullmatch(r"/officer/messages/\d{1,10}", wanted) else None
+            return redirect(back or url_for("threads.inbox"), 303)
+    status = 422 if (form.errors or error) else 200
+    return render("threads/admin_access.html", status=status, form=form, error=error,
+                  minutes=minutes, until=services.admin_access_until(current_user))
+
+
+@bp.post("/officer/inbox/admin-access/end")
+@admin_required
+def admin_access_end():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.end_admin_access(current_user)
+    db.session.commit()
+    flash("You now see only your teams' conversations.", "success")
+    return redirect(url_for("threads.inbox"), 303)
 
 
 @bp.get("/officer/messages/<int:conversation_id>")

@@ -1,4 +1,5 @@
-"""issue 9 (scope): blocked addresses kept as a keyed hash; admins' "view as admin" step
+"""issue 9 (scope): blocked addresses kept as a keyed hash; admins' "view as admin" step;
+"Was this useful?" answers outlive the account as anonymous counts
 
 Revision ID: 0002_scope
 Revises: 0001
@@ -31,8 +32,19 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_conversation_access")),
     )
+    with op.batch_alter_table("alert_answers", schema=None) as batch_op:
+        batch_op.alter_column("user_id", existing_type=sa.Integer(), nullable=True)
+        batch_op.drop_constraint("fk_alert_answers_user_id_users", type_="foreignkey")
+        batch_op.create_foreign_key("fk_alert_answers_user_id_users", "users", ["user_id"],
+                                    ["id"], ondelete="SET NULL")
 
 
 def downgrade():
+    op.execute("DELETE FROM alert_answers WHERE user_id IS NULL")
+    with op.batch_alter_table("alert_answers", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_alert_answers_user_id_users", type_="foreignkey")
+        batch_op.create_foreign_key("fk_alert_answers_user_id_users", "users", ["user_id"],
+                                    ["id"], ondelete="CASCADE")
+        batch_op.alter_column("user_id", existing_type=sa.Integer(), nullable=False)
     op.drop_table("conversation_access")
     op.drop_table("blocked_addresses")

@@ -112,6 +112,17 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     post = threads.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
     db.session.commit()
 
+    # Free text others wrote about the resident: the officers' digest (subject), an admin's
+    # "view as admin" reason naming them, a published answer (scrubbed at publication), a
+    # device they removed.
+    threads.send_officer_digests()
+    threads.grant_admin_access(admin, f"Complaint from {RESIDENT_NAME} about bins", 30)
+    threads.publish_answer(conv, officer, "Bins", f"{RESIDENT_NAME} asked about bins",
+                           "We spoke to the council.")
+    from webapp.pwa.models import RemovedDevice, endpoint_hash
+    db.session.add(RemovedDevice(endpoint_hash=endpoint_hash(ENDPOINT + "-old"), user_id=resident.id))
+    db.session.commit()
+
     world.ids = {"conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
                  "meeting_id": meeting.id, "concern_id": concern.id, "rsvp_id": rsvp.id,
                  "alert_id": london.id, "own_alert_id": own_alert.id, "sent_alert_id": sent.id,

@@ -450,6 +450,7 @@ def export_user_data(user: User) -> dict:
             "last_login_at": _iso(user.last_login_at),
             "email_frequency": user.email_frequency,
             "survey_completed_at": _iso(user.survey_completed_at),
+            "respondent_key": user.respondent_key,
         },
         "wards": [{"code": link.ward.code, "name": link.ward.name,
                    "borough": link.ward.borough.name, "home": link.is_home}
@@ -471,10 +472,15 @@ def export_user_data(user: User) -> dict:
 def delete_account(user: User) -> None:
     """Remove the account and personal data of ``user``. Commits.
 
-    Other domains' :data:`DELETERS` run first; concerns keep their topic, ward and
-    respondent key (anonymous counts stay) but lose their author and words; then the user
-    row goes, and with it (by cascade) their wards and categories.
+    First :func:`webapp.accounts.personal_data.erase_traces` removes the resident's own
+    notifications and redacts what identifies them from free text others wrote (audit
+    details, notifications, posts); then other domains' :data:`DELETERS` run; concerns keep
+    their topic, ward and respondent key (anonymous counts stay) but lose their author and
+    words; then the user row goes, and with it (by cascade) their wards and categories.
+    A keyed hash of a blocked resident's address stays (see ``BlockedAddress``).
     """
+    from webapp.accounts.personal_data import erase_traces
+    erase_traces(user)
     for deleter in DELETERS:
         deleter(user)
     db.session.execute(update(Concern).where(Concern.user_id == user.id)

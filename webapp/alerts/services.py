@@ -445,7 +445,8 @@ def export_alert_answers(user) -> tuple[str, list]:
 
 def register_account_hooks() -> None:
     """Called when the blueprint is registered. Deleting an account needs no hook:
-    answers go with the user row (ON DELETE CASCADE) and authored alerts keep their text
-    with the author cleared (SET NULL)."""
+    answers stay as anonymous counts (user_id SET NULL, done first by
+    ``accounts.personal_data.erase_traces``) and authored alerts keep their text with the
+    author cleared (SET NULL)."""
     from webapp.accounts.services import register_account_data
     register_account_data(export=export_alert_answers)

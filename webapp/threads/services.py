@@ -678,9 +678,24 @@ def export_messages(user) -> tuple[str, object]:
                 (m.author.officer_label if m.author else "ward team")
             messages.setdefault(m.conversation_id, []).append(
                 {"from": author, "text": m.body, "sent_at": iso(m.created_at),
-                 "removed_by_moderator": m.hidden_at is not None})
+                 "removed_by_moderator": m.hidden_at is not None,
+                 "moderation": {"hidden_at": iso(m.hidden_at), "reason": m.hidden_reason}
+                 if m.hidden_at is not None else None})
     block = block_for(user)
+    from webapp.admin.models import AuditEvent
+    history = db.session.execute(
+        select(AuditEvent.action, AuditEvent.created_at, AuditEvent.detail)
+        .where(AuditEvent.target_type == "users", AuditEvent.target_id == user.id,
+               AuditEvent.action.in_(("resident.block", "resident.unblock")))
+        .order_by(AuditEvent.id)).all()
+    reads = db.session.execute(select(ConversationRead.conversation_id,
+                                      ConversationRead.last_read_message_id)
+                               .where(ConversationRead.user_id == user.id)).all()
     return "conversations", {
+        "block_history": [{"action": "stopped" if a == "resident.block" else "allowed again",
+                           "at": iso(at), "reason": detail or None} for a, at, detail in history],
+        "address_on_block_list": db.session.get(BlockedAddress, address_hmac(user.email)) is not None,
+        "read_markers": [{"conversation_id": c, "last_read_message_id": m} for c, m in reads],
         "conversations": [{"subject": c.subject, "ward": c.ward.name, "status": c.status,
                            "started_at": iso(c.created_at), "messages": messages.get(c.id, [])}
                           for c in conversations],

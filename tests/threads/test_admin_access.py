@@ -80,3 +80,15 @@ def test_access_lasts_the_configured_minutes(app, client, login, make_staff):
     minutes = app.config["ADMIN_CONVERSATION_ACCESS_MINUTES"]
     assert minutes == 30
     assert before + timedelta(minutes=minutes) <= access.expires_at <= utcnow() + timedelta(minutes=minutes)
+
+
+def test_dead_deliveries_page_does_not_show_conversation_text(client, login, make_resident,
+                                                              make_staff):
+    """The outbox page is no side door into conversations: a dead reply shows its kind."""
+    from tests.support.world import REPLY, SUBJECT, build_world
+    world = build_world(make_resident, make_staff)
+    login(client, world.admin)
+    client.post("/officer/inbox/admin-access/end")
+    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "Reply from the ward team (words hidden)" in page
+    assert SUBJECT not in page and REPLY not in page

@@ -18,6 +18,10 @@ from webapp.security import admin_required
 from webapp.timeutil import utcnow
 
 PAGE_SIZE = 50
+# Notifications whose text comes from a conversation (a subject, a reply): admins reading
+# the outbox see only their kind, not their words (conversations need the explicit,
+# audited "view as admin" step).
+PRIVATE_KINDS = {"reply": "Reply from the ward team", "officer_digest": "Officers' digest"}
 
 
 def dead_deliveries(limit: int = PAGE_SIZE, offset: int = 0):
@@ -53,7 +57,8 @@ def deliveries():
     total = db.session.scalar(select(func.count()).select_from(Delivery)
                               .where(Delivery.state == "dead"))
     return render_template("admin/deliveries.html", rows=dead_deliveries(offset=(page - 1) * PAGE_SIZE),
-                           total=total, page=page, page_size=PAGE_SIZE)
+                           total=total, page=page, page_size=PAGE_SIZE,
+                           private_kinds=PRIVATE_KINDS)
 
 
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")

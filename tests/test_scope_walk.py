@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.world import HERNE_HILL, build_world, snapshot
 from webapp.extensions import db
@@ -146,3 +147,63 @@ def test_officer_seeing_part_of_a_london_alert_reads_it_but_cannot_change_it(
     # and the first team's own officer still manages their own alert
     login(client, world.officer)
     assert client.get(f"/officer/alerts/{world.ids['own_alert_id']}/edit").status_code == 200
+
+
+# endpoint -> why a resident of another ward may use it: it acts on the caller's own things.
+RESIDENT_OWN = {
+    "accounts.survey": "the caller's own survey", "accounts.choose_ward": "own wards",
+    "accounts.remove_ward": "own wards", "accounts.settings_name": "own name",
+    "accounts.settings_updates": "own choices", "accounts.settings_concerns": "own concerns",
+    "accounts.delete_account": "own account (not walked: it would end the walk)",
+    "threads.start": "starts the caller's own conversation",
+    "meetings.rsvp": "any resident may go to any meeting (a row of their own)",
+    "meetings.cancel": "cancels the caller's own RSVP, if any",
+    "meetings.add_concern": "adds the caller's own concern (refused unless going)",
+    "meetings.delete_concern": "deletes the caller's own concern only",
+    "alerts.answer": "sent alerts are public; the answer is the caller's own",
+    "pwa.remove_device": "removes the caller's own device only",
+}
+
+
+def _rows_not_of(user_id: int) -> dict:
+    """:func:`snapshot`, without the rows that belong to ``user_id`` (their own changes)."""
+    tables = {}
+    db.session.expire_all()
+    for table in db.metadata.sorted_tables:
+        if table.name in ("boroughs", "wards", "ward_neighbours"):
+            continue
+        links = [c for c in table.columns if any(fk.column.table.name == "users"
+                                                 for fk in c.foreign_keys)]
+        if table.name == "users":
+            links = [table.c.id]
+        stmt = select(table)
+        for link in links:
+            stmt = stmt.where((link != user_id) | link.is_(None))
+        tables[table.name] = sorted(tuple(map(repr, row)) for row in db.session.execute(stmt))
+    return tables
+
+
+def test_second_wards_resident_changes_nothing_of_the_first_teams(app, client, login,
+                                                                   make_resident, make_staff):
+    """The same walk as a resident of another ward: whatever a route does for the caller,
+    no row of anyone else (the first team's objects, the first resident's) changes."""
+    world = build_world(make_resident, make_staff)
+    other = make_resident(HERNE_HILL, name="Resident Bravo")
+    login(client, other)
+    data = form_data(world.ids, other.home_ward.id)
+    before = _rows_not_of(other.id)
+    holes = []
+    for rule, method in state_changing_rules(app):
+        if rule.endpoint in OPEN_TO_ANYONE or rule.endpoint == "accounts.delete_account":
+            continue
+        for url in urls_for(rule, world.ids):
+            response = client.open(url, method=method, data=data)
+            if rule.endpoint not in RESIDENT_OWN and response.status_code not in (403, 404):
+                holes.append(f"{method} {url} → {response.status_code}")
+            after = _rows_not_of(other.id)
+            changed = [t for t in before if before[t] != after[t]]
+            if changed:
+                holes.append(f"{method} {url} changed {changed}")
+                before = after
+    assert not holes, "\n".join(holes)
+    assert set(RESIDENT_OWN) <= {rule.endpoint for rule, _ in state_changing_rules(app)}

@@ -95,13 +95,19 @@ RESERVED_NAME_MESSAGE = ("Your name can't include a police rank or title (such a
                          "know who is police. Please use your own name.")
 
 
+# Cyrillic and Greek letters that look like Latin ones ("РС" is not "PC" to a computer).
+_LOOKALIKES = str.maketrans("асеорхукмтнвіѕјԁɡаСЕОРХУКМТНВІЅЈ" "οραεκντιΟΡΑΕΚΝΤΙΜΗΒΖΥΧ",
+                            "aceopxykmthbisjdgaCEOPXYKMTHBISJ" "opaekvtiOPAEKNTIMHBZYX")
+
+
 def name_key(value: str) -> str:
     """``value`` folded for comparing names: compatibility forms (full-width, ligatures),
-    accents and case removed, anything but letters and digits turned into single spaces
+    Cyrillic and Greek look-alikes, accents and case removed, anything but letters and digits turned into single spaces
     (so "P.C.", "P C" and "ＰＣ" all read "p c" / "pc")."""
     import unicodedata
     folded = unicodedata.normalize("NFKD", value)
-    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = folded.translate(_LOOKALIKES).casefold()
     return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
 
 

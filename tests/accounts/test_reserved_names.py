@@ -14,7 +14,9 @@ from webapp.accounts.models import User
 from webapp.accounts.services import RESERVED_NAME_MESSAGE, impersonates_police
 from webapp.extensions import db
 
-REFUSED = ["PC Jane Morgan", "pc jane", "P.C. Smith", "P C Smith", "S\u0435rgeant Lee", "Détective Morse",
+REFUSED = ["PC Jane Morgan", "pc jane", "P.C. Smith", "P C Smith", "Sgt Bloggs",
+           "Sergeant Kwame", "Inspector Gadget", "ＰＣ Jones", "\u0420\u0421 Jones",
+           "S\u0435rgeant Lee", "Détective Morse",
            "Police Scotland", "Your ward team", "Neighbourhood Team", "Officer Dibble",
            "PCSO Lee", "Wardline admin", "Jane Morgan", "jane  MORGAN"]
 ALLOWED = ["Pat Cole", "Metcalfe", "Policarpo", "Serge", "Constance", "Jane", "Morgan Jones",

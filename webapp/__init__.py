@@ -98,6 +98,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
 
     _register_template_helpers(app)
     _register_error_pages(app)
+    app.before_request(_refuse_oversized_body)
     from webapp.caching import set_cache_headers
     from webapp.security import set_security_headers
     app.after_request(set_security_headers)
@@ -114,6 +115,15 @@ def _trust_proxies(app: Flask) -> None:
     if proxies > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+
+def _refuse_oversized_body():
+    """413 for a declared body over ``MAX_CONTENT_LENGTH`` on every route, whether or not
+    the view reads it (an undeclared, chunked body is cut off by Werkzeug when read)."""
+    from flask import abort, current_app
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        abort(413)
 
 
 def _optional_module(name: str):
@@ -216,6 +226,16 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(405)
     def _method(error):
         return _page(405, "Not allowed", "That action isn't possible here.")
+
+    @app.errorhandler(413)
+    def _too_large(error):
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = (f"What you sent is larger than we accept ({limit // 1024} KB at most). "
+                   "Shorten the text and send it again.")
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            from flask import jsonify
+            return jsonify(error=message), 413
+        return _page(413, "Too large to send", message)
 
     @app.errorhandler(429)
     def _too_many(error):

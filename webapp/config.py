@@ -104,6 +104,17 @@ class Config:
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 90  # residents stay signed in on their phone
     WTF_CSRF_TIME_LIMIT = None  # tied to the session; a long-open form must still submit
 
+    # The largest request body accepted (bytes); bigger ones get a 413 page before parsing.
+    # The biggest form (an alert or a meeting) is a few KB; push subscriptions under 1 KB.
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(256 * 1024)))
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
+
+    # Key of the HMAC kept of blocked residents' addresses (survives account deletion).
+    # None: generated into instance/blocklist_key. Keep it stable: a new key forgets blocks.
+    BLOCKLIST_KEY = os.environ.get("BLOCKLIST_KEY")
+    # How long an admin's explicit "view all conversations" step lasts.
+    ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
+
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
 
     # Staff sign-in (officers and admins). Sessions end after this much idle time, and

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.alerts.models import Alert, AlertAnswer
-from webapp.alerts.services import (AlertInput, NotAllowed, audience_counts, create_alert,
-                                    fan_out, render_body, resolve_target, send_alert,
+from webapp.alerts.services import (AlertInput, NotAllowed, alert_stats, audience_counts,
+                                    create_alert, fan_out, render_body, resolve_target, send_alert,
                                     send_due_alerts)
 from webapp.delivery.models import Delivery
 from webapp.delivery.services import save_subscription
@@ -464,7 +464,9 @@ def test_export_and_account_deletion(app, client, login, make_staff, make_reside
     delete_account(resident)
     assert deliveries() == []
     assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
-    assert db.session.scalar(select(func.count()).select_from(AlertAnswer)) == 0
+    # The answer stays as an anonymous count (issue 9, point 7).
+    assert db.session.execute(select(AlertAnswer.user_id, AlertAnswer.useful)).all() == [(None, True)]
+    assert alert_stats(alert)["useful_yes"] == 1
     delete_account(officer)
     db.session.expire_all()
     assert db.session.get(Alert, alert.id).author_id is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Rsvp
@@ -125,3 +127,22 @@ def test_csv_has_emails_only_for_the_organising_team(client, login, make_residen
         assert rows[1][0] == "'=HYPERLINK(evil)"  # no formula injection
         assert ("email" in rows[0]) is with_email
         assert ("ann@example.org" in response.data.decode()) is with_email
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_neutralises_a_formula_in_any_cell_email_included(client, login, make_resident,
+                                                              make_meeting, start):
+    """Issue 9, point 10: a formula in an attendee's email address (which sign-up accepts:
+    ``=1+2@example.org`` is a valid address) or name is text in the export, per OWASP."""
+    meeting = make_meeting()
+    email_address = f"{start}1+2@example.org" if start in "=+-" else "plain@example.org"
+    resident = make_resident(name=f"{start}SUM(1,2)", email_address=email_address)
+    services.rsvp(meeting.id, resident.id)
+    login(client, meeting.created_by)
+    response = client.get(f"/officer/meetings/{meeting.id}/attendees.csv")
+    rows = list(csv.reader(io.StringIO(response.data.decode(), newline="")))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    assert f"'{start}SUM(1,2)" in cells
+    if start in "=+-":
+        assert f"'{email_address}" in cells

@@ -17,6 +17,7 @@ from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm
                                    UpdatesForm, WardPickForm, WardsForm)
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.params import int_arg
 from webapp.security import resident_required, safe_next
 from webapp.tokens import TokenError
 from webapp.wards.services import finder_results, list_boroughs
@@ -285,12 +286,12 @@ def survey():
     to resume, so leaving halfway keeps the answers."""
     user = current_user
     if request.method == "GET":
-        requested = request.args.get("step", type=int)
+        requested = int_arg("step")
         if user.survey_completed_at is not None and requested is None:
             return redirect(url_for("accounts.settings"))
         return _survey_response(services.survey_position(user, requested))
 
-    step = services.survey_position(user, request.form.get("step", type=int))
+    step = services.survey_position(user, int_arg("step", source=request.form))
     if step == 1:
         form = WardsForm()
         form.validate()  # only CSRF can fail here; ward rules are the service's

@@ -76,7 +76,67 @@ def clean_display_name(raw: str | None) -> str:
                           f"Your name can have at most {DISPLAY_NAME_MAX} characters.")
     if any(ord(ch) < 32 for ch in value):
         raise AnswerError("display_name", "Your name contains characters we can't use.")
+    if impersonates_police(value):
+        raise AnswerError("display_name", RESERVED_NAME_MESSAGE)
     return value
+
+
+# Words a resident's name may not contain, so that no one can pass as police in a
+# conversation, a meeting list or an export: ranks and their abbreviations, titles, and
+# the labels the app itself uses for the ward team.
+RESERVED_NAME_WORDS = frozenset("""
+    pc pcso wpc ps dc ds dci dsu dcs sgt sergeant insp inspector constable constabulary
+    officer officers police policeman policewoman detective superintendent supt commander
+    commissioner cadet met metropolitan snt wardline admin administrator moderator staff
+""".split())
+RESERVED_NAME_PHRASES = ("ward team", "neighbourhood team", "safer neighbourhood",
+                         "special constable", "your team")
+RESERVED_NAME_MESSAGE = ("Your name can't include a police rank or title (such as PC or "
+                         "Sergeant) or the name of one of our officers, so residents always "
+                         "know who is police. Please use your own name.")
+
+
+# Cyrillic and Greek letters that look like Latin ones ("РС" is not "PC" to a computer).
+_LOOKALIKES = str.maketrans("асеорхукмтнвіѕјԁɡаСЕОРХУКМТНВІЅЈ" "οραεκντιΟΡΑΕΚΝΤΙΜΗΒΖΥΧ",
+                            "aceopxykmthbisjdgaCEOPXYKMTHBISJ" "opaekvtiOPAEKNTIMHBZYX")
+
+
+def name_key(value: str) -> str:
+    """``value`` folded for comparing names: compatibility forms (full-width, ligatures),
+    Cyrillic and Greek look-alikes, accents and case removed, anything but letters and digits turned into single spaces
+    (so "P.C.", "P C" and "ＰＣ" all read "p c" / "pc")."""
+    import unicodedata
+    folded = unicodedata.normalize("NFKD", value)
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    folded = folded.translate(_LOOKALIKES).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
+
+
+def impersonates_police(value: str) -> bool:
+    """True when the display name ``value`` contains a reserved rank, title or phrase, or
+    the full name of an officer or admin (a resident must not appear as "PC Jane Morgan"
+    or as "Jane Morgan" when she is one of ours)."""
+    key = name_key(value)
+    words = key.split()
+    # "P.C." and "P C" are "p c": join runs of single letters back into one word too.
+    joined, run = [], ""
+    for word in words + [""]:
+        if len(word) == 1:
+            run += word
+            continue
+        if run:
+            joined.append(run)
+            run = ""
+        if word:
+            joined.append(word)
+    if RESERVED_NAME_WORDS & (set(words) | set(joined)):
+        return True
+    padded = f" {key} "
+    if any(f" {phrase} " in padded for phrase in RESERVED_NAME_PHRASES):
+        return True
+    staff_names = db.session.scalars(select(User.display_name).where(
+        User.role.in_(("officer", "admin"))))
+    return any(f" {name_key(name)} " in padded for name in staff_names if name_key(name))
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -389,6 +449,7 @@ def export_user_data(user: User) -> dict:
             "last_login_at": _iso(user.last_login_at),
             "email_frequency": user.email_frequency,
             "survey_completed_at": _iso(user.survey_completed_at),
+            "respondent_key": user.respondent_key,
         },
         "wards": [{"code": link.ward.code, "name": link.ward.name,
                    "borough": link.ward.borough.name, "home": link.is_home}
@@ -410,10 +471,15 @@ def export_user_data(user: User) -> dict:
 def delete_account(user: User) -> None:
     """Remove the account and personal data of ``user``. Commits.
 
-    Other domains' :data:`DELETERS` run first; concerns keep their topic, ward and
-    respondent key (anonymous counts stay) but lose their author and words; then the user
-    row goes, and with it (by cascade) their wards and categories.
+    First :func:`webapp.accounts.personal_data.erase_traces` removes the resident's own
+    notifications and redacts what identifies them from free text others wrote (audit
+    details, notifications, posts); then other domains' :data:`DELETERS` run; concerns keep
+    their topic, ward and respondent key (anonymous counts stay) but lose their author and
+    words; then the user row goes, and with it (by cascade) their wards and categories.
+    A keyed hash of a blocked resident's address stays (see ``BlockedAddress``).
     """
+    from webapp.accounts.personal_data import erase_traces
+    erase_traces(user)
     for deleter in DELETERS:
         deleter(user)
     db.session.execute(update(Concern).where(Concern.user_id == user.id)

@@ -5,7 +5,7 @@ Lives in its own file (the delivery domain's admin page); imported by
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select, update
 
@@ -13,10 +13,15 @@ from webapp.admin import bp
 from webapp.admin.audit import record
 from webapp.delivery.models import Delivery, Notification
 from webapp.extensions import db
+from webapp.params import page_arg
 from webapp.security import admin_required
 from webapp.timeutil import utcnow
 
 PAGE_SIZE = 50
+# Notifications whose text comes from a conversation (a subject, a reply): admins reading
+# the outbox see only their kind, not their words (conversations need the explicit,
+# audited "view as admin" step).
+PRIVATE_KINDS = {"reply": "Reply from the ward team", "officer_digest": "Officers' digest"}
 
 
 def dead_deliveries(limit: int = PAGE_SIZE, offset: int = 0):
@@ -48,14 +53,12 @@ def retry_deliveries(actor, ids=None) -> int:
 @bp.get("/admin/deliveries")
 @admin_required
 def deliveries():
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_arg()
     total = db.session.scalar(select(func.count()).select_from(Delivery)
                               .where(Delivery.state == "dead"))
     return render_template("admin/deliveries.html", rows=dead_deliveries(offset=(page - 1) * PAGE_SIZE),
-                           total=total, page=page, page_size=PAGE_SIZE)
+                           total=total, page=page, page_size=PAGE_SIZE,
+                           private_kinds=PRIVATE_KINDS)
 
 
 @bp.post("/admin/deliveries/<int:delivery_id>/retry")

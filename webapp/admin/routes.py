@@ -11,16 +11,12 @@ from webapp.admin.forms import OfficerForm, TeamForm
 from webapp.forms import EmptyForm
 from webapp.extensions import db
 from webapp.htmx import render
+from webapp.params import page_arg
 from webapp.security import admin_required, no_store
 
 
 def _page_arg() -> int:
-    try:
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        return 1
-    # A page beyond INTEGER range would overflow the query's OFFSET (a 500).
-    return page if 1 <= page < 2**31 else 1
+    return page_arg()
 
 
 @bp.get("/admin")

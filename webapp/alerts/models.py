@@ -67,6 +67,8 @@ class AlertAnswer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # NULL once the resident deleted their account: the answer stays as an anonymous count.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                index=True)
     useful: Mapped[bool]
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -136,18 +136,29 @@ def _officer_alert_or_404(alert_id: int):
     return alert
 
 
+def _managed_alert_or_abort(alert_id: int):
+    """The alert for someone who may change it: 404 when they cannot see it, 403 when they
+    see it (a ward of theirs is in its audience) but do not cover every ward of it. Used by
+    the GET and the POST of every changing route alike."""
+    alert = _officer_alert_or_404(alert_id)
+    if not services.may_manage(current_user, alert):
+        abort(403)
+    return alert
+
+
 @bp.get("/officer/alerts/<int:alert_id>")
 @officer_required
 def officer_alert(alert_id: int):
     alert = _officer_alert_or_404(alert_id)
     return render("alerts/officer_alert.html", "alerts/_stats.html", alert=alert,
-                  stats=services.alert_stats(alert), columns=services.STAT_COLUMNS)
+                  stats=services.alert_stats(alert), columns=services.STAT_COLUMNS,
+                  can_manage=services.may_manage(current_user, alert))
 
 
 @bp.route("/officer/alerts/<int:alert_id>/edit", methods=["GET", "POST"])
 @officer_required
 def edit_alert(alert_id: int):
-    alert = _officer_alert_or_404(alert_id)
+    alert = _managed_alert_or_abort(alert_id)
     if alert.state != "scheduled":
         flash("This alert has already gone or was cancelled, so it can't be changed.", "warning")
         return redirect(url_for("alerts.officer_alert", alert_id=alert.id), 303)
@@ -161,10 +172,12 @@ def edit_alert(alert_id: int):
 @bp.post("/officer/alerts/<int:alert_id>/cancel")
 @officer_required
 def cancel_alert(alert_id: int):
-    alert = _officer_alert_or_404(alert_id)
+    alert = _managed_alert_or_abort(alert_id)
     try:
         services.cancel_alert(current_user, alert)
         flash("Alert cancelled: it will not be sent.", "success")
+    except services.NotAllowed:
+        abort(403)
     except services.AlertError as exc:
         flash(str(exc), "warning")
     return redirect(url_for("alerts.officer_alert", alert_id=alert.id), 303)

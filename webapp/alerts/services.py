@@ -260,6 +260,8 @@ def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = No
     gone or was cancelled."""
     from webapp.admin.audit import record
     now = now or utcnow()
+    if not may_manage(user, alert):
+        raise NotAllowed("You can only change alerts whose every ward you cover.")
     if alert.state != "scheduled":
         raise AlertError("This alert has already gone or was cancelled.")
     _validate(data, now)
@@ -276,8 +278,11 @@ def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = No
 
 def cancel_alert(user, alert: Alert) -> None:
     """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
-    half-sent state. Commits. Raises AlertError if it has already gone."""
+    half-sent state. Commits. Raises AlertError if it has already gone, NotAllowed when
+    ``user`` does not cover every ward of it."""
     from webapp.admin.audit import record
+    if not may_manage(user, alert):
+        raise NotAllowed("You can only cancel alerts whose every ward you cover.")
     done = db.session.execute(update(Alert).where(Alert.id == alert.id,
                                                   Alert.state == "scheduled")
                               .values(state="cancelled", updated_at=utcnow())
@@ -340,6 +345,21 @@ def alerts_visible_to(user):
 
 def get_alert_for(user, alert_id: int) -> Alert | None:
     return db.session.scalar(alerts_visible_to(user).where(Alert.id == alert_id))
+
+
+def alerts_managed_by(user):
+    """A SELECT of the alerts ``user`` may change or cancel: those whose every ward they
+    cover (admins: all). Seeing an alert (one ward of theirs among its audience) is not
+    enough: an officer must not rewrite or cancel someone else's London-wide alert."""
+    covered = covered_ward_ids(user)
+    outside = exists().where(AlertWard.alert_id == Alert.id, AlertWard.ward_id.not_in(covered))
+    return select(Alert).where(~outside)
+
+
+def may_manage(user, alert: Alert) -> bool:
+    """True if ``user`` may edit or cancel ``alert`` (:func:`alerts_managed_by`)."""
+    return db.session.scalar(alerts_managed_by(user).with_only_columns(Alert.id)
+                             .where(Alert.id == alert.id)) is not None
 
 
 def officer_alerts(user, limit: int = 100) -> list[Alert]:
@@ -425,7 +445,8 @@ def export_alert_answers(user) -> tuple[str, list]:
 
 def register_account_hooks() -> None:
     """Called when the blueprint is registered. Deleting an account needs no hook:
-    answers go with the user row (ON DELETE CASCADE) and authored alerts keep their text
-    with the author cleared (SET NULL)."""
+    answers stay as anonymous counts (user_id SET NULL, done first by
+    ``accounts.personal_data.erase_traces``) and authored alerts keep their text with the
+    author cleared (SET NULL)."""
     from webapp.accounts.services import register_account_data
     register_account_data(export=export_alert_answers)

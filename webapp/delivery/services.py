@@ -335,13 +335,35 @@ def export_deliveries(user) -> tuple[str, list]:
     """For "Download my data": every email and push message queued or sent to the user."""
     rows = db.session.execute(
         select(Delivery.channel, Delivery.state, Delivery.created_at, Delivery.sent_at,
-               Notification.kind, Notification.title, Notification.url)
+               Delivery.last_error, Notification.kind, Notification.title,
+               Notification.body, Notification.url)
         .join(Notification, Notification.id == Delivery.notification_id)
         .where(Delivery.user_id == user.id).order_by(Delivery.id)).all()
     return "deliveries", [
         {"channel": r.channel, "state": r.state, "kind": r.kind, "title": r.title,
-         "url": r.url, "created_at": r.created_at.isoformat() + "Z",
+         "body": r.body, "url": r.url, "last_error": r.last_error,
+         "created_at": r.created_at.isoformat() + "Z",
          "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None} for r in rows]
+
+
+def export_push_devices(user) -> tuple[str, dict]:
+    """For "Download my data": the devices registered for push, and the hashes of those
+    removed in Settings (kept so a removed phone does not re-add itself)."""
+    from webapp.pwa.models import RemovedDevice
+
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    devices = db.session.scalars(select(PushSubscription).where(
+        PushSubscription.user_id == user.id).order_by(PushSubscription.id))
+    removed = db.session.scalars(select(RemovedDevice).where(RemovedDevice.user_id == user.id))
+    return "push_devices", {
+        "devices": [{"endpoint": d.endpoint, "p256dh": d.p256dh, "auth": d.auth,
+                     "user_agent": d.user_agent, "added_at": iso(d.created_at),
+                     "last_success_at": iso(d.last_success_at)} for d in devices],
+        "removed_device_hashes": [{"endpoint_sha256": r.endpoint_hash,
+                                   "removed_at": iso(r.removed_at)} for r in removed],
+    }
 
 
 def register_account_hooks() -> None:
@@ -350,3 +372,4 @@ def register_account_hooks() -> None:
     user row (ON DELETE CASCADE)."""
     from webapp.accounts.services import register_account_data
     register_account_data(export=export_deliveries)
+    register_account_data(export=export_push_devices)

@@ -784,28 +784,19 @@ def in_organising_team(user, meeting: Meeting) -> bool:
 
 def attendee_csv(meeting: Meeting, viewer) -> str:
     """The attendee list as CSV: names, status, check-in; emails for the organising team."""
-    import csv
-    import io
+    from webapp.spreadsheet import csv_text
 
     with_email = in_organising_team(viewer, meeting)
-    out = io.StringIO()
-    writer = csv.writer(out)
     header = ["name", "status", "waitlist_position", "checked_in_at"]
-    writer.writerow(header + (["email"] if with_email else []))
-    position = 0
+    rows, position = [], 0
     for row in attendee_list(meeting):
         if row.status == "waitlisted":
             position += 1
-        values = [_csv_safe(row.user.display_name), row.status,
+        values = [row.user.display_name, row.status,
                   position if row.status == "waitlisted" else "",
                   format_london(row.checked_in_at) if row.checked_in_at else ""]
-        writer.writerow(values + ([row.user.email] if with_email else []))
-    return out.getvalue()
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheets run cells starting with these as formulas: neutralise them.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+        rows.append(values + ([row.user.email] if with_email else []))
+    return csv_text(header + (["email"] if with_email else []), rows)
 
 
 # --------------------------------------------------------------------------- summary

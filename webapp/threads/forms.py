@@ -57,3 +57,10 @@ class WardPostForm(Form):
                         render_kw={"maxlength": 160})
     body = TextAreaField("Post", validators=[DataRequired("Write the post."), Length(max=5000)],
                          render_kw={"maxlength": 5000, "rows": 8})
+
+
+class AdminAccessForm(FlaskForm):
+    reason = TextAreaField("Why do you need to read conversations outside your teams?", validators=[
+        DataRequired("Say why (it goes in the audit log)."),
+        Length(min=10, max=500, message="Say why in 10 to 500 characters.")],
+        render_kw={"maxlength": 500, "rows": 3})

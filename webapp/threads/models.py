@@ -95,6 +95,32 @@ class MessagingBlock(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class BlockedAddress(db.Model):
+    """A keyed hash (HMAC-SHA256, key ``BLOCKLIST_KEY``) of the email address of a resident
+    stopped from messaging. No link to the account, so it survives the account's deletion:
+    signing up again with the same address brings the block back
+    (:func:`webapp.threads.services.address_hmac`)."""
+
+    __tablename__ = "blocked_addresses"
+
+    address_hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationAccess(db.Model):
+    """An admin's explicit, time-limited "view as admin" step: without an unexpired row an
+    admin sees only the conversations of the teams they belong to. The reason is also in
+    the audit log (``conversation.admin_access``)."""
+
+    __tablename__ = "conversation_access"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
 class WardPost(db.Model):
     """A public post for one ward: an officer's update, or a published question and answer.
 

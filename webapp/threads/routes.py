@@ -5,17 +5,21 @@ A conversation someone may not see is a 404 (not 403), so ids reveal nothing.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+import re
+
+from flask import (abort, current_app, flash, make_response, redirect, render_template, request,
+                   url_for)
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.htmx import hx_redirect, is_htmx, render
-from webapp.security import officer_required, resident_required
+from webapp.params import int_arg, int_value, page_arg
+from webapp.security import admin_required, officer_required, resident_required
 from webapp.forms import EmptyForm
 from webapp.transactions import write_transaction
 from webapp.threads import bp, services
-from webapp.threads.forms import (BlockForm, NewConversationForm, PublishForm,
+from webapp.threads.forms import (AdminAccessForm, BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
 from webapp.threads.models import STATUSES
 from webapp.wards.services import covered_wards, get_ward
@@ -47,19 +51,7 @@ send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages"
                                                            and current_user.is_resident))
 
 
-def _int_value(raw, default: int | None = None) -> int | None:
-    """``raw`` as a non-negative int, or ``default`` (never raises on junk input)."""
-    try:
-        value = int(raw or "")
-    except (TypeError, ValueError):
-        return default
-    # Ids are INTEGERs; a bigger number (as an id or a page whose OFFSET would overflow)
-    # would make the database raise instead of finding nothing.
-    return value if 0 <= value < 2**31 else default
-
-
-def _int_arg(name: str, default: int | None = None) -> int | None:
-    return _int_value(request.args.get(name), default)
+_int_value, _int_arg = int_value, int_arg  # webapp.params: one parser for every integer
 
 
 def _idempotency_key(form) -> str | None:
@@ -69,6 +61,10 @@ def _idempotency_key(form) -> str | None:
 def _conversation_or_404(conversation_id: int):
     conversation = services.get_conversation(current_user, conversation_id)
     if conversation is None:
+        if request.method == "GET" and current_user.role == "admin" \
+                and services.admin_access_until(current_user) is None:
+            # An admin outside their teams: the explicit "view as admin" step first.
+            return abort(redirect(url_for("threads.admin_access", next=request.path), 303))
         abort(404)
     return conversation
 
@@ -239,13 +235,50 @@ def inbox():
     if ward_id not in {w.id for w in wards}:
         ward_id = None
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    page = max(_int_arg("page", 1) or 1, 1)
+    page = page_arg()
     rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
     pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
                   current_page=page, pages=pages, wards=wards, ward_id=ward_id,
                   # not ``status``: render() takes that as the HTTP status
-                  status_filter=status, statuses=STATUSES)
+                  status_filter=status, statuses=STATUSES,
+                  admin_until=services.admin_access_until(current_user))
+
+
+@bp.route("/officer/inbox/admin-access", methods=["GET", "POST"])
+@admin_required
+def admin_access():
+    """The explicit "view as admin" step: a reason (audited), then every conversation in
+    London for ``ADMIN_CONVERSATION_ACCESS_MINUTES``."""
+    minutes = current_app.config["ADMIN_CONVERSATION_ACCESS_MINUTES"]
+    form = AdminAccessForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.grant_admin_access(current_user, form.reason.data, minutes)
+            db.session.commit()
+        except services.ThreadError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            flash(f"You can read every conversation for {minutes} minutes.", "success")
+            wanted = request.args.get("next") or ""
+            back = wanted if re.fullmatch(r"/officer/messages/\d{1,10}", wanted) else None
+            return redirect(back or url_for("threads.inbox"), 303)
+    status = 422 if (form.errors or error) else 200
+    return render("threads/admin_access.html", status=status, form=form, error=error,
+                  minutes=minutes, until=services.admin_access_until(current_user))
+
+
+@bp.post("/officer/inbox/admin-access/end")
+@admin_required
+def admin_access_end():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    services.end_admin_access(current_user)
+    db.session.commit()
+    flash("You now see only your teams' conversations.", "success")
+    return redirect(url_for("threads.inbox"), 303)
 
 
 @bp.get("/officer/messages/<int:conversation_id>")
@@ -406,7 +439,7 @@ def _ward_or_404(code: str):
 def ward_posts(code):
     """A page of the ward's posts; htmx "Show more" gets just the next items."""
     ward = _ward_or_404(code)
-    page = max(_int_arg("page", 1) or 1, 1)
+    page = page_arg()
     posts, has_more = services.ward_posts_page(ward, page)
     return render("threads/ward_posts.html", "threads/_ward_post_items.html", ward=ward,
                   posts=posts, has_more=has_more, current_page=page)

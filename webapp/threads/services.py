@@ -17,9 +17,9 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from webapp.admin.audit import record
 from webapp.extensions import db
-from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, Conversation,
-                                   ConversationRead, Message, MessagingBlock, OfficerDigestState,
-                                   WardPost)
+from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, BlockedAddress,
+                                   Conversation, ConversationAccess, ConversationRead, Message,
+                                   MessagingBlock, OfficerDigestState, WardPost)
 from webapp.timeutil import format_london, utcnow
 from webapp.wards.models import Ward
 from webapp.wards.services import covered_ward_ids
@@ -49,9 +49,63 @@ def conversations_visible_to(user):
         return stmt.where(false())
     if user.role == "resident":
         return stmt.where(Conversation.resident_id == user.id)
-    if user.role in ("officer", "admin"):
+    if user.role == "officer":
         return stmt.where(Conversation.ward_id.in_(covered_ward_ids(user)))
+    if user.role == "admin":
+        if admin_access_until(user) is not None:  # the explicit, audited "view as admin"
+            return stmt
+        return stmt.where(Conversation.ward_id.in_(team_ward_ids(user)))
     return stmt.where(false())
+
+
+def team_ward_ids(user):
+    """A SELECT of the wards of the teams ``user`` belongs to (an admin's own teams)."""
+    from webapp.wards.models import TeamMember, TeamWard
+    return (select(TeamWard.ward_id).join(TeamMember, TeamMember.team_id == TeamWard.team_id)
+            .where(TeamMember.user_id == user.id).distinct())
+
+
+# --------------------------------------------------------------------------- view as admin
+ACCESS_REASON_MIN = 10
+
+
+def admin_access_until(user, now: datetime | None = None) -> datetime | None:
+    """When the admin's current "view as admin" step ends, or None when there is none."""
+    if user is None or getattr(user, "role", None) != "admin":
+        return None
+    access = db.session.get(ConversationAccess, user.id)
+    now = now or utcnow()
+    return access.expires_at if access is not None and access.expires_at > now else None
+
+
+def grant_admin_access(admin, reason: str, minutes: int, now: datetime | None = None) -> ConversationAccess:
+    """Let ``admin`` read every conversation in London for ``minutes``, for ``reason``
+    (required, recorded in the audit log). Raises :class:`ThreadError` for a missing or
+    too-short reason. The caller commits."""
+    if admin.role != "admin":
+        raise ThreadError("Only admins can do this.")
+    reason = clean_text(reason, 500, "reason")
+    if len(reason) < ACCESS_REASON_MIN:
+        raise ThreadError(f"Say why, in at least {ACCESS_REASON_MIN} characters.")
+    now = now or utcnow()
+    access = db.session.get(ConversationAccess, admin.id)
+    if access is None:
+        access = ConversationAccess(user_id=admin.id, reason=reason, granted_at=now,
+                                    expires_at=now)
+        db.session.add(access)
+    access.reason, access.granted_at = reason, now
+    access.expires_at = now + timedelta(minutes=minutes)
+    record(admin, "conversation.admin_access", None,
+           f"all conversations for {minutes} min: {reason}")
+    return access
+
+
+def end_admin_access(admin) -> None:
+    """End the admin's "view as admin" step now (audited). The caller commits."""
+    access = db.session.get(ConversationAccess, admin.id)
+    if access is not None:
+        db.session.delete(access)
+        record(admin, "conversation.admin_access_end")
 
 
 def get_conversation(user, conversation_id: int) -> Conversation | None:
@@ -99,8 +153,43 @@ def clean_key(key: str | None) -> str | None:
 
 
 def block_for(user) -> MessagingBlock | None:
-    """The block stopping ``user`` from messaging, if any."""
-    return db.session.get(MessagingBlock, user.id) if user is not None else None
+    """The block stopping ``user`` from messaging, if any: their own, or (unsaved) one
+    carried over from a deleted account with the same email address (:class:`BlockedAddress`),
+    so deleting the account and signing up again does not escape a block."""
+    if user is None or getattr(user, "id", None) is None:
+        return None
+    block = db.session.get(MessagingBlock, user.id)
+    if block is None and getattr(user, "role", None) == "resident" and user.email:
+        carried = db.session.get(BlockedAddress, address_hmac(user.email))
+        if carried is not None:
+            block = MessagingBlock(user_id=user.id, reason=CARRIED_BLOCK_REASON,
+                                   blocked_by_id=None, created_at=carried.created_at)
+    return block
+
+
+CARRIED_BLOCK_REASON = ("An earlier account with this email address was stopped from sending "
+                        "messages. Contact your ward team another way (101) to discuss it.")
+
+
+def address_key(email: str) -> str:
+    """The form of an address that is hashed: lower case, without a ``+tag``."""
+    local, _, domain = (email or "").strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def address_hmac(email: str) -> str:
+    """HMAC-SHA256 of :func:`address_key`, keyed by ``BLOCKLIST_KEY`` (from the environment,
+    else generated into ``instance/blocklist_key``): without the key the stored hashes
+    cannot be tested against a list of addresses."""
+    import hashlib
+    import hmac
+
+    from flask import current_app
+
+    from webapp.config import load_or_create_secret
+    key = current_app.config.get("BLOCKLIST_KEY") or \
+        load_or_create_secret(current_app.instance_path, "blocklist_key")
+    return hmac.new(key.encode(), address_key(email).encode(), hashlib.sha256).hexdigest()
 
 
 # --------------------------------------------------------------------------- writing
@@ -391,14 +480,22 @@ def block_resident(resident, officer, reason: str) -> MessagingBlock:
         db.session.add(block)
     else:
         block.reason, block.blocked_by_id = reason, officer.id
+    from webapp.delivery.services import insert_ignore
+    db.session.execute(insert_ignore(BlockedAddress.__table__).values(
+        address_hmac=address_hmac(resident.email), created_at=utcnow()).on_conflict_do_nothing())
     record(officer, "resident.block", resident, reason)
     return block
 
 
 def unblock_resident(resident, officer) -> None:
+    """Lift a block (the resident's own, or one carried over by their address)."""
+    from sqlalchemy import delete
     block = db.session.get(MessagingBlock, resident.id)
+    carried = db.session.execute(delete(BlockedAddress).where(
+        BlockedAddress.address_hmac == address_hmac(resident.email))).rowcount
     if block is not None:
         db.session.delete(block)
+    if block is not None or carried:
         record(officer, "resident.unblock", resident)
 
 
@@ -584,9 +681,24 @@ def export_messages(user) -> tuple[str, object]:
                 (m.author.officer_label if m.author else "ward team")
             messages.setdefault(m.conversation_id, []).append(
                 {"from": author, "text": m.body, "sent_at": iso(m.created_at),
-                 "removed_by_moderator": m.hidden_at is not None})
+                 "removed_by_moderator": m.hidden_at is not None,
+                 "moderation": {"hidden_at": iso(m.hidden_at), "reason": m.hidden_reason}
+                 if m.hidden_at is not None else None})
     block = block_for(user)
+    from webapp.admin.models import AuditEvent
+    history = db.session.execute(
+        select(AuditEvent.action, AuditEvent.created_at, AuditEvent.detail)
+        .where(AuditEvent.target_type == "users", AuditEvent.target_id == user.id,
+               AuditEvent.action.in_(("resident.block", "resident.unblock")))
+        .order_by(AuditEvent.id)).all()
+    reads = db.session.execute(select(ConversationRead.conversation_id,
+                                      ConversationRead.last_read_message_id)
+                               .where(ConversationRead.user_id == user.id)).all()
     return "conversations", {
+        "block_history": [{"action": "stopped" if a == "resident.block" else "allowed again",
+                           "at": iso(at), "reason": detail or None} for a, at, detail in history],
+        "address_on_block_list": db.session.get(BlockedAddress, address_hmac(user.email)) is not None,
+        "read_markers": [{"conversation_id": c, "last_read_message_id": m} for c, m in reads],
         "conversations": [{"subject": c.subject, "ward": c.ward.name, "status": c.status,
                            "started_at": iso(c.created_at), "messages": messages.get(c.id, [])}
                           for c in conversations],

@@ -1,0 +1,292 @@
+"""Where personal data lives, and how an account's deletion leaves nothing that identifies
+the person.
+
+:data:`COLUMNS` classifies every column that can hold personal data: every text or JSON
+column and every reference to ``users``, of every table (``tests/accounts/test_personal_data.py``
+fails when a new table or column is not listed, so it must join export and deletion):
+
+- ``RESIDENT``: about a resident: in "Download my data" and removed (or anonymised) when
+  they delete their account;
+- ``MENTIONS``: free text written by staff or the app that may name a resident (a
+  notification, an audit reason, a ward post): on deletion every occurrence of the
+  resident's identifying strings (name, address, subjects, message and concern text,
+  reasons, devices) is replaced by ``[deleted]`` (:func:`redact_mentions`);
+- ``KEPT``: kept after deletion on purpose, not identifying the person (anonymous counts,
+  the keyed hash of a blocked address);
+- ``STAFF``: about officers and admins (their accounts are managed by admins);
+- ``NOT_PERSONAL``: codes, public announcements, reference data.
+
+:func:`erase_traces` runs first in :func:`webapp.accounts.services.delete_account`, while
+the resident's conversations, messages and devices still exist to say what to look for.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import JSON, String, Text, cast, delete, func, or_, select, update
+
+from webapp.extensions import db
+
+RESIDENT, MENTIONS, KEPT, STAFF, NOT_PERSONAL = "resident", "mentions", "kept", "staff", "not personal"
+REDACTED = "[deleted]"
+
+#: Tables with nothing about a person at all, with the reason.
+NOT_PERSONAL_TABLES = {
+    "boroughs": "reference data (ONS)",
+    "wards": "reference data (ONS)",
+    "ward_neighbours": "reference data, computed from the wards",
+    "team_wards": "which wards a team covers",
+    "alert_wards": "which wards an alert targets",
+    "meeting_wards": "which wards a meeting is for",
+}
+
+#: ``"table.column": (category, how / why)``.
+COLUMNS = {
+    # accounts
+    "users.email": (RESIDENT, "export: account; deletion: the row goes"),
+    "users.display_name": (RESIDENT, "export: account; deletion: the row goes"),
+    "users.role": (RESIDENT, "export: account; deletion: the row goes"),
+    "users.email_frequency": (RESIDENT, "export: account; deletion: the row goes"),
+    "users.respondent_key": (RESIDENT, "random key of their anonymous concerns; the row goes"),
+    "users.password_hash": (STAFF, "staff only (argon2id); never exported"),
+    "users.totp_secret": (STAFF, "staff only (second factor); never exported"),
+    "users.rank": (STAFF, "staff only"),
+    "users.shoulder_number": (STAFF, "staff only"),
+    "user_wards.user_id": (RESIDENT, "export: wards; deletion: cascade"),
+    "user_categories.user_id": (RESIDENT, "export: categories; deletion: cascade"),
+    "user_categories.category": (RESIDENT, "export: categories; deletion: cascade"),
+    "concerns.user_id": (RESIDENT, "export: concerns; deletion: set NULL (counts stay)"),
+    "concerns.text": (RESIDENT, "export: concerns; deletion: erased"),
+    "concerns.respondent_key": (KEPT, "random key, no longer linked to anyone after deletion: "
+                                      "ward charts count distinct respondents"),
+    "concerns.topic": (KEPT, "a topic code: the anonymous count"),
+    "concerns.source": (NOT_PERSONAL, "a code (survey / meeting)"),
+    "used_tokens.purpose": (NOT_PERSONAL, "a code"),
+    "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
+    # threads
+    "conversations.resident_id": (RESIDENT, "export: conversations; deletion: deleted"),
+    "conversations.subject": (RESIDENT, "export: conversations; deletion: deleted"),
+    "conversations.status": (NOT_PERSONAL, "a code"),
+    "conversations.assigned_to_id": (STAFF, "the officer handling it"),
+    "messages.author_id": (RESIDENT, "export: conversations; deletion: deleted with the conversation"),
+    "messages.body": (RESIDENT, "export: conversations; deletion: deleted with the conversation"),
+    "messages.hidden_reason": (RESIDENT, "export: moderation reason; deletion: deleted"),
+    "messages.hidden_by_id": (STAFF, "the moderating officer"),
+    "messages.idempotency_key": (NOT_PERSONAL, "a random key the browser made for one "
+                                               "message; deleted with it"),
+    "conversation_reads.user_id": (RESIDENT, "export: read markers; deletion: deleted"),
+    "messaging_blocks.user_id": (RESIDENT, "export: messaging_stopped; deletion: deleted"),
+    "messaging_blocks.reason": (RESIDENT, "export: messaging_stopped; deletion: deleted"),
+    "messaging_blocks.blocked_by_id": (STAFF, "the officer who blocked"),
+    "blocked_addresses.address_hmac": (KEPT, "keyed HMAC of a blocked address (BLOCKLIST_KEY), "
+                                             "no link to an account: a block survives deletion"),
+    "officer_digest_states.user_id": (STAFF, "officers' digest timing"),
+    "ward_posts.author_id": (STAFF, "the officer who posted"),
+    "ward_posts.author_label": (STAFF, "the officer's name and rank"),
+    "ward_posts.kind": (NOT_PERSONAL, "a code"),
+    "ward_posts.title": (MENTIONS, "public, scrubbed at publication; redacted on deletion"),
+    "ward_posts.question": (MENTIONS, "public, scrubbed at publication; redacted on deletion"),
+    "ward_posts.body": (MENTIONS, "public, scrubbed at publication; redacted on deletion"),
+    "conversation_access.user_id": (STAFF, "an admin's 'view as admin' step"),
+    "conversation_access.reason": (MENTIONS, "an admin's reason; redacted on deletion"),
+    # alerts
+    "alerts.author_id": (STAFF, "the author"),
+    "alerts.title": (NOT_PERSONAL, "a public announcement by staff"),
+    "alerts.body": (NOT_PERSONAL, "a public announcement by staff"),
+    "alerts.body_html": (NOT_PERSONAL, "a public announcement by staff"),
+    "alerts.category": (NOT_PERSONAL, "a code"),
+    "alerts.channels": (NOT_PERSONAL, "codes"),
+    "alerts.scope": (NOT_PERSONAL, "a code"),
+    "alerts.scope_label": (NOT_PERSONAL, "ward names"),
+    "alerts.state": (NOT_PERSONAL, "a code"),
+    "alert_answers.user_id": (RESIDENT, "export: alert_answers; deletion: set NULL (counts stay)"),
+    # delivery
+    "notifications.source_type": (NOT_PERSONAL, "a code"),
+    "notifications.kind": (NOT_PERSONAL, "a code"),
+    "notifications.url": (NOT_PERSONAL, "a path on this site"),
+    "notifications.category": (NOT_PERSONAL, "a code"),
+    "notifications.email_template": (NOT_PERSONAL, "a template name"),
+    "notifications.tag": (NOT_PERSONAL, "a collapse key"),
+    "notifications.title": (MENTIONS, "export: deliveries; deletion: their own notifications "
+                                      "deleted, others redacted"),
+    "notifications.body": (MENTIONS, "export: deliveries; deletion: as title"),
+    "notifications.email_context": (MENTIONS, "export: deliveries; deletion: as title"),
+    "deliveries.user_id": (RESIDENT, "export: deliveries; deletion: cascade"),
+    "deliveries.last_error": (RESIDENT, "export: deliveries (may hold the address); deletion: cascade"),
+    "deliveries.channel": (NOT_PERSONAL, "a code"),
+    "deliveries.state": (NOT_PERSONAL, "a code"),
+    "deliveries.claimed_by": (NOT_PERSONAL, "a worker's name"),
+    "push_subscriptions.user_id": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_subscriptions.endpoint": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_subscriptions.p256dh": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_subscriptions.auth": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_subscriptions.user_agent": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_removed_devices.user_id": (RESIDENT, "export: push_devices; deletion: cascade"),
+    "push_removed_devices.endpoint_hash": (RESIDENT, "export: push_devices; deletion: cascade"),
+    # meetings
+    "meetings.created_by_id": (STAFF, "the organiser"),
+    "meetings.title": (NOT_PERSONAL, "a public meeting notice by staff"),
+    "meetings.description": (NOT_PERSONAL, "a public meeting notice by staff"),
+    "meetings.venue_name": (NOT_PERSONAL, "a public place"),
+    "meetings.address": (NOT_PERSONAL, "a public place"),
+    "meetings.accessibility": (NOT_PERSONAL, "about the venue"),
+    "meetings.online_url": (NOT_PERSONAL, "the meeting's link"),
+    "meetings.summary": (MENTIONS, "written by officers, public; redacted on deletion"),
+    "rsvps.user_id": (RESIDENT, "export: meetings; deletion: deleted (waitlist promoted)"),
+    "rsvps.status": (RESIDENT, "export: meetings; deletion: deleted"),
+    "rsvps.checked_in_by_id": (STAFF, "the officer at the desk"),
+    "meeting_concern_answers.answered_by_id": (STAFF, "the officer who answered"),
+    # admin
+    "audit_events.actor_id": (STAFF, "staff who acted; residents' actions are not audited"),
+    "audit_events.action": (NOT_PERSONAL, "a code"),
+    "audit_events.target_type": (NOT_PERSONAL, "a table name"),
+    "audit_events.detail": (MENTIONS, "export: audit_events_about_you; deletion: events about "
+                                      "them emptied, others redacted (the event and its time stay)"),
+    "teams.name": (NOT_PERSONAL, "a team's name"),
+    "team_members.user_id": (STAFF, "team membership"),
+    "staff_backup_codes.user_id": (STAFF, "second factor"),
+    "staff_backup_codes.code_hash": (STAFF, "second factor (SHA-256)"),
+    "staff_login_states.user_id": (STAFF, "sign-in throttle"),
+}
+
+
+def needs_classifying(column) -> bool:
+    """True for a column that can hold personal data: text, JSON, or a user reference."""
+    if isinstance(column.type, (String, Text, JSON)):
+        return True
+    return any(fk.column.table.name == "users" for fk in column.foreign_keys)
+
+
+# --------------------------------------------------------------------------- erasure
+def identifying_strings(user) -> list[str]:
+    """What identifies ``user`` in free text: name, address, and what they wrote or was
+    written about them (subjects, messages and replies, concerns, reasons, devices)."""
+    from webapp.accounts.models import Concern
+    from webapp.delivery.models import PushSubscription
+    from webapp.threads.models import Conversation, Message, MessagingBlock
+    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    local = (user.email or "").split("@")[0]
+    values = [user.display_name, user.email, local if len(local) >= 6 else None]
+    values += db.session.scalars(select(Conversation.subject).where(Conversation.resident_id == user.id))
+    for body, reason in db.session.execute(select(Message.body, Message.hidden_reason)
+                                           .where(Message.conversation_id.in_(convs))):
+        values += [body, reason]
+    values += db.session.scalars(select(Concern.text).where(Concern.user_id == user.id))
+    values += db.session.scalars(select(MessagingBlock.reason).where(MessagingBlock.user_id == user.id))
+    for endpoint, agent in db.session.execute(select(PushSubscription.endpoint, PushSubscription.user_agent)
+                                              .where(PushSubscription.user_id == user.id)):
+        values += [endpoint, agent]
+    cleaned = {" ".join(v.split()) for v in values if v and len(v.strip()) >= 3}
+    return sorted(cleaned, key=len, reverse=True)
+
+
+def _redact_text(text, patterns):
+    if not isinstance(text, str):
+        return text
+    for pattern in patterns:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+def _redact_json(value, patterns):
+    if isinstance(value, str):
+        return _redact_text(value, patterns)
+    if isinstance(value, list):
+        return [_redact_json(v, patterns) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_json(v, patterns) for k, v in value.items()}
+    return value
+
+
+def _patterns(strings):
+    # Whole words, any case, any whitespace between words (a subject re-flowed in an email).
+    return [re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, s.split())) + r"(?!\w)", re.I)
+            for s in strings]
+
+
+def redact_mentions(strings: list[str]) -> int:
+    """Replace ``strings`` by ``[deleted]`` in every ``MENTIONS`` column. Candidates are
+    found in SQL (LIKE on the text, and on its JSON-escaped form for JSON columns), then
+    redacted in Python. Returns the number of rows changed. Does not commit."""
+    if not strings:
+        return 0
+    patterns = _patterns(strings)
+    changed = 0
+    by_table: dict[str, list[str]] = {}
+    for key, (category, _) in COLUMNS.items():
+        if category == MENTIONS:
+            table, column = key.split(".")
+            by_table.setdefault(table, []).append(column)
+    for table_name, columns in by_table.items():
+        table = db.metadata.tables[table_name]
+        conditions = []
+        for name in columns:
+            col = table.c[name]
+            as_text = func.lower(cast(col, Text))
+            for s in strings:
+                for needle in {s.lower(), json.dumps(s.lower())[1:-1]}:
+                    # Word-by-word: a needle is found even where the text breaks its lines.
+                    first = max(needle.split(), key=len)
+                    conditions.append(as_text.contains(first, autoescape=True))
+        pk = list(table.primary_key.columns)
+        rows = db.session.execute(select(*pk, *[table.c[n] for n in columns])
+                                  .where(or_(*conditions))).all()
+        for row in rows:
+            keys, values = row[:len(pk)], row[len(pk):]
+            new = {}
+            for name, value in zip(columns, values):
+                redacted = (_redact_json(value, patterns) if isinstance(table.c[name].type, JSON)
+                            else _redact_text(value, patterns))
+                if redacted != value:
+                    new[name] = redacted
+            if new:
+                db.session.execute(update(table).where(*[c == k for c, k in zip(pk, keys)])
+                                   .values(**new))
+                changed += 1
+    return changed
+
+
+def erase_traces(user) -> None:
+    """Before the account's rows go: remove the notifications that were the resident's own
+    (every delivery of them to this user; found by joining through ``deliveries``, so it
+    works however notifications are keyed), empty the audit details about them, keep
+    anonymous counts, and redact their identifying strings everywhere staff or the app wrote
+    free text. Does not commit."""
+    from webapp.admin.models import AuditEvent
+    from webapp.alerts.models import AlertAnswer
+    from webapp.delivery.models import Delivery, Notification
+    from webapp.meetings.models import Rsvp
+    from webapp.threads.models import Conversation, Message
+
+    strings = identifying_strings(user)
+
+    # Notifications delivered only to them are theirs: delete (deliveries first).
+    mine = select(Delivery.notification_id).where(Delivery.user_id == user.id).distinct()
+    others = select(Delivery.notification_id).where(Delivery.user_id != user.id)
+    own = list(db.session.scalars(select(Notification.id).where(
+        Notification.id.in_(mine), Notification.id.not_in(others))))
+    if own:
+        db.session.execute(delete(Delivery).where(Delivery.notification_id.in_(own))
+                           .execution_options(synchronize_session=False))
+        db.session.execute(delete(Notification).where(Notification.id.in_(own))
+                           .execution_options(synchronize_session=False))
+
+    # Audit events about them (their account, conversations, messages, RSVPs): the event
+    # and its time stay (counts), its free text goes.
+    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    msgs = select(Message.id).where(Message.conversation_id.in_(convs))
+    rsvps = select(Rsvp.id).where(Rsvp.user_id == user.id)
+    db.session.execute(update(AuditEvent).where(or_(
+        (AuditEvent.target_type == "users") & (AuditEvent.target_id == user.id),
+        (AuditEvent.target_type == "conversations") & AuditEvent.target_id.in_(convs),
+        (AuditEvent.target_type == "messages") & AuditEvent.target_id.in_(msgs),
+        (AuditEvent.target_type == "rsvps") & AuditEvent.target_id.in_(rsvps),
+    )).values(detail="").execution_options(synchronize_session=False))
+
+    # "Was this useful?" answers stay as anonymous counts.
+    db.session.execute(update(AlertAnswer).where(AlertAnswer.user_id == user.id)
+                       .values(user_id=None).execution_options(synchronize_session=False))
+
+    redact_mentions(strings)
+    db.session.flush()

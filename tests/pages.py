@@ -55,6 +55,7 @@ PAGES: tuple[Page, ...] = (
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
     Page("officer-verify", "accounts.officer_verify", "/officer/login/verify", "verifying"),
+    Page("officer-password", "accounts.officer_password", "/officer/password", "officer"),
     # wards
     Page("ward-finder", "wards.finder", "/wards?q=james"),
     Page("ward-finder-borough", "wards.finder", f"/wards?borough={BOROUGH}"),
@@ -92,6 +93,7 @@ PAGES: tuple[Page, ...] = (
          "/messages/{conversation}/earlier?before={last_message}", "resident", fragment=True),
     Page("conversation-poll", "threads.poll", "/messages/{conversation}/poll?after=0", "resident", fragment=True),
     Page("officer-inbox", "threads.inbox", "/officer/inbox", "officer"),
+    Page("admin-access", "threads.admin_access", "/officer/inbox/admin-access", "admin"),
     Page("officer-conversation", "threads.officer_conversation",
          "/officer/messages/{conversation}", "officer"),
     Page("officer-conversation-earlier", "threads.officer_earlier",

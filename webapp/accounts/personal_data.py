@@ -108,6 +108,9 @@ COLUMNS = {
     "notifications.category": (NOT_PERSONAL, "a code"),
     "notifications.email_template": (NOT_PERSONAL, "a template name"),
     "notifications.tag": (NOT_PERSONAL, "a collapse key"),
+    "notifications.content_key": (NOT_PERSONAL, "SHA-256 of the content, recipient, occasion"),
+    "notifications.recipient_id": (RESIDENT, "export: deliveries; deletion: cascade (their own "
+                                             "notifications go with the account)"),
     "notifications.title": (MENTIONS, "export: deliveries; deletion: their own notifications "
                                       "deleted, others redacted"),
     "notifications.body": (MENTIONS, "export: deliveries; deletion: as title"),
@@ -148,6 +151,10 @@ COLUMNS = {
     "staff_backup_codes.user_id": (STAFF, "second factor"),
     "staff_backup_codes.code_hash": (STAFF, "second factor (SHA-256)"),
     "staff_login_states.user_id": (STAFF, "sign-in throttle"),
+    "staff_login_alerts.user_id": (STAFF, "when an officer was last told of guessing"),
+    "login_throttles.account_key": (KEPT, "keyed hash of a staff sign-in address; a day at most"),
+    "login_throttles.source_key": (KEPT, "keyed hash of an IP address or device id; a day at most"),
+    "revoked_sessions.session_id": (NOT_PERSONAL, "random id of a signed-out session"),
 }
 
 

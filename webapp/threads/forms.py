@@ -59,7 +59,7 @@ class WardPostForm(Form):
                          render_kw={"maxlength": 5000, "rows": 8})
 
 
-class AdminAccessForm(FlaskForm):
+class AdminAccessForm(Form):
     reason = TextAreaField("Why do you need to read conversations outside your teams?", validators=[
         DataRequired("Say why (it goes in the audit log)."),
         Length(min=10, max=500, message="Say why in 10 to 500 characters.")],

@@ -220,9 +220,14 @@ def _clean_tables(app) -> None:
 @pytest.fixture
 def app(_app, smtp_server):
     """The app with an application context pushed, on a clean database (wards loaded)."""
+    from webapp.transactions import read_only
     smtp_server.clear()
     limiter.reset()
-    with _app.app_context():
+    # The test's own thread begins its transactions DEFERRED (on SQLite; the app begins
+    # every transaction IMMEDIATE): a test that polls the database while a worker thread or
+    # process writes must not hold the write lock between its polls. Other threads and
+    # processes (run_at_once, the real `flask deliver`, the web server) run as in production.
+    with _app.app_context(), read_only():
         yield _app
         db.session.remove()
     _clean_tables(_app)

@@ -82,6 +82,7 @@ class SMTPSink:
         from aiosmtpd.controller import Controller
         self.messages: list[email.message.EmailMessage] = []
         self.refuse = False  # set True to answer 451 (a server that is down for a while)
+        self.delay = 0.0  # seconds to wait before accepting each message (a slow server)
         self.connections = 0
         self._cond = threading.Condition()
         sink = self
@@ -94,6 +95,9 @@ class SMTPSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):
+                if sink.delay:
+                    import asyncio
+                    await asyncio.sleep(sink.delay)
                 msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with sink._cond:
                     sink.messages.append(msg)
@@ -119,6 +123,7 @@ class SMTPSink:
         with self._cond:
             self.messages.clear()
         self.refuse = False
+        self.delay = 0.0
         self.connections = 0
 
     def wait_for(self, n: int, timeout: float = 5.0):

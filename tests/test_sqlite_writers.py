@@ -140,3 +140,49 @@ def test_scheduler_first_tick_waits_for_a_busy_database(app, make_staff, make_re
     out = "".join(lines)
     assert queued, out
     assert "database is locked" not in out and "failed" not in out, out
+
+
+@sqlite_only
+def test_sending_a_sign_in_email_does_not_hold_the_write_lock(app, make_resident, mail):
+    """Transactional mail goes out after the commit, and the read transaction that building
+    it began ends before talking to the mail server: a slow server must not hold up every
+    other writer (on SQLite every transaction holds the write lock)."""
+    from webapp.accounts.models import User
+    resident_id = make_resident().id
+    mail.delay = 3
+    signing_up, timings, errors = threading.Event(), {}, []
+
+    def sign_up():
+        try:
+            with app.app_context():
+                client = app.test_client()
+                signing_up.set()
+                started = time.monotonic()
+                response = client.post("/signup", data={"email": "slow@example.org",
+                                                        "display_name": "Slow"})
+                timings["signup"] = time.monotonic() - started
+                assert response.status_code == 303
+                db.session.remove()
+        except Exception as exc:
+            errors.append(exc)
+
+    def write_meanwhile():
+        try:
+            signing_up.wait(10)
+            time.sleep(1)  # the sign-up is waiting for the mail server now
+            with app.app_context():
+                started = time.monotonic()
+                db.session.execute(update(User).where(User.id == resident_id)
+                                   .values(display_name="Renamed"))
+                db.session.commit()
+                timings["write"] = time.monotonic() - started
+                db.session.remove()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sign_up), threading.Thread(target=write_meanwhile)]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert not errors, errors
+    assert timings["signup"] >= 3
+    assert timings["write"] < 1.5, timings

@@ -398,7 +398,8 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
         raise ValueError("VAPID_SUBJECT must be a mailto: or https:// URL")
     now = now or utcnow()
     # The claim and the results use connections of their own: end this thread's session
-    # transaction first, so it cannot hold up (on SQLite) the claim's write transaction.
+    # transaction first (committing anything pending, as write_transaction() does), so on
+    # SQLite it cannot hold the write lock the claim waits for.
     db.session.commit()
     lease = configured_lease()
     token, ids = claim(batch_size, now, lease_seconds=lease)

@@ -83,6 +83,7 @@ class SMTPSink:
         self.messages: list[email.message.EmailMessage] = []
         self.raw: list[bytes] = []  # the same, as received (for DKIM checks)
         self.refuse = False  # set True to answer 451 (a server that is down for a while)
+        self.delay = 0.0  # seconds to wait before accepting each message (a slow server)
         self.connections = 0
         self._cond = threading.Condition()
         sink = self
@@ -95,6 +96,9 @@ class SMTPSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):
+                if sink.delay:
+                    import asyncio
+                    await asyncio.sleep(sink.delay)
                 msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
                 with sink._cond:
                     sink.raw.append(envelope.original_content)
@@ -122,6 +126,7 @@ class SMTPSink:
             self.messages.clear()
             self.raw.clear()
         self.refuse = False
+        self.delay = 0.0
         self.connections = 0
 
     def wait_for(self, n: int, timeout: float = 5.0):
@@ -224,9 +229,14 @@ def _clean_tables(app) -> None:
 @pytest.fixture
 def app(_app, smtp_server):
     """The app with an application context pushed, on a clean database (wards loaded)."""
+    from webapp.transactions import read_only
     smtp_server.clear()
     limiter.reset()
-    with _app.app_context():
+    # The test's own thread begins its transactions DEFERRED (on SQLite; the app begins
+    # every transaction IMMEDIATE): a test that polls the database while a worker thread or
+    # process writes must not hold the write lock between its polls. Other threads and
+    # processes (run_at_once, the real `flask deliver`, the web server) run as in production.
+    with _app.app_context(), read_only():
         yield _app
         db.session.remove()
     _clean_tables(_app)

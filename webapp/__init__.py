@@ -154,32 +154,13 @@ def _normalise_database_url(app: Flask) -> None:
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """SQLite: enforce foreign keys, wait for locks, and use WAL for concurrent readers."""
+    """SQLite: foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE for every transaction
+    (see :mod:`webapp.transactions`)."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from sqlalchemy import event
-
+    from webapp.transactions import install_sqlite_begin
     with app.app_context():
-        engine = db.engine
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record):
-            # Let SQLAlchemy, not pysqlite, issue BEGIN, so "BEGIN IMMEDIATE" works.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        from webapp.transactions import install_sqlite_immediate
-        install_sqlite_immediate(engine)
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn):
-            mode = conn.info.pop("sqlite_begin", None) or "BEGIN"
-            conn.exec_driver_sql(mode)
+        install_sqlite_begin(db.engine, float(app.config["SQLITE_BUSY_TIMEOUT"]))
 
 
 def _register_template_helpers(app: Flask) -> None:
@@ -206,6 +187,10 @@ def _register_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
 
     def _page(code: int, title: str, message: str):
+        # The request may have failed half-way through a transaction (a failed flush, a
+        # lock timeout): roll it back first, or the page's own queries (the signed-in
+        # user for the navigation) fail too and the visitor gets a bare 500.
+        db.session.rollback()
         return render_template("errors/error.html", code=code, title=title,
                                message=message), code
 

@@ -40,6 +40,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")  # None: generated into instance/ by create_app
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite under instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # SQLite only: seconds a transaction waits for the write lock before "database is locked".
+    SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", "30"))
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
 
     SMTP_HOST = os.environ.get("SMTP_HOST")  # None: no SMTP, mail only written to instance/mail
@@ -75,6 +77,16 @@ class Config:
     PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
     # Seconds a batch waits for its push requests; the rest are retried later.
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
+
+    # The outbox workers. A claimed batch is leased for DELIVERY_LEASE_SECONDS, renewed while
+    # it is being sent: a killed worker's rows are retried after at most one lease.
+    DELIVERY_LEASE_SECONDS = float(os.environ.get("DELIVERY_LEASE_SECONDS", "60"))
+    # A delivery that keeps failing is retried until it is this old, then "dead".
+    DELIVERY_GIVE_UP_HOURS = float(os.environ.get("DELIVERY_GIVE_UP_HOURS", "24"))
+    # Admin pages show "the outbox is stuck" when a due delivery has waited this long, or
+    # when this many deliveries are waiting to be retried after a failure.
+    OUTBOX_STUCK_MINUTES = float(os.environ.get("OUTBOX_STUCK_MINUTES", "10"))
+    OUTBOX_STUCK_RETRYING = int(os.environ.get("OUTBOX_STUCK_RETRYING", "20"))
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]

@@ -1,4 +1,5 @@
-"""``make run``: serve Wardline on http://127.0.0.1:5000 for development.
+"""``make run``: serve Wardline for development on 127.0.0.1, on ``BASE_URL``'s port
+(http://127.0.0.1:5000 by default).
 
 Background processes that production runs separately (see README) are started beside the
 web server from ``COMPANIONS`` and stopped with it.
@@ -29,10 +30,12 @@ def main() -> int:
     env = {**os.environ, "FLASK_APP": "wsgi:app"}
     children = [subprocess.Popen([flask, *args[1:]], env=env) for args in COMPANIONS]
     try:
+        from urllib.parse import urlsplit
         from webapp import create_app
         app = create_app()
-        print("Wardline is running on http://127.0.0.1:5000  (Ctrl+C to stop)", flush=True)
-        app.run(host="127.0.0.1", port=5000, debug=False, use_reloader=False, threaded=True)
+        host, port = "127.0.0.1", urlsplit(app.config["BASE_URL"]).port or 5000
+        print(f"Wardline is running on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,11 +1,17 @@
-"""Read-then-write transactions, with SQLite's one-writer rule handled in one place.
+"""SQLite's one-writer rule, handled in one place for every transaction.
 
-SQLite allows one writer at a time: a transaction that reads first and writes later fails
-at once ("database is locked") if another writer committed in between, because a read lock
-cannot be upgraded. Work that reads and then writes therefore runs inside
-:func:`write_transaction`, whose transactions begin with ``BEGIN IMMEDIATE`` on SQLite and
-so wait (``busy_timeout``) for the write lock up front. PostgreSQL needs no hint: callers
-lock rows (``FOR UPDATE``) or use conditional UPDATEs and unique constraints.
+SQLite allows one writer at a time. In WAL mode a transaction that reads first and writes
+later fails at once ("database is locked", without waiting for the busy timeout) if another
+writer committed in between, because its read snapshot cannot be upgraded. So on SQLite
+every transaction begins ``BEGIN IMMEDIATE`` (it waits, up to ``SQLITE_BUSY_TIMEOUT``
+seconds, for the write lock up front): web requests, scheduler ticks, workers and CLI
+commands alike, whatever they turn out to do. SQLAlchemy's documented pysqlite recipe:
+``isolation_level=None`` on the DBAPI connection and a ``begin`` listener that emits BEGIN
+(see :func:`install_sqlite_begin`).
+
+Work that only reads may ask for a deferred transaction with :func:`read_only` (readers do
+not wait for writers in WAL mode). PostgreSQL needs none of this: callers lock rows
+(``FOR UPDATE``) or use conditional UPDATEs and unique constraints.
 """
 from __future__ import annotations
 
@@ -16,30 +22,56 @@ from sqlalchemy import event
 
 from webapp.extensions import db
 
-_immediate = contextvars.ContextVar("wardline_sqlite_immediate", default=False)
+IMMEDIATE = "BEGIN IMMEDIATE"
+DEFERRED = "BEGIN"
+
+_begin = contextvars.ContextVar("wardline_sqlite_begin", default=None)
 
 
-def install_sqlite_immediate(engine) -> None:
-    """Make SQLite connections checked out inside :func:`write_transaction` begin
-    IMMEDIATE (read by the ``begin`` listener in ``webapp._configure_sqlite``)."""
+def install_sqlite_begin(engine, busy_timeout: float) -> None:
+    """Configure an SQLite engine: foreign keys, WAL, a busy timeout, and BEGIN IMMEDIATE
+    for every transaction (BEGIN for connections checked out inside :func:`read_only`)."""
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, issue BEGIN, so "BEGIN IMMEDIATE" works.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
     @event.listens_for(engine, "checkout")
     def _checkout(_dbapi_connection, record, _proxy):
-        if _immediate.get():
-            record.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        record.info["sqlite_begin"] = _begin.get() or IMMEDIATE
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql(conn.info.get("sqlite_begin") or IMMEDIATE)
+
+
+@contextmanager
+def read_only():
+    """Connections checked out inside the block begin DEFERRED on SQLite: for work that
+    never writes and must not queue behind writers (or hold up a writer in this thread)."""
+    token = _begin.set(DEFERRED)
+    try:
+        yield
+    finally:
+        _begin.reset(token)
 
 
 @contextmanager
 def write_transaction():
-    """Run the block's session work as write transactions: commit at the end, roll back
+    """Run the block's session work as one write transaction: commit at the end, roll back
     on error. Whatever the session had pending is committed first, so the block starts a
-    fresh transaction (which, on SQLite, holds the write lock from its first statement)."""
-    db.session.commit()  # release the connection: the next checkout gets the hint
-    token = _immediate.set(True)
+    fresh transaction (on SQLite every transaction holds the write lock from its start;
+    on PostgreSQL callers lock the rows they read with ``FOR UPDATE``)."""
+    db.session.commit()
     try:
         yield
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    finally:
-        _immediate.reset(token)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from webapp.admin.models import AuditEvent
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery
-from webapp.delivery.worker import MAX_ATTEMPTS, deliver_due
+from webapp.delivery.worker import MIN_ATTEMPTS, deliver_due
 from webapp.extensions import db
 from webapp.timeutil import utcnow
 
@@ -19,7 +19,7 @@ def make_dead(user, mail):
     db.session.commit()
     mail.refuse = True
     now = utcnow()
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(MIN_ATTEMPTS):
         deliver_due(now=now)
         now += timedelta(days=1)
     [delivery] = db.session.scalars(select(Delivery)).all()

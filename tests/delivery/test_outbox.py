@@ -11,7 +11,7 @@ from sqlalchemy import select
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp.delivery.services import save_subscription, vapid_public_key
-from webapp.delivery.worker import LEASE_SECONDS, MAX_ATTEMPTS, claim, deliver_due
+from webapp.delivery.worker import MIN_ATTEMPTS, claim, deliver_due
 from webapp.extensions import db
 from webapp.timeutil import utcnow
 
@@ -159,24 +159,29 @@ def test_429_retry_after_is_honoured(app, make_resident, push_service):
     assert len(push_service.accepted()) == 1
 
 
-def test_5xx_retries_with_backoff_then_dead_after_max_attempts(app, make_resident, push_service):
+def test_5xx_retries_with_backoff_until_a_day_old_then_dead(app, make_resident, push_service):
     user = make_resident(email_frequency="off")
     agent = subscribe(user, push_service)
     push_service.respond(agent, 503)
     notify(user, reply_event())
     db.session.commit()
+    created = rows()[0].created_at
     now = utcnow()
     gaps = []
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    while True:
         result = deliver_due(now=now)
         assert result["claimed"] == 1
         [delivery] = rows()
-        if attempt < MAX_ATTEMPTS:
-            assert delivery.state == "queued"
-            gaps.append((delivery.next_attempt_at - now).total_seconds())
-            now = delivery.next_attempt_at
+        if delivery.state != "queued":
+            break
+        gaps.append((delivery.next_attempt_at - now).total_seconds())
+        now = delivery.next_attempt_at
     assert delivery.state == "dead" and "503" in delivery.last_error
-    assert gaps[-1] > gaps[0] * 8  # exponential
+    # Given up by age (a day, DELIVERY_GIVE_UP_HOURS), not after a fixed number of tries.
+    assert now - created >= timedelta(hours=24)
+    assert now - created < timedelta(hours=24) + timedelta(seconds=max(gaps))
+    assert delivery.attempts > 8 >= MIN_ATTEMPTS
+    assert gaps[5] > gaps[0] * 8  # exponential
     assert deliver_due(now=now + timedelta(days=2))["claimed"] == 0
 
 
@@ -212,7 +217,7 @@ def test_worker_killed_mid_batch_loses_nothing_and_sends_once(app, make_resident
     # Another worker sends the rest, but cannot take the dead worker's leased rows yet.
     assert drain(now=now)["sent"] == 4
     assert len(mail.messages) + len(push_service.received) == 4
-    later = now + timedelta(seconds=LEASE_SECONDS + 1)
+    later = now + timedelta(seconds=app.config["DELIVERY_LEASE_SECONDS"] + 1)
     assert drain(now=later)["sent"] == 6
     mail.wait_for(5)
     assert sorted(m["To"] for m in mail.messages) == sorted(u.email for u in users)
@@ -228,7 +233,7 @@ def test_late_result_of_an_expired_claim_does_not_overwrite(app, make_resident, 
     db.session.commit()
     now = utcnow()
     token, [delivery_id] = claim(now=now, token="slow-worker")
-    assert deliver_due(now=now + timedelta(seconds=LEASE_SECONDS + 1))["sent"] == 1
+    assert deliver_due(now=now + timedelta(seconds=app.config["DELIVERY_LEASE_SECONDS"] + 1))["sent"] == 1
     late = Outcome()
     late.fail(delivery_id, 1, "timeout")
     record(late, token, now)

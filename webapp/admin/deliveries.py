@@ -1,12 +1,16 @@
-"""Admin: dead deliveries (the outbox gave up) with their errors, and retrying them.
+"""Admin: dead deliveries (the outbox gave up) with their errors, and retrying them; the
+"outbox is stuck" banner on staff pages.
 
 Lives in its own file (the delivery domain's admin page); imported by
 ``webapp/admin/__init__.py``.
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+import logging
+
+from flask import abort, flash, has_request_context, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy import func, select, update
 
 from webapp.admin import bp
@@ -22,6 +26,9 @@ PAGE_SIZE = 50
 # the outbox see only their kind, not their words (conversations need the explicit,
 # audited "view as admin" step).
 PRIVATE_KINDS = {"reply": "Reply from the ward team", "officer_digest": "Officers' digest"}
+STAFF_PATHS = ("/admin", "/officer")
+
+log = logging.getLogger("wardline.admin")
 
 
 def dead_deliveries(limit: int = PAGE_SIZE, offset: int = 0):
@@ -76,3 +83,35 @@ def retry_all_deliveries():
     count = retry_deliveries(current_user)
     flash(f"{count} deliveries will be tried again.", "success")
     return redirect(url_for("admin.deliveries"), 303)
+
+
+def _is_admin() -> bool:
+    return current_user.is_authenticated and current_user.role == "admin" \
+        and current_user.is_fully_authenticated
+
+
+@bp.app_context_processor
+def _outbox_banner():
+    """``outbox_status()`` for ``base.html``: the outbox's health for an admin on a staff
+    page, else None. A function, so only full pages (not fragments or emails) query."""
+    def outbox_status():
+        if not has_request_context() or not request.path.startswith(STAFF_PATHS) \
+                or not _is_admin():
+            return None
+        from webapp.delivery.health import outbox_health
+        try:
+            return outbox_health()
+        except SQLAlchemyError:  # never let the banner break a page (or the error page)
+            log.exception("checking the outbox failed")
+            db.session.rollback()
+            return None
+    return {"outbox_status": outbox_status}
+
+
+@bp.get("/admin/outbox-status")
+@admin_required
+def outbox_status():
+    """The banner alone (htmx refreshes it every minute)."""
+    from webapp.delivery.health import outbox_health
+    response = render_template("admin/_outbox_status.html", health=outbox_health())
+    return response, 200, {"Cache-Control": "no-store"}

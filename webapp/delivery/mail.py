@@ -194,6 +194,10 @@ def send_email(to: str, subject: str, template: str, **context) -> EmailMessage:
     Call it after the database commit, never before. Returns the message sent.
     """
     msg = build_message(to, subject, template, **context)
+    # End the read transaction building it may have begun (the caller has committed): on
+    # SQLite every transaction holds the write lock, which must not wait on a mail server.
+    from webapp.extensions import db
+    db.session.commit()
     with SMTPConnection() as smtp:
         smtp.send(msg)
     return msg

@@ -25,7 +25,8 @@ CHANNELS = ("email", "push", "digest")
 #   sending   claimed by a worker (claimed_by) until lease_until; reclaimed when it expires
 #   sent      delivered (digest rows: gathered into a digest email that was sent)
 #   batched   digest rows gathered into a digest email that is not sent yet
-#   dead      gave up after MAX_ATTEMPTS, or a permanent error; admins may retry
+#   dead      still failing DELIVERY_GIVE_UP_HOURS after it was written, or a permanent
+#             error; admins may retry
 #   gone      the push subscription was removed (404/410) or the address unsubscribed
 STATES = ("queued", "sending", "sent", "batched", "dead", "gone")
 

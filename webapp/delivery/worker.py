@@ -8,9 +8,17 @@ machines. Claiming is one conditional UPDATE that stamps a claim token and a lea
 * SQLite: the claim runs in a ``BEGIN IMMEDIATE`` transaction (one writer at a time), and
   the single UPDATE ... WHERE id IN (SELECT ... LIMIT n) is atomic.
 
-A worker that dies mid-batch leaves rows in state "sending" with a lease; once the lease
-has expired any worker claims them again, so nothing is lost. Delivery is at least once:
-a worker killed after sending but before recording may cause one repeat, never a loss.
+Leases are short (``DELIVERY_LEASE_SECONDS``, 60 s by default) and renewed while a batch
+is being sent (a heartbeat thread, every third of the lease), so a live worker never loses
+its rows however slow the batch, and a worker that dies mid-batch leaves rows in state
+"sending" that any worker claims again within one lease. Delivery is at least once: a
+worker killed after sending but before recording repeats at most the rows it had in
+flight (one batch per loop), never a loss.
+
+A delivery that keeps failing is retried with backoff until it is older than
+``DELIVERY_GIVE_UP_HOURS`` (24 h by default, and at least ``MIN_ATTEMPTS`` tries): an
+outage of the mail server or a push service for a few hours delays mail, it does not
+lose it. Then it is "dead" (``/admin/deliveries``).
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import secrets
 import signal
 import smtplib
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,13 +41,13 @@ from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.timeutil import utcnow
+from webapp.transactions import read_only
 
 from webapp.delivery.models import Delivery, Notification, PushSubscription
 
 log = logging.getLogger("wardline.delivery.worker")
 
-MAX_ATTEMPTS = 8
-LEASE_SECONDS = 300
+MIN_ATTEMPTS = 3  # tries before giving up by age (a row retried by an admin gets these)
 BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 6 * 3600
 RETRY_AFTER_CAP = 24 * 3600  # longest wait a push service's Retry-After can ask for
@@ -65,8 +74,13 @@ def worker_id() -> str:
 
 
 # --------------------------------------------------------------------------- claiming
+def configured_lease() -> float:
+    """Seconds a claim lasts before another worker may take the rows (renewed while sending)."""
+    return float(current_app.config["DELIVERY_LEASE_SECONDS"])
+
+
 def claim(batch_size: int = 100, now=None, token: str | None = None,
-          lease_seconds: int = LEASE_SECONDS) -> tuple[str, list[int]]:
+          lease_seconds: float | None = None) -> tuple[str, list[int]]:
     """Claim up to ``batch_size`` due deliveries; return (claim token, their ids).
 
     Due: queued with ``next_attempt_at <= now``, or "sending" with an expired lease (a
@@ -74,6 +88,8 @@ def claim(batch_size: int = 100, now=None, token: str | None = None,
     """
     now = now or utcnow()
     token = token or worker_id()
+    if lease_seconds is None:
+        lease_seconds = configured_lease()
     due = or_(and_(Delivery.state == "queued", Delivery.next_attempt_at <= now),
               and_(Delivery.state == "sending", Delivery.lease_until < now))
     pick = (select(Delivery.id).where(Delivery.channel.in_(SENDABLE), due)
@@ -92,16 +108,48 @@ def claim(batch_size: int = 100, now=None, token: str | None = None,
 
 @contextmanager
 def write_transaction():
-    """A connection in a transaction that will write: on SQLite it starts with
-    BEGIN IMMEDIATE, so it waits (busy_timeout) for the write lock up front instead of
-    failing to upgrade a read transaction; PostgreSQL ignores the hint. Commits on exit."""
-    with db.engine.connect() as conn:
-        conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            conn.info.pop("sqlite_begin", None)
+    """A connection of its own in a write transaction (BEGIN IMMEDIATE on SQLite, see
+    :mod:`webapp.transactions`), committed on exit: the worker's claims, heartbeats and
+    results never wait for, or mix with, the session's work."""
+    with db.engine.begin() as conn:
+        yield conn
+
+
+def renew(token: str, lease: float, now=None) -> int:
+    """Extend the lease of the rows still claimed by ``token`` to ``now + lease``; never
+    shortens one. Returns how many rows it renewed."""
+    until = (now or utcnow()) + timedelta(seconds=lease)
+    with write_transaction() as conn:
+        return conn.execute(update(Delivery).where(
+            Delivery.claimed_by == token, Delivery.state == "sending",
+            Delivery.lease_until < until).values(lease_until=until)
+            .execution_options(synchronize_session=False)).rowcount
+
+
+@contextmanager
+def heartbeat(token: str, lease: float, now=None):
+    """Renew ``token``'s lease every third of ``lease`` while the block runs (a thread of
+    its own, so a batch stuck on a slow server keeps its rows), measured from ``now`` when
+    the batch's clock is not the wall clock (tests)."""
+    app = current_app._get_current_object()
+    stop = threading.Event()
+    offset = (now - utcnow()) if now is not None else timedelta(0)
+
+    def beat():
+        with app.app_context():
+            while not stop.wait(lease / 3):
+                try:
+                    renew(token, lease, utcnow() + offset)
+                except Exception:  # a missed beat only shortens the lease
+                    log.exception("renewing the lease of %s failed", token)
+
+    thread = threading.Thread(target=beat, name=f"lease-{token}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 # --------------------------------------------------------------------------- sending
@@ -121,9 +169,17 @@ def push_client():
 
 
 class Outcome:
-    """Results of a batch, recorded in one transaction by :func:`record`."""
+    """Results of a batch, recorded in one transaction by :func:`record`.
 
-    def __init__(self):
+    ``created`` maps delivery ids to their creation time: a failed delivery gives up
+    (dead) once it is older than ``give_up`` at ``now`` and was tried MIN_ATTEMPTS times.
+    """
+
+    def __init__(self, created: dict | None = None, now=None,
+                 give_up: timedelta | None = None):
+        self.created = created or {}
+        self.now = now or utcnow()
+        self.give_up = give_up if give_up is not None else timedelta(hours=24)
         self.sent: list[int] = []
         self.retry: list[tuple[int, int, str, float | None]] = []  # id, attempts, error, after
         self.dead: list[tuple[int, str]] = []
@@ -133,7 +189,10 @@ class Outcome:
 
     def fail(self, delivery_id: int, attempts: int, error: str, *, permanent: bool = False,
              retry_after: float | None = None) -> None:
-        if permanent or attempts >= MAX_ATTEMPTS:
+        created = self.created.get(delivery_id)
+        too_old = created is not None and self.now - created >= self.give_up \
+            and attempts >= MIN_ATTEMPTS
+        if permanent or too_old:
             self.dead.append((delivery_id, error[:500]))
         else:
             self.retry.append((delivery_id, attempts, error[:500], retry_after))
@@ -192,7 +251,7 @@ def _send_email(rows, outcome: Outcome) -> None:
     app = current_app._get_current_object()
 
     def build(row):
-        with app.app_context():
+        with app.app_context(), read_only():
             try:
                 return message_for(row[0], row[1], row[2]), None
             except Exception as exc:  # a template bug must not stall the outbox
@@ -293,6 +352,7 @@ class Claimed:
     user_id: int
     device_id: int
     notification_id: int
+    created_at: object  # naive UTC datetime
 
 
 @dataclass(frozen=True)
@@ -320,9 +380,10 @@ def load_batch(ids: list[int]) -> list[tuple]:
     """
     from webapp.accounts.models import User
     d = Delivery.__table__.c
-    with Session(db.engine, expire_on_commit=False) as session:
+    with read_only(), Session(db.engine, expire_on_commit=False) as session:
         claimed = [Claimed(*row) for row in session.execute(
-            select(d.id, d.channel, d.attempts, d.user_id, d.device_id, d.notification_id)
+            select(d.id, d.channel, d.attempts, d.user_id, d.device_id, d.notification_id,
+                   d.created_at)
             .where(d.id.in_(ids)))]
         notifications = {n.id: n for n in session.scalars(select(Notification).where(
             Notification.id.in_({c.notification_id for c in claimed})))}
@@ -349,16 +410,23 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
         # is not a contact URL, and a misconfigured worker must not hold rows.
         raise ValueError("VAPID_SUBJECT must be a mailto: or https:// URL")
     now = now or utcnow()
-    token, ids = claim(batch_size, now)
+    # The claim and the results use connections of their own: end this thread's session
+    # transaction first (committing anything pending, as write_transaction() does), so on
+    # SQLite it cannot hold the write lock the claim waits for.
+    db.session.commit()
+    lease = configured_lease()
+    token, ids = claim(batch_size, now, lease_seconds=lease)
     result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
     if not ids:
         return result
-    rows = load_batch(ids)
-    outcome = Outcome()
-    # Email first: an email batch never waits on a slow push service.
-    _send_email([r for r in rows if r[0].channel == "email"], outcome)
-    _send_push([r for r in rows if r[0].channel == "push"], outcome)
-    db.session.rollback()  # end the read transaction (digest rendering reads)
+    with heartbeat(token, lease, now):
+        rows = load_batch(ids)
+        outcome = Outcome({r[0].id: r[0].created_at for r in rows}, now,
+                          timedelta(hours=float(current_app.config["DELIVERY_GIVE_UP_HOURS"])))
+        # Email first: an email batch never waits on a slow push service.
+        _send_email([r for r in rows if r[0].channel == "email"], outcome)
+        _send_push([r for r in rows if r[0].channel == "push"], outcome)
+        db.session.rollback()  # end the read transaction (digest rendering reads)
     record(outcome, token, now)
     result.update(sent=len(outcome.sent), retry=len(outcome.retry), dead=len(outcome.dead),
                   gone=len(outcome.gone))

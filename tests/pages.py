@@ -116,6 +116,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin-team-edit", "admin.team_edit", "/admin/teams/{team}", "admin"),
     Page("admin-audit", "admin.audit", "/admin/audit", "admin"),
     Page("admin-deliveries", "admin.deliveries", "/admin/deliveries", "admin"),
+    Page("admin-outbox-status", "admin.outbox_status", "/admin/outbox-status", "admin", fragment=True),
 )
 
 # Forms sent with mistakes: the page or fragment with the errors next to the fields (422).

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.crypto import EncryptedString
 from webapp.extensions import db
+from webapp.states import one_of
 from webapp.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
@@ -30,6 +31,7 @@ class User(UserMixin, db.Model):
     """
 
     __tablename__ = "users"
+    __table_args__ = (one_of("role", ROLES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # normalised, lower case

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.states import one_of
 from webapp.timeutil import utcnow
 
 SUBJECT_MAX = 120
@@ -22,14 +23,15 @@ STATUSES = {"awaiting": "Awaiting reply", "answered": "Answered", "closed": "Clo
 
 class Conversation(db.Model):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_ward_status", "ward_id", "status", "awaiting_since"),)
+    __table_args__ = (Index("ix_conversations_ward_status", "ward_id", "status", "awaiting_since"),
+                      one_of("status", STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                              index=True)
     ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
     subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
-    status: Mapped[str] = mapped_column(String(16), default="awaiting")  # see STATUSES
+    status: Mapped[str] = mapped_column(String(16), default="awaiting")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_id: Mapped[int] = mapped_column(default=0)

@@ -33,7 +33,6 @@ def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
         borough.name = props["borough_name"]
         geom = shape(feature["geometry"])
         path_d, viewbox = svg_for(geom)
-        point = geom.representative_point()
         ward = wards.get(props["ward_code"])
         if ward is None:
             ward = Ward(code=props["ward_code"])
@@ -43,7 +42,6 @@ def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
         ward.borough = borough
         ward.geometry = json.dumps(feature["geometry"], separators=(",", ":"))
         ward.svg_path, ward.svg_viewbox = path_d, viewbox
-        ward.centroid_lat, ward.centroid_lon = round(point.y, 6), round(point.x, 6)
         geometries.append((ward, geom))
     db.session.flush()
     pairs = find_neighbours([g for _, g in geometries])

@@ -9,7 +9,7 @@ import logging
 import os
 from importlib import import_module
 
-from flask import Flask, Request, has_request_context, render_template, request
+from flask import Flask, Request, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
 
@@ -177,10 +177,7 @@ def _register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def _inject():
         from webapp.static_assets import asset_url
-        return {"asset_url": asset_url,
-                # Emails are rendered by workers, outside any request.
-                "is_htmx_request": has_request_context()
-                and request.headers.get("HX-Request") == "true"}
+        return {"asset_url": asset_url}
 
 
 def _register_error_pages(app: Flask) -> None:

@@ -63,7 +63,6 @@ class Config:
 
     # Web push (VAPID). Keys come from the environment or are generated into instance/.
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
-    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
     VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
     # Push endpoints are contacted only on these push services' domains (host suffixes,
     # comma-separated) and ports; see webapp/delivery/endpoints.py.
@@ -146,5 +145,4 @@ class Config:
     # Fernet key(s) for TOTP secrets at rest, comma-separated (the first encrypts). None:
     # generated into instance/totp_key on first run.
     TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY")
-    TIMEZONE = "Europe/London"
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "wardline-demo")

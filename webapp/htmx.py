@@ -35,10 +35,3 @@ def hx_redirect(url: str, *, status: int = 303):
     response = make_response("", status)
     response.headers["Location"] = url
     return response
-
-
-def trigger(response, event: str):
-    """Add a client-side event to ``HX-Trigger`` on ``response`` and return it."""
-    existing = response.headers.get("HX-Trigger")
-    response.headers["HX-Trigger"] = f"{existing}, {event}" if existing else event
-    return response

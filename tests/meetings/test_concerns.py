@@ -66,7 +66,7 @@ def test_who_may_give_concerns(client, login, make_resident, make_meeting):
     rows = {c.user_id: c for c in _concerns(meeting.id)}
     assert set(rows) == {outsider_going.id, follower.id}
     # Neither lives in the meeting's ward: their concerns count for the meeting's ward.
-    assert rows[outsider_going.id].ward_id == meeting.first_ward.id
+    assert rows[outsider_going.id].ward_id == meeting.wards[0].id
 
 
 def test_concerns_close_when_the_meeting_ends(client, login, make_resident, make_meeting):
@@ -133,5 +133,5 @@ def test_meeting_concerns_count_towards_the_wards_chart(app, make_resident, make
     residents = [make_resident() for _ in range(5)]
     for resident in residents:
         services.add_concern(meeting.id, resident.id, "ebikes", "")
-    rows = list(db.session.scalars(select(Concern).where(Concern.ward_id == meeting.first_ward.id)))
+    rows = list(db.session.scalars(select(Concern).where(Concern.ward_id == meeting.wards[0].id)))
     assert len(rows) == 5 and {c.source for c in rows} == {"meeting"}

@@ -15,6 +15,9 @@ from webapp.states import one_of
 from webapp.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
+# The survey has SURVEY_STEPS steps; users.survey_step is the next one, SURVEY_DONE after the last.
+SURVEY_STEPS = 3
+SURVEY_DONE = SURVEY_STEPS + 1
 OFFICER_RANKS = {"PC": "PC", "PCSO": "PCSO", "Sergeant": "Sergeant", "Inspector": "Inspector",
                  "Staff": "Police staff"}
 

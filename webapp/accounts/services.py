@@ -15,7 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from sqlalchemy import delete, select, update
 
-from webapp.accounts.models import Concern, User, UserCategory, UserWard
+from webapp.accounts.models import SURVEY_STEPS, Concern, User, UserCategory, UserWard
 from webapp.delivery.mail import send_email
 from webapp.extensions import db
 from webapp.security import safe_next
@@ -31,8 +31,6 @@ log = logging.getLogger("wardline.accounts")
 SIGNIN_PURPOSE = "signin"
 DISPLAY_NAME_MAX = 60
 EMAIL_MAX = 254
-SURVEY_STEPS = 3
-SURVEY_DONE = SURVEY_STEPS + 1
 
 
 class AnswerError(ValueError):

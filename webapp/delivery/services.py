@@ -28,7 +28,7 @@ import binascii
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
@@ -78,7 +78,6 @@ class Event:
     email_context: dict | None = None
     tag: str | None = None
     occasion: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- SQL helpers

@@ -60,10 +60,6 @@ class Meeting(db.Model):
         return [link.ward for link in self.ward_links]
 
     @property
-    def first_ward(self):
-        return self.ward_links[0].ward if self.ward_links else None
-
-    @property
     def audience_label(self) -> str:
         """"All of Lambeth", or the ward names joined."""
         if self.borough is not None:

@@ -829,11 +829,7 @@ def post_summary(officer, meeting: Meeting, text: str) -> Meeting:
 
 
 def _post_to_wards(officer, meeting: Meeting, text: str) -> None:
-    try:
-        from webapp.threads.services import create_ward_post
-    except ImportError:  # threads not built yet: the summary still reaches attendees
-        current_app.logger.warning("threads.create_ward_post unavailable; no ward post")
-        return
+    from webapp.threads.services import create_ward_post
     title = f"Meeting summary: {meeting.title}"[:120]
     for ward in meeting.wards:
         create_ward_post(ward, officer, title, text, kind="meeting_summary")

@@ -149,12 +149,6 @@ def covered_wards(user) -> list[Ward]:
     return list(db.session.scalars(stmt))
 
 
-def covers_ward(user, ward_id: int) -> bool:
-    """True if ``user`` may act on ward ``ward_id``."""
-    return db.session.scalar(select(func.count()).where(
-        Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
-
-
 def ward_team_members(ward: Ward) -> list:
     """Officers of the teams that cover ``ward`` ("Your ward team"), by name."""
     from webapp.accounts.models import User

@@ -76,6 +76,10 @@ class Config:
     PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
     # Seconds a batch waits for its push requests; the rest are retried later.
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
+    # Push messages one worker loop keeps in flight (`flask deliver --concurrency` overrides).
+    PUSH_CONCURRENCY = int(os.environ.get("PUSH_CONCURRENCY", "8"))
+    # Seconds a push service keeps a message for an offline device (the TTL header).
+    PUSH_TTL = int(os.environ.get("PUSH_TTL", str(24 * 60 * 60)))
 
     # The outbox workers. A claimed batch is leased for DELIVERY_LEASE_SECONDS, renewed while
     # it is being sent: a killed worker's rows are retried after at most one lease.
@@ -86,6 +90,8 @@ class Config:
     # when this many deliveries are waiting to be retried after a failure.
     OUTBOX_STUCK_MINUTES = float(os.environ.get("OUTBOX_STUCK_MINUTES", "10"))
     OUTBOX_STUCK_RETRYING = int(os.environ.get("OUTBOX_STUCK_RETRYING", "20"))
+    # The daily digest email goes once the London time has passed this hour.
+    DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "7"))
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]
@@ -114,6 +120,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 90  # residents stay signed in on their phone
     WTF_CSRF_TIME_LIMIT = None  # tied to the session; a long-open form must still submit
+    WTF_CSRF_FIELD_NAME = "csrf_token"  # Flask-WTF's name, read by webapp/caching.py too
 
     # The largest request body accepted (bytes); bigger ones get a 413 page before parsing.
     # The biggest form (an alert or a meeting) is a few KB; push subscriptions under 1 KB.
@@ -127,6 +134,11 @@ class Config:
     ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
+    # Sign-up and sign-in link requests (Flask-Limiter syntax), per address and per IP.
+    SIGNIN_LIMIT_PER_EMAIL = os.environ.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour")
+    SIGNIN_LIMIT_PER_IP = os.environ.get("SIGNIN_LIMIT_PER_IP", "20/hour")
+    # How often an open conversation asks for new messages (seconds).
+    THREADS_POLL_SECONDS = int(os.environ.get("THREADS_POLL_SECONDS", "10"))
 
     # Staff sign-in (officers and admins). Sessions end after this much idle time, and
     # after this long in all, whatever the activity (seconds).

@@ -43,10 +43,10 @@ def _too_many(_limit):
 
 
 per_email_limit = limiter.shared_limit(
-    lambda: current_app.config.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour"), scope="signin-email",
+    lambda: current_app.config["SIGNIN_LIMIT_PER_EMAIL"], scope="signin-email",
     key_func=_email_key, methods=["POST"], on_breach=_too_many)
 per_ip_limit = limiter.shared_limit(
-    lambda: current_app.config.get("SIGNIN_LIMIT_PER_IP", "20/hour"), scope="signin-ip",
+    lambda: current_app.config["SIGNIN_LIMIT_PER_IP"], scope="signin-ip",
     methods=["POST"], on_breach=_too_many)
 
 

@@ -187,7 +187,7 @@ def address_hmac(email: str) -> str:
     from flask import current_app
 
     from webapp.config import load_or_create_secret
-    key = current_app.config.get("BLOCKLIST_KEY") or \
+    key = current_app.config["BLOCKLIST_KEY"] or \
         load_or_create_secret(current_app.instance_path, "blocklist_key")
     return hmac.new(key.encode(), address_key(email).encode(), hashlib.sha256).hexdigest()
 

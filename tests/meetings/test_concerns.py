@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.accounts.concerns import concern_counts
 from webapp.accounts.models import Concern
 from webapp.extensions import db
 from webapp.meetings import services
@@ -115,7 +116,7 @@ def test_officers_see_concerns_counted_by_topic_and_mark_answered(client, login,
     assert page.index("Phone theft and robbery") < page.index("Antisocial behaviour")
     assert "<td>Phone theft and robbery</td><td>3</td>" in page
     assert "Noisy scooters at night" in page
-    counts = services.concern_counts(meeting)
+    counts = concern_counts(source=("meeting", meeting.id))
     assert counts[0] == ("phone_theft", "Phone theft and robbery", 3)
     concern = next(c for c in _concerns(meeting.id) if c.topic == "asb")
     response = client.post(f"/officer/meetings/{meeting.id}/concerns/{concern.id}/answered",

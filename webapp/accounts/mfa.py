@@ -1,6 +1,6 @@
 """Officers' and admins' password check and second factor.
 
-TOTP (pyotp) with a QR code for enrolment (segno, as inline SVG markup that the strict CSP
+TOTP (pyotp) with a QR code for enrolment (:func:`webapp.qr.qr_svg`, inline SVG that the strict CSP
 allows) and ten single-use backup codes kept only as hashes. Failed attempts are throttled
 per account and source by :mod:`webapp.accounts.throttle` (no account lock: a lock would
 let anyone lock any officer out).
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyotp
-import segno
 from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,14 +65,6 @@ def new_totp_secret() -> str:
 
 def provisioning_uri(user, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-
-
-def qr_svg(uri: str) -> str:
-    """The QR code of ``uri`` as inline ``<svg>`` markup (no script, no style attribute)."""
-    # omitsize: a viewBox instead of a fixed size, so CSS can scale it on small screens.
-    return segno.make(uri, error="m").svg_inline(scale=5, omitsize=True, border=4,
-                                                 title="QR code for your authenticator app",
-                                                 dark="#000", light="#fff")
 
 
 def _normalise_code(code: str) -> str:
@@ -190,8 +181,8 @@ def check_password(email: str, password: str, now: datetime | None = None) -> Pa
 
 def find_staff(email: str | None):
     """The officer or admin with a password whose address is ``email``, or None."""
-    from webapp.accounts.models import User
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
+    from webapp.accounts.models import User, normalise_email
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_staff or not user.password_hash:
         return None
     return user

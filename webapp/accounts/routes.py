@@ -13,6 +13,7 @@ from flask_login import current_user, login_required, logout_user
 
 from webapp.forms import EmptyForm
 from webapp.accounts import bp, services, sessions
+from webapp.accounts.models import normalise_email
 from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm,
                                    UpdatesForm, WardPickForm, WardsForm)
 from webapp.extensions import db, limiter
@@ -29,7 +30,7 @@ log = logging.getLogger("wardline.accounts")
 def _email_key() -> str:
     """Rate-limit key for sign-in requests: the address asked for, normalised loosely
     (even an invalid one), so one inbox cannot be flooded whichever form is used."""
-    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+    return "email:" + normalise_email(request.form.get("email"))
 
 
 def _too_many(_limit):

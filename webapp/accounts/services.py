@@ -15,7 +15,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, url_for
 from sqlalchemy import delete, select, update
 
-from webapp.accounts.models import SURVEY_STEPS, Concern, User, UserCategory, UserWard
+from webapp.accounts.models import (EMAIL_MAX, SURVEY_STEPS, Concern, User, UserCategory, UserWard,
+                                    normalise_email)
 from webapp.delivery.mail import send_email
 from webapp.extensions import db
 from webapp.security import safe_next
@@ -30,7 +31,6 @@ log = logging.getLogger("wardline.accounts")
 
 SIGNIN_PURPOSE = "signin"
 DISPLAY_NAME_MAX = 60
-EMAIL_MAX = 254
 
 
 class AnswerError(ValueError):
@@ -43,16 +43,17 @@ class AnswerError(ValueError):
 
 
 # --------------------------------------------------------------------------- email addresses
-def normalise_email(raw: str | None) -> str:
-    """Return ``raw`` stripped and lower-cased if it is a valid address.
+def validate_email_address(raw: str | None) -> str:
+    """Return ``raw`` normalised (:func:`~webapp.accounts.models.normalise_email`) if it is a
+    valid address.
 
     Raises :class:`AnswerError` (field ``email``) when it is empty, too long or not an email
     address. No DNS lookups: deliverability is proven by the link in the email.
     """
-    value = (raw or "").strip().lower()
+    value = normalise_email(raw)
     if not value:
         raise AnswerError("email", "Enter your email address.")
-    if len(value) > EMAIL_MAX:
+    if len((raw or "").strip()) > EMAIL_MAX:
         raise AnswerError("email", f"An email address has at most {EMAIL_MAX} characters.")
     try:
         valid = validate_email(value, check_deliverability=False)

@@ -59,9 +59,9 @@ def create_officer_command(email, name, rank, shoulder, admin, team_names, promp
 @click.option("--email", required=True)
 def reset_2fa_command(email):
     """Forget an officer's authenticator (lost phone); they enrol again at next sign-in."""
-    from webapp.accounts.models import User
+    from webapp.accounts.models import User, normalise_email
     from webapp.admin import services
-    user = db.session.scalar(select(User).where(User.email == services.normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_staff:
         _fail("No officer or admin with that email.")
     services.reset_second_factor(None, user)
@@ -90,12 +90,12 @@ def create_team_command(name, ward_codes):
 @click.option("--email", required=True)
 def add_officer_command(team_name, email):
     """Add an officer to a team."""
-    from webapp.accounts.models import User
+    from webapp.accounts.models import User, normalise_email
     from webapp.admin import services
     team = services.get_team_by_name(team_name)
     if team is None:
         _fail(f"No team called {team_name!r}.")
-    user = db.session.scalar(select(User).where(User.email == services.normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or user.role != "officer":
         _fail("No officer with that email.")
     added = services.add_to_team(None, team, user)

@@ -15,10 +15,6 @@ from webapp.params import page_arg
 from webapp.security import admin_required, no_store
 
 
-def _page_arg() -> int:
-    return page_arg()
-
-
 @bp.get("/admin")
 @admin_required
 def index():
@@ -193,7 +189,7 @@ def audit():
     action = request.args.get("action") or None
     if action not in actions:
         action = None
-    page = _page_arg()
+    page = page_arg()
     events, has_more = services.audit_page(action, page)
     return render("admin/audit.html", "admin/_audit_table.html", events=events,
                   has_more=has_more, current_page=page, action=action, actions=actions)

@@ -7,10 +7,11 @@ from datetime import timedelta
 from flask import (Response, abort, current_app, flash, make_response, redirect, request,
                    url_for)
 from flask_login import current_user
-from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
+from webapp.accounts.concerns import concern_counts
 from webapp.extensions import db, limiter
+from webapp.qr import qr_svg
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
 from webapp.forms import EmptyForm
@@ -46,18 +47,6 @@ def _managed_or_abort(meeting_id: int) -> Meeting:
         abort(403)
 
 
-def qr_svg(data: str) -> Markup:
-    """An inline SVG QR code (no inline styles, so it passes the CSP)."""
-    import io
-
-    import segno
-    out = io.BytesIO()
-    segno.make(data, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False, omitsize=True,
-                                     scale=4, border=2, svgclass="qr", lineclass="qr-line",
-                                     title="Your check-in code")
-    return Markup(out.getvalue().decode())
-
-
 # --------------------------------------------------------------------------- residents
 @bp.get("/meetings")
 @resident_required
@@ -82,7 +71,7 @@ def _resident_context(meeting: Meeting, **extra) -> dict:
         "rsvp_error": None,
     }
     if mine is not None and mine.status == "going":
-        context["qr"] = qr_svg(services.checkin_token(meeting, user))
+        context["qr"] = qr_svg(services.checkin_token(meeting, user), "Your check-in code")
         context["checkin_code"] = services.checkin_code(meeting.id, user.id)
     if is_resident:
         context["may_concern"] = services.may_submit_concerns(user, meeting, mine)
@@ -268,7 +257,7 @@ def officer_new():
 
 
 def _officer_context(meeting: Meeting, **extra) -> dict:
-    counts = services.concern_counts(meeting)
+    counts = concern_counts(source=("meeting", meeting.id))
     context = {
         "meeting": meeting, "going": services.going_count(meeting.id),
         "waitlisted": services.waitlist_count(meeting.id),

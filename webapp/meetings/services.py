@@ -637,16 +637,6 @@ def meeting_concerns(meeting: Meeting) -> list[tuple[Concern, ConcernAnswer | No
     return [(c, a) for c, a in rows]
 
 
-def concern_counts(meeting: Meeting) -> list[tuple[str, str, int]]:
-    """(topic code, label, count) for the meeting's concerns, most raised first."""
-    rows = db.session.execute(
-        select(Concern.topic, func.count()).where(Concern.source == "meeting",
-                                                  Concern.source_id == meeting.id)
-        .group_by(Concern.topic)).all()
-    counts = [(topic, CONCERN_TOPICS.get(topic, topic), n) for topic, n in rows]
-    return sorted(counts, key=lambda item: (-item[2], item[1]))
-
-
 def concern_chart(counts: list[tuple[str, str, int]], width: int = 600) -> dict:
     """Geometry for the server-rendered SVG bar chart (no inline styles: CSS classes)."""
     bar_h, gap, label_w = 24, 10, 260

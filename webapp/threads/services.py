@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
+from webapp.accounts.models import normalise_email
 from webapp.admin.audit import record
 from webapp.extensions import db
 from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, BlockedAddress,
@@ -173,7 +174,7 @@ CARRIED_BLOCK_REASON = ("An earlier account with this email address was stopped 
 
 def address_key(email: str) -> str:
     """The form of an address that is hashed: lower case, without a ``+tag``."""
-    local, _, domain = (email or "").strip().lower().rpartition("@")
+    local, _, domain = normalise_email(email).rpartition("@")
     return f"{local.split('+', 1)[0]}@{domain}"
 
 

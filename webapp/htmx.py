@@ -26,6 +26,13 @@ def render(page: str, fragment: str | None = None, *, status: int = 200, **conte
     return response
 
 
+def render_fragment(fragment: str, *, status: int = 200, **context):
+    """Render ``fragment`` alone, for an answer that is only ever a fragment (the poller,
+    "show earlier", a reply sent by htmx). ``Vary: HX-Request`` as :func:`render` adds it:
+    the same URL may answer a plain request differently (a redirect)."""
+    return render(fragment, status=status, **context)
+
+
 def hx_redirect(url: str, *, status: int = 303):
     """Redirect a plain request with 303, or tell htmx to navigate with ``HX-Location``."""
     if is_htmx():

@@ -100,8 +100,6 @@ def officer_action(user_id, action):
     user = services.get_staff(user_id)
     if user is None:
         abort(404)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     if action == "reset-password":
         password = services.reset_password(current_user, user)
         db.session.commit()

@@ -107,8 +107,6 @@ def _after_rsvp_change(meeting_id: int, message: str | None, error: str | None):
 @resident_required
 def rsvp(meeting_id):
     """RSVP in one tap: a place while there are places, else the waitlist."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     user_id = current_user.id
     try:
         row = services.rsvp(meeting_id, user_id)
@@ -129,8 +127,6 @@ def rsvp(meeting_id):
 @resident_required
 def cancel(meeting_id):
     """Give up a place (or leave the waitlist); the first waitlisted moves up at once."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     try:
         services.cancel_rsvp(meeting_id, current_user.id)
     except LookupError:
@@ -167,8 +163,6 @@ def add_concern(meeting_id):
 @resident_required
 def delete_concern(meeting_id, concern_id):
     """Withdraw one of your own concerns (before the meeting ends)."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     if not services.delete_concern(meeting_id, current_user.id, concern_id):
         abort(404)
     if is_htmx():
@@ -391,8 +385,6 @@ def officer_checkin(meeting_id):
 def officer_checkin_rsvp(meeting_id, rsvp_id):
     """Check in someone found by name."""
     meeting = _managed_or_abort(meeting_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     result, error = None, None
     try:
         result = services.check_in(current_user, meeting, rsvp_id=rsvp_id)

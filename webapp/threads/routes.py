@@ -13,7 +13,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
-from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.htmx import hx_redirect, is_htmx, render, render_fragment
 from webapp.params import int_arg, int_value, page_arg
 from webapp.security import admin_required, officer_required, resident_required
 from webapp.forms import EmptyForm
@@ -51,9 +51,6 @@ send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages"
                                                            and current_user.is_resident))
 
 
-_int_value, _int_arg = int_value, int_arg  # webapp.params: one parser for every integer
-
-
 def _idempotency_key(form) -> str | None:
     return request.headers.get("Idempotency-Key") or form.idempotency_key.data
 
@@ -71,7 +68,7 @@ def _conversation_or_404(conversation_id: int):
 
 # --------------------------------------------------------------------------- shared bits
 def _conversation_context(conversation, *, officer: bool, form=None, error=None):
-    before = _int_arg("before")
+    before = int_arg("before")
     messages, has_earlier = services.messages_page(conversation, before=before)
     return {"conversation": conversation, "messages": messages, "has_earlier": has_earlier,
             "before": before, "officer_view": officer, "form": form or ReplyForm(formdata=None),
@@ -104,18 +101,18 @@ def _send(conversation, *, officer: bool):
         else:
             if not is_htmx():
                 return redirect(_urls(conversation, officer)["page"] + f"#m{message.id}", 303)
-            after = _int_value(request.values.get("after"))
+            after = int_value(request.values.get("after"))
             if not after:
                 after = message.id - 1
             conversation = services.get_conversation(current_user, conversation.id)
-            return render("threads/_sent.html", "threads/_sent.html",
-                          conversation=conversation, officer_view=officer,
-                          messages=services.messages_after(conversation, after),
-                          last_id=conversation.last_message_id,
-                          form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
+            return render_fragment("threads/_sent.html",
+                                   conversation=conversation, officer_view=officer,
+                                   messages=services.messages_after(conversation, after),
+                                   last_id=conversation.last_message_id,
+                                   form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
     ctx = _conversation_context(conversation, officer=officer, form=form, error=error)
     if is_htmx():
-        response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
+        response = render_fragment("threads/_reply_form.html", status=422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -126,7 +123,7 @@ def _send(conversation, *, officer: bool):
 def _poll(conversation_id: int, *, officer: bool):
     """Answer a poll: 204 with no body when nothing is new (one query), else the new
     messages and the poller with its new position."""
-    after = _int_arg("after", 0) or 0
+    after = int_arg("after", 0) or 0
     has_new = services.poll(current_user, conversation_id, after)
     if has_new is None:
         abort(404)
@@ -139,9 +136,10 @@ def _poll(conversation_id: int, *, officer: bool):
     # Load after the commit (which expires what was loaded), so rendering costs no queries.
     conversation = _conversation_or_404(conversation_id)
     messages = services.messages_after(conversation, after)
-    return render("threads/_poll.html", "threads/_poll.html", conversation=conversation,
-                  messages=messages, officer_view=officer, last_id=conversation.last_message_id,
-                  urls=_urls(conversation, officer), empty_form=EmptyForm())
+    return render_fragment("threads/_poll.html", conversation=conversation,
+                           messages=messages, officer_view=officer,
+                           last_id=conversation.last_message_id,
+                           urls=_urls(conversation, officer), empty_form=EmptyForm())
 
 
 def _earlier(conversation_id: int, *, officer: bool):
@@ -150,7 +148,7 @@ def _earlier(conversation_id: int, *, officer: bool):
     ctx = _conversation_context(conversation, officer=officer)
     if not is_htmx():
         return redirect(ctx["urls"]["page"] + f"?before={ctx['before'] or 0}", 303)
-    return render("threads/_earlier.html", "threads/_earlier.html", **ctx)
+    return render_fragment("threads/_earlier.html", **ctx)
 
 
 # --------------------------------------------------------------------------- residents
@@ -160,7 +158,7 @@ def _new_form():
     wards = services.resident_wards(current_user)
     form.ward.choices = [SelectChoice(w.id, w.name) for w in wards]
     if request.method == "GET" and wards:
-        wanted = _int_arg("ward")
+        wanted = int_arg("ward")
         form.ward.data = wanted if wanted in {w.id for w in wards} else wards[0].id
     return form
 
@@ -231,7 +229,7 @@ def earlier(conversation_id):
 def inbox():
     """Conversations of the wards I cover, oldest awaiting first; filter by ward/status."""
     wards = covered_wards(current_user)
-    ward_id = _int_arg("ward")
+    ward_id = int_arg("ward")
     if ward_id not in {w.id for w in wards}:
         ward_id = None
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
@@ -273,8 +271,6 @@ def admin_access():
 @bp.post("/officer/inbox/admin-access/end")
 @admin_required
 def admin_access_end():
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     services.end_admin_access(current_user)
     db.session.commit()
     flash("You now see only your teams' conversations.", "success")
@@ -320,8 +316,6 @@ _ACTIONS = {"close": (services.close_conversation, "Conversation closed."),
 def officer_action(conversation_id, action):
     """Close, reopen or take a conversation."""
     conv = _conversation_or_404(conversation_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     func, message = _ACTIONS[action]
     func(conv, current_user)
     db.session.commit()
@@ -335,8 +329,6 @@ def officer_block(conversation_id):
     """Stop the resident from messaging (with a reason), or lift that."""
     conv = _conversation_or_404(conversation_id)
     if request.form.get("lift"):
-        if not EmptyForm().validate_on_submit():
-            abort(400)
         services.unblock_resident(conv.resident, current_user)
         db.session.commit()
         flash("The resident can send messages again.", "success")

@@ -216,10 +216,10 @@ def _meeting_form(form: MeetingForm | None = None) -> MeetingForm:
 @officer_required
 def officer_index():
     """The meetings of the wards the officer covers, upcoming then past."""
-    return render("meetings/officer_index.html",
-                  upcoming=services.meetings_managed_by(current_user, upcoming=True),
+    upcoming = services.meetings_managed_by(current_user, upcoming=True)
+    return render("meetings/officer_index.html", upcoming=upcoming,
                   past=services.meetings_managed_by(current_user, upcoming=False),
-                  going_count=services.going_count, waitlist_count=services.waitlist_count)
+                  counts=services.rsvp_counts([meeting.id for meeting in upcoming]))
 
 
 @bp.route("/officer/meetings/new", methods=["GET", "POST"])

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.accounts.models import Concern, User, UserWard
 from webapp.admin.audit import record
@@ -59,7 +60,9 @@ def meeting_ids_managed_by(user):
 
 def meetings_managed_by(user, *, upcoming: bool | None = None) -> list[Meeting]:
     """Meetings ``user`` manages, soonest first (``upcoming``: only future/past ones)."""
-    stmt = select(Meeting).where(Meeting.id.in_(meeting_ids_managed_by(user)))
+    stmt = (select(Meeting).where(Meeting.id.in_(meeting_ids_managed_by(user)))
+            .options(selectinload(Meeting.borough),  # audience_label: a query per list
+                     selectinload(Meeting.ward_links).joinedload(MeetingWard.ward)))
     now = utcnow()
     if upcoming is True:
         stmt = stmt.where(Meeting.ends_at >= now).order_by(Meeting.starts_at)
@@ -320,6 +323,20 @@ def going_count(meeting_id: int) -> int:
 def waitlist_count(meeting_id: int) -> int:
     return db.session.scalar(select(func.count()).where(
         Rsvp.meeting_id == meeting_id, Rsvp.status == "waitlisted"))
+
+
+def rsvp_counts(meeting_ids) -> dict[int, dict[str, int]]:
+    """``{meeting id: {"going": n, "waitlisted": n}}`` for many meetings, one grouped query
+    (a list of meetings must not ask twice per row)."""
+    counts = {meeting_id: {"going": 0, "waitlisted": 0} for meeting_id in meeting_ids}
+    if counts:
+        rows = db.session.execute(
+            select(Rsvp.meeting_id, Rsvp.status, func.count())
+            .where(Rsvp.meeting_id.in_(counts), Rsvp.status.in_(("going", "waitlisted")))
+            .group_by(Rsvp.meeting_id, Rsvp.status))
+        for meeting_id, status, n in rows:
+            counts[meeting_id][status] = n
+    return counts
 
 
 def checked_in_count(meeting_id: int) -> int:

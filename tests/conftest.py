@@ -199,6 +199,7 @@ def _app(database_url, smtp_server, tmp_path_factory):
         MAIL_WRITE_FILES = False
         RATELIMIT_STORAGE_URI = "memory://"
         PUSH_ALLOW_LOOPBACK_FOR_TESTS = True  # the loopback push service (push_service)
+        PWA_TEST_HOOKS = True  # window.wardlinePWA.messages for the browser tests
 
     app = create_app(TestConfig)
     app.test_client_class = CSRFClient

@@ -72,6 +72,9 @@ class Config:
     PUSH_ENDPOINT_PORTS = os.environ.get("PUSH_ENDPOINT_PORTS", "443")
     # Test suites and benchmarks only: also accept http(s)://127.0.0.1 / localhost endpoints.
     PUSH_ALLOW_LOOPBACK_FOR_TESTS = _bool("PUSH_ALLOW_LOOPBACK_FOR_TESTS", default=False)
+    # Test suites only: the pages and the service worker tell the browser tests what happened
+    # (window.wardlinePWA.messages; static/js/pwa-test-hooks.js). Never in production.
+    PWA_TEST_HOOKS = _bool("PWA_TEST_HOOKS", default=False)
     PUSH_MAX_DEVICES = int(os.environ.get("PUSH_MAX_DEVICES", "10"))  # oldest replaced
     PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
     # Seconds a batch waits for its push requests; the rest are retried later.

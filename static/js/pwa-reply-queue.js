@@ -1,4 +1,4 @@
-// Wardline as an app, part 3 of 3: the reply queue. A form with data-offline-queue (the
+// Wardline as an app, part 3 of 3: the reply queue. A form with data-reply-queue (the
 // resident's reply) is kept in IndexedDB (reply-queue.js) while offline, shown as "Queued",
 // and sent with its idempotency key when the connection returns (Background Sync, the
 // `online` event, or the next page load). Needs pwa-register.js first.
@@ -80,11 +80,11 @@
   }
 
   function wire() {
-    var forms = document.querySelectorAll("form[data-offline-queue]");
+    var forms = document.querySelectorAll("form[data-reply-queue]");
     forms.forEach(function (form) { newKey(form); });
     // Capture phase: runs before htmx's own submit handler on the form.
     document.addEventListener("submit", function (event) {
-      var form = event.target.closest("form[data-offline-queue]");
+      var form = event.target.closest("form[data-reply-queue]");
       if (!form || navigator.onLine) return;
       event.preventDefault();
       event.stopPropagation();
@@ -92,13 +92,13 @@
     }, true);
     // Online but the request never reached us (a dead connection): queue it too.
     document.addEventListener("htmx:sendError", function (event) {
-      var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form[data-offline-queue]");
+      var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form[data-reply-queue]");
       if (form) queueForm(form);
     });
     // After a reply is sent, the next one needs a fresh key.
     document.addEventListener("htmx:afterRequest", function (event) {
       var form = event.detail.elt;
-      if (form && form.matches && form.matches("form[data-offline-queue]") && event.detail.successful) newKey(form);
+      if (form && form.matches && form.matches("form[data-reply-queue]") && event.detail.successful) newKey(form);
     });
     // The service worker sent the queue (Background Sync): show how each reply went.
     if (sw) {
@@ -108,7 +108,7 @@
     }
     Queue.all().then(function (items) {
       items.forEach(function (item) {
-        var form = document.querySelector("form[data-offline-queue][action='" + new URL(item.action).pathname + "']") ||
+        var form = document.querySelector("form[data-reply-queue][action='" + new URL(item.action).pathname + "']") ||
           Array.prototype.find.call(forms, function (f) { return f.action === item.action; });
         if (form) showQueued(form, item);
       });

@@ -70,3 +70,15 @@ def test_scripts_are_separate_versioned_files_in_order(client):
     for name in services.PWA_SCRIPTS:
         assert client.get(f"/static/{name}").status_code == 200
     assert not any(name.endswith("js/pwa.js") or name.endswith("js/outbox.js") for name in scripts)
+
+
+def test_the_browsers_queue_is_called_the_reply_queue():
+    """"Outbox" is the server's delivery table; the browser's queue of offline replies is the
+    reply queue in its scripts, worker and templates (its old database name excepted)."""
+    files = [*(ROOT / "static/js").glob("*.js"), *(ROOT / "templates/pwa").iterdir(),
+             ROOT / "templates/threads/_reply_form.html"]
+    stray = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in files
+             for n, line in enumerate(path.read_text().splitlines(), 1)
+             if "outbox" in line.lower() and "wardline-outbox" not in line
+             and '"Outbox" is the server' not in line]
+    assert stray == []

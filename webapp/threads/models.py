@@ -52,7 +52,7 @@ class Conversation(db.Model):
 class Message(db.Model):
     __tablename__ = "messages"
     __table_args__ = (
-        # A client retry with the same key finds the first message (offline queue).
+        # A client retry with the same key finds the first message (reply queue).
         UniqueConstraint("author_id", "idempotency_key"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )

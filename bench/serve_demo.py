@@ -38,7 +38,7 @@ def main(port: int, info_file: str) -> None:
             print(getattr(import_module(module_name), func_name)(), flush=True)
 
         from webapp.accounts.models import SURVEY_DONE, User, UserCategory, UserWard
-        from webapp.timeutil import utcnow
+        from webapp.platform.timeutil import utcnow
         ward = get_ward("E05013806")
         user = User(email="bench.resident@example.org", display_name="Bench Resident",
                     role="resident", confirmed_at=utcnow(), survey_completed_at=utcnow(),

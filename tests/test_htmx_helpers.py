@@ -4,7 +4,7 @@ CSRFProtect refuses first, as tests/*/test_csrf_everywhere.py show for every POS
 import ast
 from pathlib import Path
 
-from webapp.htmx import render_fragment
+from webapp.platform.htmx import render_fragment
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -43,7 +43,7 @@ def test_staff_look_up_and_sign_up_agree_on_the_address(app):
 
 
 def test_both_qr_codes_are_the_same_markup(app):
-    from webapp.qr import qr_svg
+    from webapp.platform.qr import qr_svg
     svg = str(qr_svg("otpauth://totp/x", "QR code"))
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox=') and 'class="qr"' in svg
     assert "<title>QR code</title>" in svg and 'class="qr-line"' in svg and "style" not in svg

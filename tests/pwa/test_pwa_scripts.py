@@ -41,7 +41,7 @@ def test_the_worker_applies_the_servers_patterns(client):
     in_python = [[bool(services.OFFLINE_PAGE_PATTERN.match(p)),
                   bool(services.NEVER_CACHED_PATTERN.match(p))] for p in PATHS]
     assert in_js == in_python
-    assert [p for p, (k, n) in zip(PATHS, in_python) if k and not n] == \
+    assert [p for p, (k, n) in zip(PATHS, in_python, strict=True) if k and not n] == \
         [p for p in PATHS if services.may_keep_offline(p, "resident")]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from webapp.accounts.models import Concern
 from webapp.extensions import db
-from webapp.taxonomy import CONCERN_TOPICS
+from webapp.platform.taxonomy import CONCERN_TOPICS
 
 
 def _criteria(ward_id: int | None, source: tuple[str, int] | None) -> list:

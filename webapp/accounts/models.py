@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.crypto import EncryptedString
 from webapp.extensions import db
-from webapp.states import one_of
-from webapp.timeutil import utcnow
+from webapp.platform.states import one_of
+from webapp.platform.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
 # The survey has SURVEY_STEPS steps; users.survey_step is the next one, SURVEY_DONE after the last.
@@ -149,7 +149,7 @@ class UserWard(db.Model):
 
 
 class UserCategory(db.Model):
-    """An alert category a resident wants (see :data:`webapp.taxonomy.CATEGORIES`)."""
+    """An alert category a resident wants (see :data:`webapp.platform.taxonomy.CATEGORIES`)."""
 
     __tablename__ = "user_categories"
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from webapp.extensions import db
 from webapp.wards.geo import Suggestion, WardLocator, find_neighbours, svg_for
 from webapp.wards.models import Borough, Ward, WardNeighbour
+from webapp.wards.models import TeamMember, TeamWard
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "london-wards.geojson"
 SEARCH_LIMIT = 20
@@ -131,7 +132,6 @@ def covered_ward_ids(user):
     Use it inside queries (``Model.ward_id.in_(covered_ward_ids(user))``) so every officer
     query is scoped in one place. Residents and visitors cover nothing.
     """
-    from webapp.wards.models import TeamMember, TeamWard
     if user is None or not getattr(user, "is_authenticated", False):
         return select(Ward.id).where(False)
     if user.role == "admin":
@@ -149,15 +149,6 @@ def covered_wards(user) -> list[Ward]:
     return list(db.session.scalars(stmt))
 
 
-def ward_team_members(ward: Ward) -> list:
-    """Officers of the teams that cover ``ward`` ("Your ward team"), by name."""
-    from webapp.accounts.models import User
-    from webapp.wards.models import TeamMember, TeamWard
-    stmt = (select(User).join(TeamMember, TeamMember.user_id == User.id)
-            .join(TeamWard, TeamWard.team_id == TeamMember.team_id)
-            .where(TeamWard.ward_id == ward.id, User.role == "officer")
-            .distinct().order_by(User.display_name))
-    return list(db.session.scalars(stmt))
 
 
 # --------------------------------------------------------------------------- finder, ward home
@@ -170,30 +161,3 @@ def finder_results(query: str, borough_code: str) -> tuple[list[Ward] | None, li
     results = search_wards(query) if (query or "").strip() else None
     borough_wards = wards_in_borough(borough_code) if borough_code else None
     return results, borough_wards
-
-
-#: Ward charts appear only once this many distinct residents answered, so that no one
-#: can be identified from the counts.
-CHART_MIN_RESPONDENTS = 5
-
-
-def concern_chart(ward: Ward, minimum: int = CHART_MIN_RESPONDENTS) -> dict | None:
-    """The data of the ward's "what residents care about most" bar chart, or None while
-    fewer than ``minimum`` residents answered. Bars are laid out here (widths in SVG units)
-    so the template only draws."""
-    from webapp.accounts.concerns import concern_counts, respondent_count
-    respondents = respondent_count(ward_id=ward.id)
-    if respondents < minimum:
-        return None
-    counts = concern_counts(ward_id=ward.id)
-    if not counts:
-        return None
-    top = max(n for _, _, n in counts)
-    label_w, bar_w, row_h = 0, 300.0, 34
-    bars = []
-    for i, (topic, label, n) in enumerate(counts):
-        bars.append({"topic": topic, "label": label, "count": n,
-                     "y": i * row_h, "width": round(max(bar_w * n / top, 2), 1),
-                     "x": label_w})
-    return {"respondents": respondents, "bars": bars, "row_height": row_h,
-            "height": len(bars) * row_h, "bar_max": bar_w}

@@ -10,7 +10,8 @@ through ``webapp.states.one_of``). ``wards.centroid_lat``/``centroid_lon`` were 
 load and never read. SQLite rebuilds each table (batch "move and copy"), with foreign keys
 off so dropping the old copy cascades nowhere.
 """
-from contextlib import contextmanager
+import importlib.util
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -42,27 +43,14 @@ PARTIAL_INDEXES = {
 }
 
 
-@contextmanager
 def _sqlite_foreign_keys_off():
-    """As in 0002_notify: the pragma works only outside a transaction, on the driver's
-    connection; any foreign key broken on the way fails the migration."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    if bind.in_transaction():
-        bind.commit()
-    raw = bind.connection.driver_connection
-    raw.execute("PRAGMA foreign_keys=OFF")
-    try:
-        yield
-        if bind.in_transaction():
-            bind.commit()
-        violations = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if violations:
-            raise RuntimeError(f"foreign keys broken by the migration: {violations[:5]}")
-    finally:
-        raw.execute("PRAGMA foreign_keys=ON")
+    """0002_notify's helper (a migration file is not an importable module): SQLite rebuilds
+    with foreign keys off, and any foreign key broken on the way fails the migration."""
+    path = Path(__file__).with_name("0002_notify.py")
+    spec = importlib.util.spec_from_file_location("wardline_migration_0002_notify", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._sqlite_foreign_keys_off()
 
 
 def _tables():

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import and_, case, exists, func, literal, or_, select, true, union_all, update
 
 from webapp.accounts.models import User, UserCategory, UserWard
+from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp.delivery.services import Event, email_channel_sql, insert_ignore, notification_for
@@ -120,6 +121,7 @@ class AudienceCounts:
     digest: int = 0
     push_residents: int = 0
     push_devices: int = 0
+    sms: int = 0  # residents texted (a confirmed mobile; urgent, or the category chosen)
 
 
 def audience_counts(ward_ids, category: str, channels, urgent: bool) -> AudienceCounts:
@@ -142,6 +144,9 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
             select(func.count(func.distinct(PushSubscription.user_id)),
                    func.count(PushSubscription.id))
             .join(who, who.c.user_id == PushSubscription.user_id)).one()
+    if "sms" in channels:
+        counts.sms = db.session.scalar(select(func.count()).select_from(who).where(
+            texted(who.c.user_id, category, urgent)))
     return counts
 
 
@@ -165,6 +170,10 @@ def fan_out(alert: Alert, now: datetime) -> int:
         parts.append(select(PushSubscription.user_id, literal("push").label("channel"),
                             PushSubscription.id.label("device_id"))
                      .join(who, who.c.user_id == PushSubscription.user_id))
+    if "sms" in alert.channel_list:
+        parts.append(select(who.c.user_id, literal("sms").label("channel"),
+                            literal(0).label("device_id"))
+                     .where(texted(who.c.user_id, alert.category, alert.urgent)))
     if not parts:
         return 0
     targets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("targets")
@@ -389,7 +398,7 @@ def alert_stats(alert: Alert) -> dict:
     dead / removed counts; plus usefulness answers."""
     from webapp.delivery.models import Notification
     bucket = case(
-        (Delivery.state == "sent", "sent"),
+        (Delivery.state.in_(("sent", "delivered")), "sent"),
         (Delivery.state == "dead", "dead"),
         (Delivery.state == "gone", "removed"),
         (and_(Delivery.state == "queued", Delivery.last_error.is_not(None)), "retrying"),
@@ -400,7 +409,7 @@ def alert_stats(alert: Alert) -> dict:
         .where(Notification.source_type == "alert", Notification.source_id == alert.id,
                Notification.kind == "alert")
         .group_by(Delivery.channel, bucket)).all()
-    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push")}
+    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push", "sms")}
     for channel, state, count in rows:
         channels.setdefault(channel, dict.fromkeys(STAT_COLUMNS, 0))[state] += count
     yes, no = db.session.execute(select(

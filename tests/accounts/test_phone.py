@@ -181,7 +181,7 @@ def test_categories_by_text_and_removing_the_number(client, login, make_resident
     login(client, resident)
     assert _confirm(client, notify_api, resident) is not None
     saved = client.post("/settings/phone/categories",
-                        data={"categories": ["appeals", "events"]},
+                        data={"sms_categories": ["appeals", "events"]},
                         headers=htmx_headers)
     assert saved.status_code == 200 and "Saved." in saved.get_data(as_text=True)
     assert sorted(db.session.scalars(select(SmsCategory.category))) == ["appeals", "events"]
@@ -199,7 +199,7 @@ def test_categories_by_text_and_removing_the_number(client, login, make_resident
 
 def test_categories_need_a_confirmed_number(client, login, make_resident, notify_api):
     login(client, make_resident())
-    response = client.post("/settings/phone/categories", data={"categories": ["appeals"]})
+    response = client.post("/settings/phone/categories", data={"sms_categories": ["appeals"]})
     assert response.status_code == 422
     assert "Add and confirm a mobile number first." in response.get_data(as_text=True)
 

@@ -27,5 +27,5 @@ class CodeForm(Form):
 
 
 class SmsCategoriesForm(Form):
-    categories = MultiCheckboxField(
+    sms_categories = MultiCheckboxField(
         "Also by text", choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()])

@@ -34,7 +34,7 @@ def _context(**extra) -> dict:
            "phone_form": PhoneForm(formdata=None),
            "code_form": CodeForm(formdata=None),
            "categories_form": SmsCategoriesForm(
-               formdata=None, data={"categories": sorted(phone.sms_categories(user))}),
+               formdata=None, data={"sms_categories": sorted(phone.sms_categories(user))}),
            "remove_form": EmptyForm(formdata=None), "message": None, "error": None}
     ctx.update(extra)
     return ctx
@@ -117,7 +117,7 @@ def phone_categories():
     user = current_user._get_current_object()
     if phone.number_for(user) is None:
         return _answer(status=422, error="Add and confirm a mobile number first.")
-    phone.set_sms_categories(user, form.categories.data or [])
+    phone.set_sms_categories(user, form.sms_categories.data or [])
     db.session.commit()
     return _answer(message="Saved.")
 

@@ -28,8 +28,10 @@ from flask import current_app
 
 log = logging.getLogger("wardline.delivery.notify")
 
-TITLE_MAX = 60
-LINE_MAX = 70
+# A text of at most 160 characters is one part (GSM 7-bit: so "..." and not "…", which
+# would make the whole text UCS-2, 70 characters a part): title, one line, the link.
+TITLE_MAX = 50
+LINE_MAX = 60
 SEND_THREADS = 4  # requests in flight at once per batch (Notify allows 3,000 a minute)
 REFERENCE_PREFIX = "delivery-"
 
@@ -123,7 +125,7 @@ _MARKUP = re.compile(r"[*_`#>\[\]]+|\(https?://[^)]*\)")
 
 def _cut(text: str, limit: int) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
 
 
 def sms_personalisation(title: str, body: str, url: str, base_url: str) -> dict:

@@ -280,12 +280,14 @@ def _send_email_by_notify(rows, outcome: Outcome) -> None:
         if msg is None:
             outcome.gone.append((delivery.id, "email turned off"))
             continue
-        text = msg.get_body(("plain",))
+        text = next((part for part in msg.walk() if part.get_content_type() == "text/plain"),
+                    None)
         unsubscribe = (msg.get("List-Unsubscribe") or "").strip()
         unsubscribe = unsubscribe[1:-1] if unsubscribe.startswith("<") else None
         result = send_email(str(msg["To"]), config["NOTIFY_EMAIL_TEMPLATE_ID"],
                             {"subject": str(msg["Subject"]),
-                             "body": text.get_content() if text is not None else ""},
+                             "body": text.get_payload(decode=True).decode(
+                                 text.get_content_charset() or "utf-8") if text else ""},
                             reference=f"{REFERENCE_PREFIX}{delivery.id}",
                             unsubscribe_url=unsubscribe, config=config)
         if result.status == "sent":
@@ -458,8 +460,9 @@ def load_batch(ids: list[int]) -> list[tuple]:
             select(s.id, s.endpoint, s.p256dh, s.auth).where(s.id.in_(device_ids)))} \
             if device_ids else {}
         texted = {c.user_id for c in claimed if c.channel == "sms"}
-        phones = dict(session.execute(select(SmsNumber.user_id, SmsNumber.phone).where(
-            SmsNumber.user_id.in_(texted), SmsNumber.stopped_at.is_(None)))) if texted else {}
+        phones = {uid: phone for uid, phone in session.execute(
+            select(SmsNumber.user_id, SmsNumber.phone).where(
+                SmsNumber.user_id.in_(texted), SmsNumber.stopped_at.is_(None)))} if texted else {}
     return [(c, notifications[c.notification_id], users.get(c.user_id),
              devices.get(c.device_id) if c.channel == "push" else
              phones.get(c.user_id) if c.channel == "sms" else None) for c in claimed]

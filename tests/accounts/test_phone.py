@@ -164,6 +164,10 @@ def test_notify_refusing_the_number_or_failing_gets_a_message(client, login, mak
     down = _add(client, "07911 123457")
     assert down.status_code == 503
     assert "We could not send the text just now" in down.get_data(as_text=True)
+    notify_api.fail_next(500)
+    swapped = _add(client, "07911 123458", headers={"HX-Request": "true"})
+    assert swapped.status_code == 422  # htmx swaps it in place
+    assert "We could not send the text just now" in swapped.get_data(as_text=True)
 
 
 # --------------------------------------------------------------------------- categories, removal

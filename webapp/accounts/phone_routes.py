@@ -84,7 +84,8 @@ def phone_add():
             "We could not send a text to that number. Check it is a UK mobile that can "
             "receive texts." if final else
             "We could not send the text just now. Please try again in a few minutes."]
-        return _answer(status=422 if final else 503, phone_form=form)
+        # 503 when Notify could not be reached; htmx swaps only 2xx and 422 (base.html).
+        return _answer(status=422 if final or is_htmx() else 503, phone_form=form)
     return _answer(message=f"We have texted a {phone.CODE_LENGTH}-digit code to "
                            f"{phone.display_number(number)}. It works for "
                            f"{current_app.config['SMS_CODE_MINUTES']} minutes.")

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from webapp.accounts.phone import (PhoneCode, PhoneError, SmsCategory, SmsNumber,
                                    normalise_mobile)
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 MOBILE = "07911 123456"
 E164 = "+447911123456"

@@ -17,9 +17,9 @@ from webapp.alerts.services import AlertInput, create_alert, resolve_target
 from webapp.delivery.digest import send_digests
 from webapp.delivery.models import Delivery
 from webapp.delivery.notify_client import sms_personalisation
-from webapp.delivery.worker import MIN_ATTEMPTS, deliver_due
+from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
 
 ST_JAMES = "E05013806"
@@ -163,7 +163,7 @@ def test_digests_never_go_by_text(app, make_resident, make_staff, notify_api, ma
     assert _sms_rows() == []
     assert db.session.scalar(select(func.count()).select_from(Delivery)
                              .where(Delivery.channel == "digest")) == 1
-    from webapp.timeutil import london_to_utc
+    from webapp.platform.timeutil import london_to_utc
     from datetime import datetime
     tomorrow = (datetime.now() + timedelta(days=1)).replace(hour=7, minute=0, second=0,
                                                            microsecond=0)

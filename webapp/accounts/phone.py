@@ -30,8 +30,9 @@ from sqlalchemy import ForeignKey, String, and_, delete, exists, func, or_, sele
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.taxonomy import CATEGORIES
-from webapp.timeutil import utcnow
+from webapp.platform.account_data import register_account_data
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.timeutil import utcnow
 
 CODE_LENGTH = 6
 PHONE_MAX = 32  # characters a resident may type (spaces, brackets, +44 ...)
@@ -51,7 +52,7 @@ class SmsNumber(db.Model):
 
 
 class SmsCategory(db.Model):
-    """An alert category a resident wants by text (see :data:`webapp.taxonomy.CATEGORIES`)."""
+    """An alert category a resident wants by text (see :data:`webapp.platform.taxonomy.CATEGORIES`)."""
 
     __tablename__ = "sms_categories"
 
@@ -332,3 +333,13 @@ def export_phone(user) -> tuple[str, dict]:
 def forget_phone(user) -> None:
     """Deletion: the rows go (also by ON DELETE CASCADE; explicit so nothing waits)."""
     remove_number(user)
+
+
+def identifying_numbers(user) -> list[str]:
+    """Deletion: the resident's numbers as they may appear in free text others wrote."""
+    phones = set(db.session.scalars(select(SmsNumber.phone).where(SmsNumber.user_id == user.id)))
+    phones |= set(db.session.scalars(select(PhoneCode.phone).where(PhoneCode.user_id == user.id)))
+    return sorted({form for p in phones for form in (p, display_number(p))})
+
+
+register_account_data(export=export_phone, identify=identifying_numbers, forget=forget_phone)

@@ -6,8 +6,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.accounts import phone
-from webapp.forms import Form, MultiCheckboxField
-from webapp.taxonomy import CATEGORIES
+from webapp.platform.forms import Form, MultiCheckboxField
+from webapp.platform.taxonomy import CATEGORIES
 
 
 class PhoneForm(Form):

@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.accounts import bp, phone
 from webapp.accounts.phone_forms import CodeForm, PhoneForm, SmsCategoriesForm
 from webapp.extensions import db
-from webapp.forms import EmptyForm
-from webapp.htmx import is_htmx, render
-from webapp.security import resident_required
+from webapp.platform.forms import EmptyForm
+from webapp.platform.htmx import is_htmx, render
+from webapp.platform.security import resident_required
 
 log = logging.getLogger("wardline.accounts")
-
-
-@bp.record_once
-def _account_data(state):
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=phone.export_phone, forget=phone.forget_phone)
 
 
 def _context(**extra) -> dict:

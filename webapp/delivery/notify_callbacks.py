@@ -27,10 +27,13 @@ from datetime import timedelta
 from flask import abort, current_app, jsonify, request
 from sqlalchemy import update
 
+from webapp.accounts.phone import start_number, stop_number
 from webapp.delivery import bp
 from webapp.delivery.models import Delivery
+from webapp.delivery.notify_client import REFERENCE_PREFIX
+from webapp.delivery.worker import backoff
 from webapp.extensions import csrf, db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 log = logging.getLogger("wardline.delivery.notify")
 
@@ -60,8 +63,6 @@ def _payload() -> dict:
 @csrf.exempt
 def notify_receipt():
     """A delivery receipt from Notify."""
-    from webapp.delivery.notify_client import REFERENCE_PREFIX
-    from webapp.delivery.worker import backoff
     _check_bearer("NOTIFY_RECEIPT_TOKEN")
     data = _payload()
     reference, status = data.get("reference"), data.get("status")
@@ -100,7 +101,6 @@ def notify_receipt():
 @csrf.exempt
 def notify_inbound():
     """A text message a resident sent to our Notify number."""
-    from webapp.accounts.phone import start_number, stop_number
     _check_bearer("NOTIFY_INBOUND_TOKEN")
     data = _payload()
     source, message = data.get("source_number"), data.get("message")

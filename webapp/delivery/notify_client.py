@@ -25,6 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from flask import current_app
+from notifications_python_client.errors import APIError
+from notifications_python_client.notifications import NotificationsAPIClient
+
+from webapp.accounts.phone import set_code_sender
 
 log = logging.getLogger("wardline.delivery.notify")
 
@@ -55,7 +59,6 @@ def email_by_notify(config=None) -> bool:
 
 def client(config=None):
     """This thread's ``NotificationsAPIClient`` for the configured key and base URL."""
-    from notifications_python_client.notifications import NotificationsAPIClient
     config = config or current_app.config
     key, base = config.get("NOTIFY_API_KEY"), config.get("NOTIFY_BASE_URL")
     if not key:
@@ -78,7 +81,6 @@ class Result:
 
 
 def _result_of(exc: Exception) -> Result:
-    from notifications_python_client.errors import APIError
     if isinstance(exc, APIError):
         code = exc.status_code
         message = exc.message
@@ -150,7 +152,7 @@ def send_sms_batch(items: list[tuple[int, str, dict]], config) -> dict[int, Resu
     count as sent."""
     template = config.get("NOTIFY_SMS_TEMPLATE_ID")
     if not configured(config):
-        for delivery_id, phone, values in items:
+        for _, phone, values in items:
             log.info("Text (not sent: no NOTIFY_API_KEY) to %s: %s", phone, sms_text(values))
         return {delivery_id: Result("sent") for delivery_id, _, _ in items}
     if not template:
@@ -190,3 +192,6 @@ class SendFailed(RuntimeError):
     def __init__(self, message: str, final: bool = False):
         super().__init__(message)
         self.final = final
+
+
+set_code_sender(send_code)  # accounts cannot import delivery: it is given the sender

@@ -13,7 +13,7 @@ which categories come by text, removing it, and "STOP".
   text to every confirmed number in the audience whatever the categories.
 
 Sending belongs to :mod:`webapp.delivery` (a higher layer): it registers the function that
-sends a code with :func:`set_code_sender` (the delivery blueprint does it at start-up).
+sends a code with :func:`set_code_sender` (``webapp.delivery.notify_client`` at import).
 Nothing here commits; views do.
 """
 from __future__ import annotations
@@ -246,9 +246,9 @@ def set_sms_categories(user, categories: Iterable[str]) -> None:
 
 
 def remove_number(user) -> bool:
-    """Forget the resident's number, their text categories and pending codes; their unsent
-    texts are dropped too (by the delivery layer's rows: ``drop_queued`` is given by the
-    caller). Returns True if there was a number."""
+    """Forget the resident's number, their text categories and pending codes. Texts still
+    waiting in the outbox are not sent: the worker finds no number ("gone"). Returns True
+    if there was a number."""
     had = number_for(user) is not None
     db.session.execute(delete(SmsNumber).where(SmsNumber.user_id == user.id))
     db.session.execute(delete(SmsCategory).where(SmsCategory.user_id == user.id))

@@ -51,6 +51,8 @@ PAGES: tuple[Page, ...] = (
     Page("survey-2", "accounts.survey", "/survey?step=2", "newcomer"),
     Page("survey-3", "accounts.survey", "/survey?step=3", "newcomer"),
     Page("settings", "accounts.settings", "/settings", "resident"),
+    Page("settings-phone", "accounts.phone_settings", "/settings/phone", "resident"),
+    Page("settings-phone-newcomer", "accounts.phone_settings", "/settings/phone", "newcomer"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
@@ -128,6 +130,8 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("officer-enrol-errors", "enrolling", "/officer/login/enrol", {"code": "1"}),
     ("survey-errors", "resident", "/survey", {"step": "3", "other_text": "x" * 3000}),
     ("settings-name-errors", "resident", "/settings/name", {"display_name": ""}),
+    ("phone-errors", "resident", "/settings/phone", {"phone": "020 7946 0000"}),
+    ("phone-code-errors", "resident", "/settings/phone/confirm", {"code": "12"}),
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
@@ -196,6 +200,13 @@ def build_world(make_resident, make_staff) -> World:
     verifying = make_staff("officer", team=officer.teams[0], name="Verifying Officer")
     verifying.totp_secret = "JBSWY3DPEHPK3PXP"
     verifying.totp_confirmed_at = utcnow()
+    # Text messages: a confirmed number with a category, and a code waiting for a new number.
+    from webapp.accounts.phone import PhoneCode, SmsCategory, SmsNumber
+    db.session.add_all([
+        SmsNumber(user_id=resident.id, phone="+447911123456", confirmed_at=utcnow()),
+        SmsCategory(user_id=resident.id, category="appeals"),
+        PhoneCode(user_id=resident.id, phone="+447911123457", code_hash="0" * 64,
+                  expires_at=utcnow() + timedelta(minutes=10))])
     db.session.commit()
 
     target = resolve_target(officer, "wards", [ward.id])

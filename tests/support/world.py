@@ -25,6 +25,8 @@ BLOCK_REASON = "Quillfeather block reason: abusive"
 HIDE_REASON = "Quillfeather hide reason"
 USER_AGENT = "Quillfeather phone agent"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/quillfeather-device"
+PHONE = "+447700900461"  # a confirmed mobile (Ofcom drama range)
+PENDING_PHONE = "+447700900462"  # a number being confirmed
 
 
 @dataclass
@@ -76,6 +78,15 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     delivery = db.session.scalar(select(Delivery).where(Delivery.user_id == resident.id))
     db.session.execute(update(Delivery).where(Delivery.id == delivery.id)
                        .values(state="dead", last_error="550 mailbox unavailable"))
+    db.session.commit()
+
+    # A confirmed mobile number, its text categories, and a code waiting for a new number.
+    from webapp.accounts.phone import PhoneCode, SmsCategory, SmsNumber
+    db.session.add_all([
+        SmsNumber(user_id=resident.id, phone=PHONE, confirmed_at=utcnow()),
+        SmsCategory(user_id=resident.id, category="appeals"),
+        PhoneCode(user_id=resident.id, phone=PENDING_PHONE, code_hash="0" * 64,
+                  expires_at=utcnow() + timedelta(minutes=10))])
     db.session.commit()
 
     # A meeting with the resident's RSVP, concern and check-in.

@@ -66,6 +66,14 @@ COLUMNS = {
                                       "ward charts count distinct respondents"),
     "concerns.topic": (KEPT, "a topic code: the anonymous count"),
     "concerns.source": (NOT_PERSONAL, "a code (survey / meeting)"),
+    "sms_numbers.user_id": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_numbers.phone": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_categories.user_id": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_categories.category": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "phone_codes.user_id": (RESIDENT, "export: text_messages (codes sent); deletion: deleted"),
+    "phone_codes.phone": (RESIDENT, "export: text_messages (codes sent); deletion: deleted"),
+    "phone_codes.code_hash": (NOT_PERSONAL, "keyed hash of a random one-time code; never "
+                                            "exported (useless to anyone), deleted with the row"),
     "used_tokens.purpose": (NOT_PERSONAL, "a code"),
     "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
     # threads

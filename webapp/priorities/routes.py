@@ -36,6 +36,9 @@ def ward_priorities_section(ward) -> dict:
             "has_earlier": bool(services.earlier_priorities(ward.id))}
 
 
+bp.add_app_template_global(services.link_url, "priority_link_url")
+
+
 @bp.app_template_global()
 def conversation_topic_form(conversation):
     """The officer's one-tap topic tag on a conversation page (threads includes it)."""
@@ -52,7 +55,7 @@ def ward_priorities(code):
     earlier = services.earlier_priorities(ward.id)
     topics = sorted({t for p in current + earlier for t in p.topics})
     return render("priorities/ward.html", ward=ward, current=current, earlier=earlier,
-                  named=services.residents_named(ward.id, topics), link_url=services.link_url)
+                  named=services.residents_named(ward.id, topics))
 
 
 @bp.get("/wards/<code>/priorities/<int:priority_id>")
@@ -62,8 +65,7 @@ def priority_page(code, priority_id):
     if priority is None:
         abort(404)
     return render("priorities/priority.html", ward=ward, priority=priority,
-                  named=services.residents_named(ward.id, priority.topics),
-                  link_url=services.link_url)
+                  named=services.residents_named(ward.id, priority.topics))
 
 
 def _json(data, status: int = 200):
@@ -203,7 +205,7 @@ def _set_page(ward, *, status=200, priority_form=None, action_forms=None, round_
                   form=priority_form or PriorityForm(formdata=None), action_forms=action_forms,
                   round_form=round_form or RoundForm(formdata=None), rounds=rounds,
                   results={r.id: services.round_results(r) for r in rounds},
-                  limit=services.max_priorities(), link_url=services.link_url)
+                  limit=services.max_priorities())
 
 
 def _apply_error(form, exc):
@@ -291,14 +293,14 @@ def add_action(priority_id):
             if is_htmx():
                 return render("priorities/_officer_priority.html", "priorities/_officer_priority.html",
                               p=priority, action_form=_action_form(priority),
-                              link_url=services.link_url, added=True)
+                              added=True)
             flash("Action added. Residents who raised it are being told.", "success")
             return redirect(url_for("priorities.set_priorities", code=priority.ward.code) +
                             f"#priority-{priority.id}", 303)
     priority = _editable_or_404(priority_id)
     if is_htmx():
         return render("priorities/_officer_priority.html", "priorities/_officer_priority.html",
-                      status=422, p=priority, action_form=form, link_url=services.link_url)
+                      status=422, p=priority, action_form=form)
     return _set_page(priority.ward, status=422, action_forms={priority.id: form})
 
 

@@ -26,9 +26,14 @@ def test_every_demo_ward_with_residents_gets_a_history(app, client, runner):
     assert told[0][1] == "You told us about antisocial behaviour. Here is what we did."
     page = client.get("/wards/E05014104").get_data(as_text=True)
     assert "Our priorities" in page and "Antisocial behaviour in the evenings" in page
+    from webapp.priorities.models import PriorityRound
+    from webapp.priorities.services import round_results
+    [rnd] = db.session.scalars(select(PriorityRound)).all()
+    assert rnd.ward.code == "E05014104" and round_results(rnd).shown
     count = db.session.scalar(select(func.count()).select_from(PriorityAction))
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0, again.output
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(PriorityAction)) == count
     assert db.session.scalar(select(func.count()).select_from(Priority)) == 3 * len(RESIDENT_WARDS)
+    assert db.session.scalar(select(func.count()).select_from(PriorityRound)) == 1

@@ -163,3 +163,19 @@ def test_tagging_a_conversation_one_tap_scoped_and_audited(app, client, login, m
     db.session.expire_all()
     assert db.session.scalar(select(ConversationTopic.topic)) == "drugs"
     assert _audit().count("conversation.topic") == 2
+
+
+def test_ward_home_offers_set_priorities_only_to_the_wards_team(app, client, login, make_staff,
+                                                                make_resident):
+    page = f"/wards/{ST_JAMES}"
+    assert "Set priorities for" not in client.get(page).get_data(as_text=True)
+    login(client, make_staff("officer", wards=[HERNE_HILL]))
+    assert "Set priorities for" not in client.get(page).get_data(as_text=True)
+    login(client, make_staff("officer", wards=[ST_JAMES]))
+    assert f'href="/officer/wards/{ST_JAMES}/priorities"' in client.get(page).get_data(as_text=True)
+
+
+def test_html_datetime_writes_a_calendar_date_as_a_date():
+    from datetime import date
+    from webapp.timeutil import html_datetime
+    assert html_datetime(date(2026, 12, 5)) == "2026-12-05"

@@ -137,4 +137,23 @@ def seed() -> str:
             "Evening patrol on Railton Road: two warnings, one arrest"))
         db.session.commit()
         told = 1
-    return f"priorities: {made} demo priorities created" + (", one action told to residents" if told else "")
+    # An "ask residents again" round in Herne Hill, answered by most of its demo residents.
+    rounds = 0
+    if ward is not None and not services.rounds_for(ward.id):
+        from webapp.accounts.models import UserWard
+        officer = _officer_for(ward)
+        rnd = services.open_round(officer, ward, "What matters most here this quarter?")
+        residents = db.session.scalars(
+            select(User).join(UserWard, UserWard.user_id == User.id)
+            .where(UserWard.ward_id == ward.id, UserWard.is_home.is_(True),
+                   User.role == "resident", User.email.like("demo.resident%"))
+            .order_by(User.id)).all()
+        for n, resident in enumerate(residents[:8]):
+            topics = None if n % 3 else ["asb", "road_safety", "youth"]  # most confirm
+            try:
+                services.answer_round(resident, rnd, topics)
+            except ValueError:
+                continue
+        db.session.commit()
+        rounds = 1
+    return f"priorities: {made} demo priorities created, {rounds} round opened" + (", one action told to residents" if told else "")

@@ -33,7 +33,9 @@ def ward_priorities_section(ward) -> dict:
     current = services.current_priorities(ward.id)
     topics = sorted({t for p in current for t in p.topics})
     return {"current": current, "named": services.residents_named(ward.id, topics),
-            "has_earlier": bool(services.earlier_priorities(ward.id))}
+            "has_earlier": bool(services.earlier_priorities(ward.id)),
+            "may_set": current_user.is_authenticated and current_user.is_staff
+            and current_user.is_fully_authenticated and services.may_edit(current_user, ward.id)}
 
 
 bp.add_app_template_global(services.link_url, "priority_link_url")

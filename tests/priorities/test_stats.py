@@ -61,12 +61,12 @@ def test_people_counts_hidden_below_the_minimum(app, client, make_resident, make
 
 
 def test_alerts_meetings_attendance_and_priorities(app, client, make_resident, make_staff, publish):
-    from sqlalchemy import update
+    from sqlalchemy import select, update
 
     from webapp.alerts.services import AlertInput, create_alert, resolve_target, send_alert
     from webapp.meetings import services as meetings
     from webapp.meetings.models import Meeting, Rsvp
-    from webapp.priorities.models import Priority, PriorityAction
+    from webapp.priorities.models import Priority
     officer = make_staff("officer", wards=[ST_JAMES])
     ward = get_ward(ST_JAMES)
     for category in ("prevention", "prevention", "appeals"):
@@ -93,7 +93,7 @@ def test_alerts_meetings_attendance_and_priorities(app, client, make_resident, m
     assert s.meetings_held == 1 and s.attendance == 4 and s.attendance_shown is None
     publish(officer, title="One")
     publish(officer, title="Two", topics=("asb",))
-    one, two = db.session.scalars(__import__("sqlalchemy").select(Priority).order_by(Priority.id)).all()
+    one, two = db.session.scalars(select(Priority).order_by(Priority.id)).all()
     client.post(f"/officer/priorities/{one.id}/actions", data={f"p{one.id}-body": "Done"})
     client.post(f"/officer/priorities/{two.id}/actions", data={
         f"p{two.id}-body": "Old", f"p{two.id}-acted_on": (utcnow() - timedelta(days=40)).date().isoformat()})

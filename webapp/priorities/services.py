@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, exists, func, literal, or_, select, union
+from sqlalchemy import delete, exists, func, select, union
 
 from webapp.accounts.models import Concern, User, UserCategory, UserWard
 from webapp.admin.audit import record
 from webapp.delivery import Event, notify
 from webapp.extensions import db
-from webapp.priorities.models import (ACTION_MAX, COMMITMENT_MAX, LINK_TYPES, OUTCOME_MAX,
+from webapp.priorities.models import (ACTION_MAX, COMMITMENT_MAX, OUTCOME_MAX,
                                       QUESTION_MAX, TITLE_MAX, ConversationTopic, Priority,
                                       PriorityAction, PriorityRound, PriorityTopic)
 from webapp.taxonomy import CONCERN_TOPICS, MAX_CONCERNS

@@ -124,3 +124,17 @@ def test_the_digest_gathers_priority_messages(app, make_resident, make_staff, pu
     row = db.session.scalar(select(Delivery).where(Delivery.user_id == resident.id,
                                                    Delivery.channel == "digest"))
     assert row.state == "batched" and row.digest_delivery_id is not None
+
+
+def test_the_email_is_the_one_sentence_with_the_link(app, mail, make_resident, make_staff, publish):
+    from webapp.delivery.worker import deliver_due
+    from webapp.priorities.models import Priority
+    resident = make_resident(ST_JAMES, concerns=("ebikes",))
+    publish(make_staff("officer", wards=[ST_JAMES]))
+    priority = db.session.scalar(select(Priority))
+    deliver_due()
+    [message] = mail.wait_for(1)
+    assert message["To"] == resident.email
+    assert message["Subject"] == "You told us about dangerous e-bikes and e-scooters. Here is what we did."
+    text = message.get_body(("plain",)).get_content()
+    assert f"http://wardline.test/wards/{ST_JAMES}/priorities/{priority.id}" in text

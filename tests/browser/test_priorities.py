@@ -23,7 +23,7 @@ def test_officer_sets_a_priority_and_the_resident_is_told_by_push(
     from webapp.delivery.services import vapid_public_key
     from webapp.delivery.worker import deliver_due
     from webapp.priorities.models import Priority
-    from webapp.timeutil import to_london, utcnow
+    from webapp.platform.timeutil import to_london, utcnow
 
     # The resident named e-bikes in the survey and turns notifications on on this phone.
     sign_in(make_resident(WARD, concerns=("ebikes",)))

@@ -17,7 +17,7 @@ def publish(client, login):
     def do(officer, code=ST_JAMES, *, title="Dangerous e-bikes", topics=("ebikes",),
            commitment="Weekly patrols on Coldharbour Lane; seize illegal e-bikes.",
            review_in_days=60, **extra):
-        from webapp.timeutil import to_london, utcnow
+        from webapp.platform.timeutil import to_london, utcnow
         login(client, officer)
         data = {"title": title, "commitment": commitment, "topics": list(topics),
                 "review_on": (to_london(utcnow()).date() + timedelta(days=review_in_days)).isoformat()}

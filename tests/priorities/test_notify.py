@@ -114,7 +114,7 @@ def test_the_digest_gathers_priority_messages(app, make_resident, make_staff, pu
     from datetime import timedelta
     from webapp.delivery.digest import send_digests
     from webapp.delivery.models import Delivery
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     resident = make_resident(ST_JAMES, concerns=("ebikes",), email_frequency="digest")
     publish(make_staff("officer", wards=[ST_JAMES]))
     db.session.execute(Delivery.__table__.update().values(created_at=utcnow() - timedelta(days=1)))

@@ -16,8 +16,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def _world(client, make_staff, publish):
+    from webapp import posts
     from webapp.alerts.services import AlertInput, create_alert, resolve_target, send_alert
-    from webapp.threads import services as threads
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=[ST_JAMES])
     alert = create_alert(officer, AlertInput(
@@ -25,9 +25,9 @@ def _world(client, make_staff, publish):
         channels=["email"], target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id])))
     db.session.commit()
     send_alert(alert.id)
-    threads.create_ward_post(get_ward(ST_JAMES), officer, "Patrols this week", "On foot.")
+    posts.create_ward_post(get_ward(ST_JAMES), officer, "Patrols this week", "On foot.")
     other = make_staff("officer", wards=[HERNE_HILL])
-    threads.create_ward_post(get_ward(HERNE_HILL), other, "Herne Hill news", "Elsewhere.")
+    posts.create_ward_post(get_ward(HERNE_HILL), other, "Herne Hill news", "Elsewhere.")
     db.session.commit()
     publish(officer, title="E-bikes")
     publish(officer, title="Burglary", topics=("burglary",))

@@ -21,7 +21,7 @@ def test_opening_a_round_invites_the_wards_residents(app, client, login, make_re
     from webapp.delivery.models import Delivery, Notification
     officer = make_staff("officer", wards=[ST_JAMES])
     home = make_resident(ST_JAMES, concerns=("asb",))
-    elsewhere = make_resident(HERNE_HILL, extra_wards=(ST_JAMES,))
+    make_resident(HERNE_HILL, extra_wards=(ST_JAMES,))  # follows, but not their home ward
     assert _open(client, login, officer).status_code == 303
     rnd = db.session.scalar(select(PriorityRound))
     rows = db.session.execute(select(Delivery.user_id, Notification.url, Notification.title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.priorities.models import Priority, PriorityAction
 
@@ -115,11 +115,11 @@ def test_htmx_adds_an_action_and_returns_the_card(app, client, make_staff, publi
 
 
 def test_an_action_links_only_the_wards_own_alert_post_or_meeting(app, client, make_staff, publish):
-    from webapp.threads import services as threads
+    from webapp import posts
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=[ST_JAMES])
-    mine = threads.create_ward_post(get_ward(ST_JAMES), officer, "Patrols", "On foot.")
-    theirs = threads.create_ward_post(get_ward(HERNE_HILL), make_staff("officer", wards=[HERNE_HILL]),
+    mine = posts.create_ward_post(get_ward(ST_JAMES), officer, "Patrols", "On foot.")
+    theirs = posts.create_ward_post(get_ward(HERNE_HILL), make_staff("officer", wards=[HERNE_HILL]),
                                       "Herne Hill post", "Body")
     db.session.commit()
     publish(officer)
@@ -177,5 +177,5 @@ def test_ward_home_offers_set_priorities_only_to_the_wards_team(app, client, log
 
 def test_html_datetime_writes_a_calendar_date_as_a_date():
     from datetime import date
-    from webapp.timeutil import html_datetime
+    from webapp.platform.timeutil import html_datetime
     assert html_datetime(date(2026, 12, 5)) == "2026-12-05"

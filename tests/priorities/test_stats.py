@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from webapp.extensions import db
 from webapp.priorities import stats
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
 
 from tests.priorities.conftest import HERNE_HILL, ST_JAMES

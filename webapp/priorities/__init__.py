@@ -8,10 +8,4 @@ from flask import Blueprint
 bp = Blueprint("priorities", __name__)
 
 
-@bp.record_once
-def _setup(state):
-    from webapp.priorities.services import register_account_hooks
-    register_account_hooks()
-
-
 from webapp.priorities import routes  # noqa: E402,F401  (registers the views on bp)

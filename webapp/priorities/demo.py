@@ -15,8 +15,10 @@ from webapp.accounts.models import User
 from webapp.extensions import db
 from webapp.priorities import services
 from webapp.priorities.models import ConversationTopic, Priority, PriorityAction, PriorityTopic
-from webapp.timeutil import to_london, utcnow
+from webapp.platform.timeutil import to_london, utcnow
 from webapp.wards.services import covers_ward, get_ward
+from webapp.threads.models import Conversation
+from webapp.accounts.models import UserWard
 
 # topic: (title, commitment, [(days ago, action)...], outcome)
 STORIES = {
@@ -120,7 +122,6 @@ def seed() -> str:
         made += 3
     db.session.commit()
     # Tag the demo conversations (subject words → topic), so conversations count too.
-    from webapp.threads.models import Conversation
     tags = {"Motorbikes": "road_safety", "Phone snatching": "phone_theft", "Drug dealing": "drugs",
             "Pickpockets": "phone_theft"}
     for conv in db.session.scalars(select(Conversation)):
@@ -140,7 +141,6 @@ def seed() -> str:
     # An "ask residents again" round in Herne Hill, answered by most of its demo residents.
     rounds = 0
     if ward is not None and not services.rounds_for(ward.id):
-        from webapp.accounts.models import UserWard
         officer = _officer_for(ward)
         rnd = services.open_round(officer, ward, "What matters most here this quarter?")
         residents = db.session.scalars(

@@ -15,7 +15,10 @@ from webapp.extensions import db
 from webapp.priorities.models import Priority
 from webapp.priorities.services import (current_priorities, earlier_priorities, link_url,
                                         priority_url, residents_named, topic_label)
-from webapp.timeutil import html_datetime
+from webapp.platform.timeutil import html_datetime
+from webapp.alerts.models import Alert, AlertWard
+from webapp.posts.models import WardPost
+from webapp.wards.models import Ward
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_LIMIT = 50
@@ -81,9 +84,6 @@ def wardline_priorities(ward) -> dict:
 def _entries(ward_ids: list[int] | None) -> list[dict]:
     """Feed entries (newest first): sent alerts, ward posts, priorities set / acted on /
     closed, for ``ward_ids`` (None: all of London)."""
-    from webapp.alerts.models import Alert, AlertWard
-    from webapp.threads.models import WardPost
-    from webapp.wards.models import Ward
     base = current_app.config["BASE_URL"]
     entries = []
     alerts = select(Alert).where(Alert.state == "sent")

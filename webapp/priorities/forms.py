@@ -4,10 +4,10 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from webapp.forms import Form, MultiCheckboxField, one_line
+from webapp.platform.forms import Form, MultiCheckboxField, one_line
 from webapp.priorities.models import (ACTION_MAX, COMMITMENT_MAX, OUTCOME_MAX, QUESTION_MAX,
                                       TITLE_MAX)
-from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
+from webapp.platform.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
 
 TOPIC_CHOICES = [SelectChoice(code, label) for code, label in CONCERN_TOPICS.items()]
 

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 TITLE_MAX = 120
 COMMITMENT_MAX = 1000

@@ -10,13 +10,16 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
-from webapp.htmx import is_htmx, render
+from webapp.platform.htmx import is_htmx, render
 from webapp.priorities import bp, services, stats
 from webapp.priorities.feeds import atom_feed, police_uk_priorities, wardline_priorities
 from webapp.priorities.forms import (ActionForm, CloseForm, PriorityForm, RoundAnswerForm,
                                      RoundForm, TopicTagForm)
-from webapp.security import officer_required, resident_required
+from webapp.platform.security import officer_required, resident_required
 from webapp.wards.services import covered_wards, get_ward
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.accounts.services import AnswerError, survey_concerns
+from webapp.threads.services import get_conversation
 
 
 def _ward_or_404(code: str):
@@ -114,7 +117,6 @@ def london_feed():
 def ward_stats(code):
     ward = _ward_or_404(code)
     figures = stats.ward_stats(ward)
-    from webapp.taxonomy import CATEGORIES
     chart = stats.bar_chart([(label, figures.alerts.get(cat, 0)) for cat, label in CATEGORIES.items()])
     return render("priorities/ward_stats.html", ward=ward, s=figures, chart=chart,
                   floor=services.min_count())
@@ -141,7 +143,6 @@ def london_stats():
 @resident_required
 def round_answer(round_id):
     """One-tap "still these" or change the top three, for a round of the home ward."""
-    from webapp.accounts.services import AnswerError, survey_concerns
     rnd = services.round_for_resident(current_user, round_id)
     if rnd is None:
         abort(404)
@@ -363,7 +364,6 @@ def close_round(round_id):
 @officer_required
 def tag_conversation(conversation_id):
     """One tap: the concern topic of a conversation (it then counts for its ward)."""
-    from webapp.threads.services import get_conversation
     conversation = get_conversation(current_user, conversation_id)
     if conversation is None:
         abort(404)

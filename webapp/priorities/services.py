@@ -8,9 +8,9 @@ a meeting concern card or a conversation an officer tagged with the topic, and w
 the **"outcomes"** alert category ("Successful outcomes and operations") on: a priority
 set, acted on or closed is news of what the team did, which is what that category
 promises. Turning the category off stops these messages. Each resident gets one message
-per event (their own text: "You told us about <the topic they named>. Here is what we
-did."), through :func:`webapp.delivery.notify`, so their email frequency (digest
-included) and push devices decide the channels.
+per event ("You told us about <the topic they named>. Here is what we did."), written
+set-based by :func:`webapp.delivery.fan_out` (one broadcast per topic, each resident once),
+so their email frequency (digest included) and push devices decide the channels.
 
 Views commit; these functions only flush.
 """
@@ -20,19 +20,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, func, select, union
+from sqlalchemy import delete, func, select, union
 
-from webapp.accounts.models import Concern, User, UserCategory, UserWard
-from webapp.admin.audit import record
-from webapp.delivery import Event, notify
+from webapp.accounts import residents_following
+from webapp.accounts.models import Concern, User, UserWard
+from webapp.platform.audit import record
+from webapp.delivery import Event, fan_out
 from webapp.extensions import db
 from webapp.priorities.models import (ACTION_MAX, COMMITMENT_MAX, OUTCOME_MAX,
                                       QUESTION_MAX, TITLE_MAX, ConversationTopic, Priority,
                                       PriorityAction, PriorityRound, PriorityTopic)
-from webapp.taxonomy import CONCERN_TOPICS, MAX_CONCERNS
-from webapp.timeutil import to_london, utcnow
+from webapp.platform.taxonomy import CONCERN_TOPICS, MAX_CONCERNS
+from webapp.platform.timeutil import to_london, utcnow
 from webapp.wards.models import Ward
 from webapp.wards.services import covered_ward_ids, covers_ward
+from webapp.posts import scrub_identity
+from webapp.threads.models import Conversation
+from webapp.alerts.models import Alert, AlertWard
+from webapp.meetings.models import Meeting, MeetingWard
+from webapp.posts.models import WardPost
+from webapp.accounts.services import AnswerError, set_concerns, survey_concerns
+from webapp.platform.account_data import register_account_data
 
 #: The alert category residents keep on to hear about priorities (see the module docstring).
 PRIORITY_CATEGORY = "outcomes"
@@ -65,7 +73,6 @@ def topic_label(topic: str) -> str:
 
 def _scrub(text: str) -> str:
     """Public officer text keeps no email address or phone number (as ward posts)."""
-    from webapp.threads.services import scrub_identity
     return scrub_identity((text or "").strip(), None)
 
 
@@ -131,7 +138,6 @@ def _window_counts(ward_id: int, start: datetime, end: datetime) -> dict[str, di
         .where(Concern.ward_id == ward_id, Concern.source == "meeting",
                Concern.created_at >= start, Concern.created_at < end)
         .group_by(Concern.topic)).all()
-    from webapp.threads.models import Conversation
     conversations = db.session.execute(
         select(ConversationTopic.topic, func.count())
         .join(Conversation, Conversation.id == ConversationTopic.conversation_id)
@@ -179,7 +185,6 @@ def free_text_answers(ward_id: int, limit: int = FREE_TEXT_LIMIT) -> list[Concer
 def residents_named(ward_id: int, topics) -> dict[str, int | None]:
     """{topic: distinct residents of the ward who named it (survey, round, meeting card,
     tagged conversation)}, None where fewer than :func:`min_count` (hidden)."""
-    from webapp.threads.models import Conversation
     topics = list(topics)
     if not topics:
         return {}
@@ -198,7 +203,6 @@ def residents_named(ward_id: int, topics) -> dict[str, int | None]:
 # --------------------------------------------------------------------------- who is told
 def _raised_rows(ward_id: int, topics):
     """SELECT (user_id, topic): who raised which of ``topics`` in the ward."""
-    from webapp.threads.models import Conversation
     return union(
         select(Concern.user_id.label("user_id"), Concern.topic.label("topic"))
         .where(Concern.ward_id == ward_id, Concern.topic.in_(topics),
@@ -208,21 +212,24 @@ def _raised_rows(ward_id: int, topics):
         .where(Conversation.ward_id == ward_id, ConversationTopic.topic.in_(topics)))
 
 
+def _audience(ward_id: int):
+    """Residents who follow the ward and keep the "outcomes" category (the accounts
+    domain's audience SQL: user_id, email_frequency)."""
+    return residents_following([ward_id], PRIORITY_CATEGORY).subquery("following")
+
+
 def raisers(ward_id: int, topics) -> dict[int, str]:
     """{user id: the topic to name in their message} for the residents to tell (see the
     module docstring): raised one of ``topics`` in the ward, still follow it, keep the
     "outcomes" category. A resident who raised several gets the first in A–Z order of
-    label."""
+    label (as :func:`_tell` groups them)."""
     topics = [t for t in topics if t in CONCERN_TOPICS]
     if not topics:
         return {}
     raised = _raised_rows(ward_id, topics).subquery()
-    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id == ward_id)
-    keeps = exists().where(UserCategory.user_id == User.id,
-                           UserCategory.category == PRIORITY_CATEGORY)
-    rows = db.session.execute(
-        select(User.id, raised.c.topic).join(raised, raised.c.user_id == User.id)
-        .where(User.role == "resident", User.confirmed_at.is_not(None), follows, keeps)).all()
+    who = _audience(ward_id)
+    rows = db.session.execute(select(who.c.user_id, raised.c.topic)
+                              .join(raised, raised.c.user_id == who.c.user_id)).all()
     out: dict[int, str] = {}
     for user_id, topic in sorted(rows, key=lambda r: (r[0], topic_label(r[1]))):
         out.setdefault(user_id, topic)
@@ -235,22 +242,31 @@ def priority_url(priority: Priority) -> str:
 
 def _tell(priority: Priority, what: str, detail: str, occasion: str,
           only: set[int] | None = None) -> int:
-    """Queue "You told us about X. Here is what we did." for each resident who raised a
-    linked topic. Returns the number of residents told."""
-    told = 0
-    for user_id, topic in raisers(priority.ward_id, priority.topics).items():
-        if only is not None and user_id not in only:
-            continue
-        user = db.session.get(User, user_id)
+    """Queue "You told us about X. Here is what we did." for the residents who raised a
+    linked topic (:func:`raisers`), set-based through :func:`webapp.delivery.fan_out`: one
+    message per topic, each resident in the group of the first topic they raised (A–Z by
+    label), so nobody hears twice. ``only``: limit to these user ids. Returns the number of
+    outbox rows written."""
+    topics = sorted((t for t in priority.topics if t in CONCERN_TOPICS), key=topic_label)
+    body = (f"{what}: {detail}" if detail else what)[:600]
+    who = _audience(priority.ward_id)
+    written, earlier = 0, []
+    for topic in topics:
+        raised = select(_raised_rows(priority.ward_id, [topic]).subquery().c.user_id)
+        audience = select(who.c.user_id, who.c.email_frequency).where(who.c.user_id.in_(raised))
+        if earlier:
+            before = select(_raised_rows(priority.ward_id, earlier).subquery().c.user_id)
+            audience = audience.where(who.c.user_id.not_in(before))
+        if only is not None:
+            audience = audience.where(who.c.user_id.in_(sorted(only) or [0]))
         label = topic_label(topic)
-        title = f"You told us about {label[0].lower() + label[1:]}. Here is what we did."
-        body = f"{what}: {detail}" if detail else what
-        notify(user, Event(kind="priority", source_type="priority", source_id=priority.id,
-                           title=title, body=body[:600], url=priority_url(priority),
-                           category=PRIORITY_CATEGORY, tag=f"priority-{priority.id}",
-                           occasion=occasion))
-        told += 1
-    return told
+        written += fan_out(Event(
+            kind="priority", source_type="priority", source_id=priority.id,
+            title=f"You told us about {label[0].lower() + label[1:]}. Here is what we did.",
+            body=body, url=priority_url(priority), category=PRIORITY_CATEGORY,
+            tag=f"priority-{priority.id}", occasion=f"{occasion}:{topic}"), audience)
+        earlier.append(topic)
+    return written
 
 
 # --------------------------------------------------------------------------- priorities
@@ -357,9 +373,6 @@ class ActionInput:
 def link_choices(user, ward_id: int) -> list[tuple[str, str]]:
     """What an action may link: the ward's sent alerts, ward posts and meetings, latest
     first (all within the officer's wards, since the priority's ward is one)."""
-    from webapp.alerts.models import Alert, AlertWard
-    from webapp.meetings.models import Meeting, MeetingWard
-    from webapp.threads.models import WardPost
     if not may_edit(user, ward_id):
         return []
     choices = []
@@ -488,16 +501,14 @@ def open_round(user, ward: Ward, question: str, now: datetime | None = None) -> 
     db.session.add(rnd)
     db.session.flush()
     record(user, "priority.round_open", rnd, text)
-    residents = db.session.scalars(
-        select(User).join(UserWard, UserWard.user_id == User.id)
-        .where(UserWard.ward_id == ward.id, UserWard.is_home.is_(True),
-               User.role == "resident", User.confirmed_at.is_not(None)))
-    for resident in residents:
-        notify(resident, Event(kind="priority_round", source_type="priority_round",
-                               source_id=rnd.id, title=f"{ward.name}: {rnd.question}",
-                               body="Your ward team is asking again. Confirm or change your "
-                                    "top three in one tap.",
-                               url=f"/rounds/{rnd.id}", tag=f"round-{rnd.id}"))
+    home = (select(User.id.label("user_id"), User.email_frequency.label("email_frequency"))
+            .join(UserWard, UserWard.user_id == User.id)
+            .where(UserWard.ward_id == ward.id, UserWard.is_home.is_(True),
+                   User.role == "resident", User.confirmed_at.is_not(None)))
+    fan_out(Event(kind="priority_round", source_type="priority_round", source_id=rnd.id,
+                  title=f"{ward.name}: {rnd.question}",
+                  body="Your ward team is asking again. Confirm or change your top three in one tap.",
+                  url=f"/rounds/{rnd.id}", tag=f"round-{rnd.id}"), home)
     return rnd
 
 
@@ -539,7 +550,6 @@ def answer_round(user, rnd: PriorityRound, topics=None, other_text: str | None =
     """The resident's answer to an open round: ``topics`` None confirms their current top
     three; a list changes it (their standing survey answer too). Answering again replaces
     the answer. Raises :class:`webapp.accounts.services.AnswerError` for bad input."""
-    from webapp.accounts.services import AnswerError, set_concerns, survey_concerns
     if not rnd.is_open:
         raise AnswerError("concerns", "This question has closed. Thank you.")
     if topics is None:
@@ -595,7 +605,6 @@ def round_results(rnd: PriorityRound) -> RoundResults:
 # --------------------------------------------------------------------------- account hooks
 def export_conversation_topics(user) -> tuple[str, list]:
     """For "Download my data": the topics officers tagged the resident's conversations with."""
-    from webapp.threads.models import Conversation
     rows = db.session.execute(
         select(ConversationTopic.conversation_id, ConversationTopic.topic,
                ConversationTopic.tagged_at)
@@ -605,8 +614,4 @@ def export_conversation_topics(user) -> tuple[str, list]:
                                     "tagged_at": r.tagged_at.isoformat() + "Z"} for r in rows]
 
 
-def register_account_hooks() -> None:
-    """Round answers are :class:`Concern` rows (exported and anonymised by accounts);
-    conversation tags go with the conversation (ON DELETE CASCADE) and are exported here."""
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_conversation_topics)
+register_account_data(export=export_conversation_topics)

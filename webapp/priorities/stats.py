@@ -17,8 +17,12 @@ from sqlalchemy import and_, func, select
 
 from webapp.extensions import db
 from webapp.priorities.services import min_count
-from webapp.timeutil import to_london, utcnow
+from webapp.platform.timeutil import to_london, utcnow
 from webapp.wards.models import Borough, Ward
+from webapp.alerts.models import Alert, AlertWard
+from webapp.meetings.models import Meeting, MeetingWard, Rsvp
+from webapp.priorities.models import Priority, PriorityAction
+from webapp.threads.models import Conversation, Message
 
 WINDOW = timedelta(days=90)
 ACTIVE = timedelta(days=30)
@@ -68,10 +72,6 @@ class Stats:
 
 def _grouped(ward_ids: list[int] | None, group_by_borough: bool, now: datetime) -> dict:
     """{key: Stats}; key = ward id, or borough id when ``group_by_borough``."""
-    from webapp.alerts.models import Alert, AlertWard
-    from webapp.meetings.models import Meeting, MeetingWard, Rsvp
-    from webapp.priorities.models import Priority, PriorityAction
-    from webapp.threads.models import Conversation, Message
 
     start = now - WINDOW
     floor = min_count()

@@ -105,6 +105,18 @@ PAGES: tuple[Page, ...] = (
     Page("officer-publish", "threads.officer_publish",
          "/officer/messages/{conversation}/publish", "officer"),
     Page("officer-new-post", "threads.officer_new_post", "/officer/posts/new", "officer"),
+    # priorities
+    Page("ward-priorities", "priorities.ward_priorities", f"/wards/{ST_JAMES}/priorities"),
+    Page("priority", "priorities.priority_page", f"/wards/{ST_JAMES}/priorities/{{priority}}"),
+    Page("priority-resident", "priorities.priority_page", f"/wards/{ST_JAMES}/priorities/{{priority}}",
+         "resident"),
+    Page("ward-stats", "priorities.ward_stats", f"/wards/{ST_JAMES}/stats"),
+    Page("london-stats", "priorities.london_stats", "/stats?sort=median&dir=desc"),
+    Page("round", "priorities.round_answer", "/rounds/{round}", "resident"),
+    Page("officer-priorities", "priorities.officer_index", "/officer/priorities", "officer"),
+    Page("set-priorities", "priorities.set_priorities", f"/officer/wards/{ST_JAMES}/priorities",
+         "officer"),
+    Page("edit-priority", "priorities.edit_priority", "/officer/priorities/{priority}/edit", "officer"),
     # delivery, pwa
     Page("unsubscribe", "delivery.unsubscribe", "/unsubscribe/{unsubscribe_token}"),
     Page("offline", "pwa.offline", "/offline"),
@@ -136,6 +148,9 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
     ("ward-post-errors", "officer", "/officer/posts/new", {"title": ""}),
+    ("priority-errors", "officer", f"/officer/wards/{ST_JAMES}/priorities", {"title": ""}),
+    ("priority-edit-errors", "officer", "/officer/priorities/{priority}/edit", {"title": ""}),
+    ("round-errors", "resident", "/rounds/{round}", {"concerns": ["other"]}),
     ("admin-officer-errors", "admin", "/admin/officers/new", {"email": "bad"}),
     ("admin-team-errors", "admin", "/admin/teams/new", {"name": ""}),
 )
@@ -144,6 +159,8 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
 NOT_HTML = {
     "static", "core.healthz", "pwa.manifest", "pwa.service_worker", "pwa.push_key",
     "accounts.export", "meetings.meeting_ics", "meetings.ward_feed", "meetings.officer_csv",
+    "priorities.priorities_json", "priorities.priorities_wardline_json", "priorities.ward_feed",
+    "priorities.london_feed",
 }
 
 
@@ -240,11 +257,26 @@ def build_world(make_resident, make_staff) -> World:
     record(admin, "team.update", officer.teams[0], "Wards changed")
     db.session.commit()
 
+    from webapp.priorities import services as priorities
+    from webapp.priorities.models import ConversationTopic
+    db.session.add(ConversationTopic(conversation_id=conversation.id, topic="burglary"))
+    priority = priorities.create_priority(officer, ward, priorities.PriorityInput(
+        "Burglary on quiet streets", "Evening patrols and free door locks.", ["burglary", "asb"],
+        (utcnow() + timedelta(days=60)).date()))
+    priorities.add_action(officer, priority, priorities.ActionInput(
+        "Fitted 20 door locks on King Street", link=f"post:{post.id}"))
+    closed = priorities.create_priority(officer, ward, priorities.PriorityInput(
+        "Phone snatches", "Plain-clothes patrols.", ["phone_theft"], (utcnow() + timedelta(days=30)).date()))
+    priorities.close_priority(officer, closed, "Snatches fell by a third.")
+    round_ = priorities.open_round(officer, ward, "What matters most here this quarter?")
+    priorities.answer_round(resident, round_, None)
+    db.session.commit()
+
     return World(
         users={"resident": resident, "newcomer": newcomer, "officer": officer, "admin": admin,
                "enrolling": enrolling, "verifying": verifying},
         values={"alert": alert.id, "scheduled_alert": scheduled.id, "meeting": meeting.id,
                 "conversation": conversation.id, "last_message": message.id + 1,
-                "post": post.id, "officer": officer.id, "team": officer.teams[0].id,
+                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
                 "unsubscribe_token": unsubscribe_token(resident)})

@@ -147,6 +147,11 @@ class Config:
     # How long an admin's explicit "view all conversations" step lasts.
     ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
 
+    # Ward priorities: how many a ward may have at once; public counts of people (priority
+    # topics, responsiveness statistics, round results) are hidden below STATS_MIN_COUNT.
+    PRIORITIES_MAX = int(os.environ.get("PRIORITIES_MAX", "3"))
+    STATS_MIN_COUNT = int(os.environ.get("STATS_MIN_COUNT", "5"))
+
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
 
     # Staff sign-in (officers and admins). Sessions end after this much idle time, and

@@ -49,7 +49,10 @@ log = logging.getLogger("wardline.delivery")
 
 # Kinds a digest-chooser receives in the daily digest (unless urgent). Everything else is
 # personal or time-bound and is emailed at once (unless email is off).
-DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post"})
+# "priority" (a ward priority answering a topic the resident named was set, acted on or
+# closed) and "priority_round" (an invitation to confirm one's top three) are news, not
+# time-bound: digest-choosers get them in the digest.
+DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post", "priority", "priority_round"})
 
 MAX_TITLE = 200
 MAX_BODY = 5000

@@ -1,6 +1,7 @@
 """States are real: every state column refuses a value outside its tuple, in the database
 itself (the models' schema and the migrated one), on SQLite and PostgreSQL."""
 import os
+import re
 
 import pytest
 from flask_migrate import upgrade
@@ -68,9 +69,10 @@ def test_the_migrated_schema_refuses_them_too_and_keeps_partial_indexes(tmp_path
             upgrade()
             engine = create_engine(db.engine.url)
             inspector = inspect(engine)
-            for table, column, _ in STATE_COLUMNS:
-                names = {c["name"] for c in inspector.get_check_constraints(table)}
-                assert f"ck_{table}_{column}" in names
+            for table, column, values in STATE_COLUMNS:  # the migration lists the models' values
+                checks = {c["name"]: c["sqltext"] for c in inspector.get_check_constraints(table)}
+                allowed = re.findall(r"'([a-z_]+)'", str(checks[f"ck_{table}_{column}"]))
+                assert sorted(allowed) == sorted(values), (table, column)
             assert "centroid_lat" not in {c["name"] for c in inspector.get_columns("wards")}
             with engine.connect() as conn, conn.begin():
                 conn.execute(text(
@@ -85,6 +87,7 @@ def test_the_migrated_schema_refuses_them_too_and_keeps_partial_indexes(tmp_path
                         " AND type = 'index'")).all())
                     assert "WHERE state IN ('queued', 'sending')" in sql["ix_deliveries_due"]
                     assert "WHERE channel = 'digest'" in sql["ix_deliveries_digest"]
+                    assert "WHERE digest_delivery_id IS NOT NULL" in sql["ix_deliveries_digest_delivery"]
             engine.dispose()
             db.engine.dispose()
     finally:

@@ -1,7 +1,7 @@
 """states are real: CHECK constraints on state columns; unread ward centroids dropped
 
 Revision ID: 0003_edge
-Revises: 0002_scope
+Revises: 0003_priorities
 Create Date: 2026-11-26 13:00:00
 
 ``users.role``, ``rsvps.status``, ``alerts.state``, ``deliveries.state``/``channel`` and
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0003_edge"
-down_revision = "0002_scope"
+down_revision = "0003_priorities"
 branch_labels = None
 depends_on = None
 
@@ -27,8 +27,8 @@ CHECKS = [
     ("users", "role", ("resident", "officer", "admin")),
     ("rsvps", "status", ("going", "waitlisted", "cancelled")),
     ("alerts", "state", ("scheduled", "sent", "cancelled")),
-    ("deliveries", "channel", ("email", "push", "digest")),
-    ("deliveries", "state", ("queued", "sending", "sent", "batched", "dead", "gone")),
+    ("deliveries", "channel", ("email", "push", "digest", "sms")),
+    ("deliveries", "state", ("queued", "sending", "sent", "delivered", "batched", "dead", "gone")),
     ("conversations", "status", ("awaiting", "answered", "closed")),
 ]
 
@@ -39,6 +39,7 @@ PARTIAL_INDEXES = {
         ("ix_deliveries_due", ["next_attempt_at"], "state IN ('queued', 'sending')"),
         ("ix_deliveries_digest", ["user_id", "created_at"],
          "channel = 'digest' AND state = 'queued'"),
+        ("ix_deliveries_digest_delivery", ["digest_delivery_id"], "digest_delivery_id IS NOT NULL"),
     ],
 }
 

@@ -59,12 +59,12 @@ class PriorityError(ValueError):
 
 
 def max_priorities() -> int:
-    return max(1, int(current_app.config.get("PRIORITIES_MAX", 3)))
+    return max(1, int(current_app.config["PRIORITIES_MAX"]))
 
 
 def min_count() -> int:
     """Below this many people a public count is hidden (see ``STATS_MIN_COUNT``)."""
-    return max(1, int(current_app.config.get("STATS_MIN_COUNT", 5)))
+    return max(1, int(current_app.config["STATS_MIN_COUNT"]))
 
 
 def topic_label(topic: str) -> str:
@@ -456,10 +456,6 @@ def close_priority(user, priority: Priority, outcome: str, now: datetime | None 
     record(user, "priority.close", priority, text)
     _tell(priority, "Priority closed", priority.outcome, "close")
     return priority
-
-
-def last_action_at(priority: Priority) -> date | None:
-    return max((a.acted_on for a in priority.actions), default=None)
 
 
 # --------------------------------------------------------------------------- conversation tags

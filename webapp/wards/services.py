@@ -142,6 +142,12 @@ def covered_ward_ids(user):
             .where(TeamMember.user_id == user.id).distinct())
 
 
+def covers_ward(user, ward_id: int) -> bool:
+    """True if ``user`` may act on ward ``ward_id``."""
+    return db.session.scalar(select(func.count()).where(
+        Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
+
+
 def covered_wards(user) -> list[Ward]:
     """The wards ``user`` covers, by borough then name."""
     stmt = (select(Ward).join(Borough).where(Ward.id.in_(covered_ward_ids(user)))

@@ -12,14 +12,11 @@ from webapp.platform.audit import record
 from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.wards.models import Team
-from webapp.wards.services import covered_ward_ids, get_ward
+from webapp.wards.services import covers_ward, get_ward
 
 ST_JAMES = "E05013806"
 BRIXTON = "E05014095"
 
-
-def covers_ward(user, ward_id: int) -> bool:
-    return ward_id in set(db.session.scalars(covered_ward_ids(user)))
 
 
 def test_admin_creates_officer_with_one_time_password(client, login, make_staff):

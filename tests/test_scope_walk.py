@@ -32,6 +32,7 @@ OPEN_TO_ANYONE = {
     "accounts.officer_password": "changes the caller's own password",
     "threads.admin_access": "an admin's own audited access step (refused to officers)",
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",
+    "incidents.stop_following": "an update email's Stop following link: carries its own signed token",
     "pwa.push_subscribe": "registers the caller's own device",
     "pwa.push_unsubscribe": "removes the caller's own device",
     "pwa.push_check": "checks the caller's own device",
@@ -165,6 +166,7 @@ RESIDENT_OWN = {
     "meetings.delete_concern": "deletes the caller's own concern only",
     "alerts.answer": "sent alerts are public; the answer is the caller's own",
     "pwa.remove_device": "removes the caller's own device only",
+    "rumours.ask": "the caller's own rumour check, for one of their own wards",
 }
 
 

@@ -18,7 +18,8 @@ from webapp.extensions import compress, csrf, db, limiter, login_manager, migrat
 
 # Domains, in the order their blueprints are registered. Each is a package under webapp/
 # with a ``bp`` blueprint and, optionally, a ``cli`` module with ``register(app)``.
-DOMAINS = ("core", "accounts", "wards", "threads", "alerts", "delivery", "meetings", "pwa", "admin")
+DOMAINS = ("core", "accounts", "wards", "threads", "alerts", "delivery", "meetings", "pwa", "admin",
+           "incidents", "rumours")
 
 
 class _IdConverter(IntegerConverter):

@@ -43,7 +43,8 @@ log = logging.getLogger("wardline.delivery")
 
 # Kinds a digest-chooser receives in the daily digest (unless urgent). Everything else is
 # personal or time-bound and is emailed at once (unless email is off).
-DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post"})
+DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post", "alert_update",
+                              "rumour_check"})
 
 MAX_TITLE = 200
 MAX_BODY = 5000

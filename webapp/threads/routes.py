@@ -17,6 +17,7 @@ from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.params import int_arg, int_value, page_arg
 from webapp.security import admin_required, officer_required, resident_required
 from webapp.forms import EmptyForm
+from webapp.guard import intercept
 from webapp.transactions import write_transaction
 from webapp.threads import bp, services
 from webapp.threads.forms import (AdminAccessForm, BlockForm, NewConversationForm, PublishForm,
@@ -93,8 +94,10 @@ def _send(conversation, *, officer: bool):
     """Append a message: htmx gets the new messages and a fresh form; a plain POST is
     redirected back to the conversation (POST/redirect/GET)."""
     form = ReplyForm()
-    error = None
-    if form.validate_on_submit():
+    error = guard = None
+    # The guard (999 / 101) looks at residents' messages before they go.
+    if form.validate_on_submit() and not (
+            guard := (None if officer else intercept(request.form, form.body.data))):
         try:
             with write_transaction():
                 message, _created = services.add_message(
@@ -114,13 +117,15 @@ def _send(conversation, *, officer: bool):
                           last_id=conversation.last_message_id,
                           form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
     ctx = _conversation_context(conversation, officer=officer, form=form, error=error)
+    ctx["guard"] = guard
     if is_htmx():
-        response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
+        response = render("threads/_reply_form.html", "threads/_reply_form.html",
+                          status=200 if guard else 422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
     page = "threads/officer_conversation.html" if officer else "threads/conversation.html"
-    return render(page, status=422, **ctx)
+    return render(page, status=200 if guard else 422, **ctx)
 
 
 def _poll(conversation_id: int, *, officer: bool):
@@ -180,8 +185,9 @@ def messages():
 def start():
     """Start a conversation with the team of one of my wards."""
     form = _new_form()
-    error = None
-    if form.validate_on_submit():
+    error = guard = None
+    if form.validate_on_submit() and not (
+            guard := intercept(request.form, form.subject.data, form.body.data)):
         ward = next((w for w in services.resident_wards(current_user) if w.id == form.ward.data), None)
         try:
             with write_transaction():
@@ -191,9 +197,9 @@ def start():
             error = str(exc)
         else:
             return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
-    return render("threads/messages.html", "threads/_new_form.html", status=422,
+    return render("threads/messages.html", "threads/_new_form.html", status=200 if guard else 422,
                   conversations=services.resident_conversations(current_user), form=form,
-                  block=services.block_for(current_user), error=error)
+                  block=services.block_for(current_user), error=error, guard=guard)
 
 
 @bp.get("/messages/<int:conversation_id>")

@@ -156,7 +156,7 @@ def reply(alert_id: int):
                 error = str(exc)
             else:
                 return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
-    status = 200 if request.method == "GET" or (guard and not form.errors and not error) else 422
+    status = 200 if request.method == "GET" else 422
     if request.method == "POST" and ward is None:
         status = 403
     return render("incidents/reply.html", "incidents/_reply_form.html", status=status,

@@ -58,7 +58,7 @@ def ask():
             else:
                 flash("Thanks: your ward team will check it and tell you.", "success")
                 return hx_redirect(url_for("rumours.ask"))
-    status = 200 if request.method == "GET" or guard else 422
+    status = 200 if request.method == "GET" else 422
     return render("rumours/ask.html", "rumours/_ask_form.html", status=status, form=form,
                   error=error, guard=guard, mine=services.mine(current_user), statuses=STATUSES)
 

@@ -119,13 +119,12 @@ def _send(conversation, *, officer: bool):
     ctx = _conversation_context(conversation, officer=officer, form=form, error=error)
     ctx["guard"] = guard
     if is_htmx():
-        response = render("threads/_reply_form.html", "threads/_reply_form.html",
-                          status=200 if guard else 422, **ctx)
+        response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
     page = "threads/officer_conversation.html" if officer else "threads/conversation.html"
-    return render(page, status=200 if guard else 422, **ctx)
+    return render(page, status=422, **ctx)
 
 
 def _poll(conversation_id: int, *, officer: bool):
@@ -197,7 +196,7 @@ def start():
             error = str(exc)
         else:
             return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
-    return render("threads/messages.html", "threads/_new_form.html", status=200 if guard else 422,
+    return render("threads/messages.html", "threads/_new_form.html", status=422,
                   conversations=services.resident_conversations(current_user), form=form,
                   block=services.block_for(current_user), error=error, guard=guard)
 

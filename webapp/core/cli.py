@@ -10,6 +10,7 @@ SEEDERS: list[str] = [
     "webapp.threads.demo:seed",  # conversations and ward posts
     "webapp.meetings.demo:seed",
     "webapp.alerts.demo:seed",  # sent and scheduled alerts in the demo wards
+    "webapp.incidents.demo:seed",  # an incident to its outcome, rumour checks, a guarded message
 ]
 
 

@@ -146,3 +146,18 @@ def test_rumours_join_export_and_deletion(client, login, make_resident, make_sta
     db.session.commit()
     [left] = db.session.scalars(select(Rumour)).all()
     assert left.asker_id is None and left.text == "" and left.claim == "The park shuts at night"
+
+
+def test_asking_shares_the_residents_sending_limit(client, login, make_resident):
+    from webapp.threads import services as threads
+    resident = make_resident(ST_JAMES)
+    login(client, resident)
+    conversation = threads.start_conversation(resident, resident.home_ward, "Bins", "When?")
+    db.session.commit()
+    for n in range(5):
+        assert client.post(f"/messages/{conversation.id}", data={"body": f"Note {n}"}).status_code == 303
+    ward = str(get_ward(ST_JAMES).id)
+    for n in range(5):
+        assert client.post("/rumours", data={"ward": ward, "text": f"Heard thing {n}"}).status_code == 303
+    assert client.post("/rumours", data={"ward": ward, "text": "One too many"}).status_code == 429
+    assert client.get("/rumours").status_code == 200  # reading is not limited

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.alerts import services as alerts
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.guard import intercept
 from webapp.htmx import hx_redirect, is_htmx, render
 from webapp.incidents import bp, services
@@ -13,6 +13,16 @@ from webapp.incidents.forms import AlertReplyForm, UpdateForm
 from webapp.incidents.models import INCIDENT_STATES, TAGS
 from webapp.security import officer_required, resident_required
 from webapp.transactions import write_transaction
+
+
+
+# Residents' sending limit, the same budget (scope) as conversations and replies
+# (threads' RESIDENT_SEND_LIMIT): POSTs only, officers exempt.
+resident_send_limit = limiter.shared_limit(
+    "10 per minute;60 per day", scope="resident-messages",
+    key_func=lambda: f"user:{current_user.get_id() or request.remote_addr}",
+    exempt_when=lambda: request.method != "POST" or not (
+        current_user.is_authenticated and current_user.is_resident))
 
 
 @bp.app_template_global()
@@ -36,6 +46,12 @@ def incident_unfollow_url(user_id, alert_id):
 def incident_follows(user):
     """For Settings: the incidents a resident follows."""
     return services.follows_of(user) if user.role == "resident" else []
+
+
+@bp.app_template_global()
+def conversation_tag_map(rows):
+    """For the officer inbox: {conversation id: [tag labels]} of the listed rows (one query)."""
+    return services.tag_labels([row.conversation.id for row in rows])
 
 
 @bp.app_template_global()
@@ -135,6 +151,7 @@ def follow(alert_id: int, action: str):
 
 @bp.route("/alerts/<int:alert_id>/reply", methods=["GET", "POST"])
 @resident_required
+@resident_send_limit
 def reply(alert_id: int):
     """Reply to an alert: a conversation with the ward team, linked to the alert. The
     guard checks the text first (999 / 101)."""

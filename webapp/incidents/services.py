@@ -278,6 +278,19 @@ def tags_of(conversation_id: int) -> list[ConversationTag]:
         ConversationTag.conversation_id == conversation_id).order_by(ConversationTag.created_at)))
 
 
+def tag_labels(conversation_ids) -> dict[int, list[str]]:
+    """{conversation id: [tag labels]} for ``conversation_ids``, in one query."""
+    out: dict[int, list[str]] = {}
+    if not conversation_ids:
+        return out
+    for cid, name in db.session.execute(
+            select(ConversationTag.conversation_id, ConversationTag.tag)
+            .where(ConversationTag.conversation_id.in_(list(conversation_ids)))
+            .order_by(ConversationTag.created_at)):
+        out.setdefault(cid, []).append(TAGS.get(name, name))
+    return out
+
+
 def tagged_conversation_ids(name: str):
     """A SELECT of the ids of conversations tagged ``name`` (for figures and filters)."""
     return select(ConversationTag.conversation_id).where(ConversationTag.tag == name)

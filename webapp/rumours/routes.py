@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.guard import intercept
 from webapp.htmx import hx_redirect, render
 from webapp.params import int_arg
@@ -15,6 +15,16 @@ from webapp.rumours.models import STATUSES, VERDICTS
 from webapp.security import officer_required, resident_required
 from webapp.transactions import write_transaction
 from webapp.wards.services import get_ward
+
+
+
+# Residents' sending limit, the same budget (scope) as conversations and replies
+# (threads' RESIDENT_SEND_LIMIT): POSTs only, officers exempt.
+resident_send_limit = limiter.shared_limit(
+    "10 per minute;60 per day", scope="resident-messages",
+    key_func=lambda: f"user:{current_user.get_id() or request.remote_addr}",
+    exempt_when=lambda: request.method != "POST" or not (
+        current_user.is_authenticated and current_user.is_resident))
 
 
 @bp.app_template_global()
@@ -42,6 +52,7 @@ def _ask_form():
 
 @bp.route("/rumours", methods=["GET", "POST"])
 @resident_required
+@resident_send_limit
 def ask():
     """ "Heard something?": the short form and my checks. The guard checks the text."""
     form, wards = _ask_form()

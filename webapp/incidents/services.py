@@ -28,7 +28,7 @@ from webapp.delivery.services import Event, insert_ignore, notification_for
 from webapp.extensions import db
 from webapp.incidents.models import (INCIDENT_STATES, OUTCOME_TITLE_MAX, TAGS, UPDATE_MAX,
                                      ConversationTag, Incident, IncidentFollow, IncidentUpdate)
-from webapp.incidents.outbox import email_rows, push_rows, write_rows
+from webapp.delivery.broadcast import email_rows, push_rows, write_rows
 from webapp.taxonomy import CATEGORIES
 from webapp.timeutil import utcnow
 from webapp.tokens import TokenError, make_token, read_token

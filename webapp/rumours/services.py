@@ -94,7 +94,7 @@ def publish_verdict(officer, rumour: Rumour, claim: str, verdict: str, explanati
     residents who chose incident updates. Audit-logged. The caller commits."""
     from webapp.admin.audit import record
     from webapp.threads.services import scrub_identity
-    from webapp.incidents.outbox import fan_out
+    from webapp.delivery.broadcast import fan_out
     if get_for_officer(officer, rumour.id) is None:
         raise PermissionError("Not a ward you cover.")
     if verdict not in VERDICTS:

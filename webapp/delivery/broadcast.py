@@ -1,7 +1,7 @@
-"""Set-based writes to the outbox for the incident and rumour-check broadcasts, by the same
-rules as :func:`webapp.delivery.notify` and the alerts' fan-out (email by the resident's
-frequency through ``email_channel_sql``, one push row per device), in one
-``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
+"""Set-based writes to the outbox for broadcasts to a computed audience (incident updates,
+rumour checks), by the same rules as :func:`webapp.delivery.notify` and the alerts'
+fan-out (email by the resident's frequency through ``email_channel_sql``, one push row per
+device), in one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.guard.corpus import LABELLED, figures  # noqa: E402
-from webapp.guard import check, load_rules  # noqa: E402
+from webapp.platform.guard import check, load_rules  # noqa: E402
 
 
 def main(verbose: bool = False) -> None:

@@ -1,4 +1,4 @@
-"""Labelled example messages for the guard (webapp/guard): what residents write to their
+"""Labelled example messages for the guard (webapp/platform/guard): what residents write to their
 ward team. Labels: "emergency" (must always be caught), "report" (a crime report: should
 be pointed to 101 / online), "ordinary" (a question or comment: should go straight
 through), "rumour" (something heard: ordinary for the guard) and "colloquial" (London

@@ -1,8 +1,8 @@
-"""The guard (webapp/guard): its figures on the labelled corpus, and how a warning works."""
+"""The guard (webapp/platform/guard): its figures on the labelled corpus, and how a warning works."""
 from __future__ import annotations
 
 from tests.guard.corpus import EMERGENCY, LABELLED, ORDINARY_LIKE, REPORT, figures
-from webapp.guard import ACK_FIELD, check, intercept, load_rules
+from webapp.platform.guard import ACK_FIELD, check, intercept, load_rules
 
 
 def test_the_corpus_is_big_enough_and_labelled():

@@ -9,7 +9,7 @@ from webapp.extensions import db
 
 def test_seed_demo_shows_the_incident_the_rumours_and_a_guarded_message(app, runner, client):
     from webapp.alerts.models import Alert
-    from webapp.guard import check
+    from webapp.platform.guard import check
     from webapp.incidents.demo import INCIDENT_TITLE
     from webapp.incidents.models import ConversationTag, Incident, IncidentUpdate
     from webapp.rumours.models import Rumour, RumourVerdict

@@ -118,7 +118,7 @@ def test_each_update_is_its_own_message_and_the_digest_gathers_them(people, mail
 
     from webapp.delivery.digest import send_digests
     from webapp.delivery.worker import deliver_due
-    from webapp.timeutil import london_to_utc
+    from webapp.platform.timeutil import london_to_utc
     p = people
     alert = _alert(p["officer"])
     for text in ("First update.", "Second update."):
@@ -227,7 +227,7 @@ def test_closing_with_an_outcome_sends_the_outcomes_alert_linked_to_the_incident
     # A closed incident takes no more updates.
     response = client.post(f"/officer/alerts/{alert.id}/updates", data={"body": "More."})
     assert response.status_code == 422
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "incident.update"))
 
 

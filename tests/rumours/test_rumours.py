@@ -92,7 +92,7 @@ def test_verdict_lifecycle(client, login, make_resident, make_staff):
     titles = set(db.session.scalars(select(Notification.title).where(Notification.kind == "rumour_check")))
     assert titles == {"Checked by your team: False", "Verdict changed: Partly true"}
     assert len(db.session.scalars(select(Notification).where(Notification.kind == "rumour_answer")).all()) == 2
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "rumour.verdict")).all()) == 2
 
 

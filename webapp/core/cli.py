@@ -10,7 +10,8 @@ SEEDERS: list[str] = [
     "webapp.threads.demo:seed",  # conversations and ward posts
     "webapp.meetings.demo:seed",
     "webapp.alerts.demo:seed",  # sent and scheduled alerts in the demo wards
-    "webapp.incidents.demo:seed",  # an incident to its outcome, rumour checks, a guarded message
+    "webapp.incidents.demo:seed",  # an incident to its outcome, a guarded message
+    "webapp.rumours.demo:seed",  # rumour checks, checked and waiting
 ]
 
 

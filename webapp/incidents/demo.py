@@ -1,6 +1,6 @@
 """Demo data for ``flask seed-demo`` (issue 12): an incident followed through three updates
-to its outcome, a resident's reply to it, a guarded message answered with the reporting
-route, and rumour checks (two checked, one of them with a changed verdict; one waiting).
+to its outcome, a resident's reply to it, and a guarded message answered with the reporting
+route (the rumour checks: :mod:`webapp.rumours.demo`).
 Idempotent: found by title and text. Runs after the accounts and alerts seeders."""
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from webapp.alerts.services import AlertInput, create_alert, resolve_target
 from webapp.extensions import db
 from webapp.incidents import services as incidents
 from webapp.incidents.models import ConversationTag
-from webapp.rumours import services as rumours
-from webapp.rumours.models import Rumour
 from webapp.threads import services as threads
 from webapp.threads.models import Conversation
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
 
 INCIDENT_TITLE = "Appeal: witnesses to a robbery on Railton Road"
@@ -34,20 +32,6 @@ OUTCOME_TITLE = "Man charged after the Railton Road robbery"
 REPLY = "I think I saw two men running towards Brixton around 9pm that evening."
 GUARDED_SUBJECT = "My bike"
 GUARDED = "My bike was stolen from outside Herne Hill station last night"
-RUMOURS = [
-    ("People are saying the front counter at Brixton police station is closing for good",
-     "People say the Brixton front counter is closing for good",
-     [("unknown", "We've asked and will update this when we know."),
-      ("partly", "The front counter keeps its weekday hours; it closes on Sundays from next "
-                 "month. You can always report online or on 101.")]),
-    ("Someone in the WhatsApp group says a gang is trying car doors on Dulwich Road every night",
-     "A gang is trying car doors on Dulwich Road every night",
-     [("false", "We've had one report of a car door tried in the last month and patrols have "
-                "seen nothing since. Do lock your car and keep valuables out of sight.")]),
-]
-OPEN_RUMOUR = "Heard the Brockwell Park gates will be locked at night from next week?"
-
-
 def _user(email):
     return db.session.scalar(select(User).where(User.email == email))
 
@@ -92,17 +76,4 @@ def seed() -> str:
         incidents.answer_needs_reporting(officer, conversation, "crime")
         db.session.commit()
         made.append("a guarded message answered with the reporting route")
-    for text, claim, verdicts in RUMOURS:
-        if db.session.scalar(select(Rumour.id).where(Rumour.text == text)):
-            continue
-        rumour = rumours.ask(resident, ward, text)
-        db.session.commit()
-        for verdict, explanation in verdicts:
-            rumours.publish_verdict(officer, rumour, claim, verdict, explanation)
-            db.session.commit()
-        made.append("a checked rumour")
-    if not db.session.scalar(select(Rumour.id).where(Rumour.text == OPEN_RUMOUR)):
-        rumours.ask(resident, ward, OPEN_RUMOUR)
-        db.session.commit()
-        made.append("a rumour waiting")
     return "incidents: " + (", ".join(made) if made else "nothing new")

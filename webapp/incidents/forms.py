@@ -7,7 +7,7 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from webapp.forms import Form, one_line
+from webapp.platform.forms import Form, one_line
 from webapp.incidents.models import OUTCOME_TITLE_MAX, UPDATE_MAX
 from webapp.threads.models import MESSAGE_MAX
 

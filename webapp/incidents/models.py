@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 UPDATE_MAX = 2000
 OUTCOME_TITLE_MAX = 120

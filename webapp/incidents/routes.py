@@ -6,13 +6,14 @@ from flask_login import current_user
 
 from webapp.alerts import services as alerts
 from webapp.extensions import db, limiter
-from webapp.guard import intercept
-from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.platform.guard import intercept
+from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.incidents import bp, services
+from webapp.threads import services as threads
 from webapp.incidents.forms import AlertReplyForm, UpdateForm
 from webapp.incidents.models import INCIDENT_STATES, TAGS
-from webapp.security import officer_required, resident_required
-from webapp.transactions import write_transaction
+from webapp.platform.security import officer_required, resident_required
+from webapp.platform.db import write_transaction
 
 
 
@@ -115,7 +116,6 @@ def officer_updates(alert_id: int):
 @officer_required
 def needs_reporting(conversation_id: int):
     """One tap: reply with the right reporting route and tag the conversation."""
-    from webapp.threads import services as threads
     conversation = threads.get_conversation(current_user, conversation_id)
     if conversation is None:
         abort(404)
@@ -155,7 +155,6 @@ def follow(alert_id: int, action: str):
 def reply(alert_id: int):
     """Reply to an alert: a conversation with the ward team, linked to the alert. The
     guard checks the text first (999 / 101)."""
-    from webapp.threads import services as threads
     alert = _public_alert_or_404(alert_id)
     ward = services.reply_ward(current_user, alert)
     form = AlertReplyForm() if request.method == "POST" else AlertReplyForm(formdata=None)

@@ -1,7 +1,8 @@
 """Incidents: updates on a sent alert, who is told of them, following, the outcome, and
 replies to an alert (a conversation with the ward team, tagged and linked to the alert).
 
-Who is told of an update (:func:`fan_out_update`, set-based, one statement):
+Who is told of an update (:func:`fan_out_update`, set-based through
+:func:`webapp.delivery.fan_out`):
 
 * residents who **received the alert** are told by the channel they got it on: those who
   got it by email (now or in the digest) get the update by email, by their email
@@ -19,19 +20,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, union_all, update
+from sqlalchemy import exists, or_, select, update
 
 from webapp.accounts.models import User
+from webapp.alerts import services as alerts
 from webapp.alerts.models import Alert, AlertWard
+from webapp.delivery import Event, fan_out
 from webapp.delivery.models import Delivery, Notification
-from webapp.delivery.services import Event, insert_ignore, notification_for
 from webapp.extensions import db
 from webapp.incidents.models import (INCIDENT_STATES, OUTCOME_TITLE_MAX, TAGS, UPDATE_MAX,
                                      ConversationTag, Incident, IncidentFollow, IncidentUpdate)
-from webapp.delivery.broadcast import email_rows, push_rows, write_rows
-from webapp.taxonomy import CATEGORIES
-from webapp.timeutil import utcnow
-from webapp.tokens import TokenError, make_token, read_token
+from webapp.platform.account_data import register_account_data
+from webapp.platform.audit import record
+from webapp.platform.db import insert_ignore
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.timeutil import utcnow
+from webapp.platform.tokens import TokenError, make_token, read_token
+from webapp.threads import services as threads
+from webapp.threads.models import Conversation
 
 UNFOLLOW_PURPOSE = "incident-unfollow"
 UPDATE_KIND = "alert_update"
@@ -105,14 +111,15 @@ def update_event(alert: Alert, upd: IncidentUpdate) -> Event:
 
 
 def fan_out_update(alert: Alert, upd: IncidentUpdate, now) -> int:
-    """Write the update's deliveries (see the module docstring). Returns new rows."""
+    """Write the update's deliveries (see the module docstring): one broadcast
+    notification, its email rows for those told by email and its push rows for those told
+    by push. Returns new rows."""
     event = update_event(alert, upd)
-    notification_id = notification_for(event)
-    who = update_audience(alert.id).cte("who")
-    email_who = select(who.c.user_id, who.c.email_frequency).where(who.c.by_email).cte("ew")
-    push_who = select(who.c.user_id).where(who.c.by_push).cte("pw")
-    targets = union_all(email_rows(email_who, event), push_rows(push_who)).subquery("targets")
-    return write_rows(notification_id, targets, now)
+    who = update_audience(alert.id).subquery("who")
+    by_email = select(who.c.user_id, who.c.email_frequency).where(who.c.by_email)
+    by_push = select(who.c.user_id).where(who.c.by_push)
+    return (fan_out(event, by_email, channels=("email",), now=now)
+            + fan_out(event, by_push, channels=("push",), now=now))
 
 
 # --------------------------------------------------------------------------- writing
@@ -130,8 +137,6 @@ def add_update(officer, alert: Alert, data: UpdateInput, now=None) -> IncidentUp
     and with ``close == "outcome"`` send the "successful outcomes" alert to the audience
     that chose that category, linked to the incident. Audit-logged. Commits (through
     ``create_alert`` for an outcome; otherwise the caller commits)."""
-    from webapp.admin.audit import record
-    from webapp.alerts import services as alerts
     now = now or utcnow()
     if alert.state != "sent":
         raise IncidentError("Only a sent alert can have updates.")
@@ -172,7 +177,6 @@ def add_update(officer, alert: Alert, data: UpdateInput, now=None) -> IncidentUp
 def _send_outcome(officer, alert: Alert, data: UpdateInput, now) -> Alert:
     """The "successful outcomes" alert closing ``alert``: same wards, category
     "outcomes", same channels; sent now (create_alert fans it out and commits)."""
-    from webapp.alerts import services as alerts
     ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
                                        .where(AlertWard.alert_id == alert.id)))
     body = (data.outcome_body or "").strip() or data.body.strip()
@@ -247,16 +251,14 @@ def reply_subject(alert: Alert) -> str:
 
 def reply_ward(user, alert: Alert):
     """The resident's ward (home first) among the alert's wards, or None."""
-    from webapp.threads.services import resident_wards
     targeted = set(db.session.scalars(select(AlertWard.ward_id)
                                       .where(AlertWard.alert_id == alert.id)))
-    return next((w for w in resident_wards(user) if w.id in targeted), None)
+    return next((w for w in threads.resident_wards(user) if w.id in targeted), None)
 
 
 def reply_to_alert(user, alert: Alert, body: str, idempotency_key: str | None = None):
     """Open a conversation with the ward team about ``alert``, tagged as information
     offered on an appeal and linked to the alert. Raises ``ThreadError``."""
-    from webapp.threads import services as threads
     ward = reply_ward(user, alert)
     if ward is None:
         raise threads.ThreadError("You can reply to alerts for your own wards.")
@@ -316,7 +318,6 @@ REPORTING_ROUTES = {
 def answer_needs_reporting(officer, conversation, route: str):
     """The officer's one-tap reply giving the reporting route; tags the conversation
     "needs_reporting" (audited through the reply). The caller commits."""
-    from webapp.threads import services as threads
     if route not in REPORTING_ROUTES:
         raise threads.ThreadError("Choose a route.")
     message, _ = threads.add_message(conversation, officer, REPORTING_ROUTES[route][1])
@@ -341,16 +342,7 @@ def forget_follows(user) -> None:
     db.session.execute(IncidentFollow.__table__.delete().where(IncidentFollow.user_id == user.id))
 
 
-def register_account_hooks() -> None:
-    """Follows are exported and deleted with the account. Conversation tags go with the
-    conversation (ON DELETE CASCADE) and are exported with it (see export_tags)."""
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_follows, forget=forget_follows)
-    register_account_data(export=export_tags)
-
-
 def export_tags(user) -> tuple[str, list]:
-    from webapp.threads.models import Conversation
     rows = db.session.execute(
         select(ConversationTag.conversation_id, ConversationTag.tag, ConversationTag.alert_id,
                ConversationTag.created_at)
@@ -359,3 +351,9 @@ def export_tags(user) -> tuple[str, list]:
     return "conversation_tags", [
         {"conversation_id": r.conversation_id, "tag": TAGS.get(r.tag, r.tag),
          "alert_id": r.alert_id, "at": r.created_at.isoformat() + "Z"} for r in rows]
+
+
+# Follows are exported and deleted with the account; conversation tags go with the
+# conversation (ON DELETE CASCADE) and are exported beside it.
+register_account_data(export=export_follows, forget=forget_follows)
+register_account_data(export=export_tags)

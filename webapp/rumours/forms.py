@@ -5,7 +5,7 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from webapp.forms import Form, one_line
+from webapp.platform.forms import Form, one_line
 from webapp.rumours.models import CLAIM_MAX, EXPLANATION_MAX, TEXT_MAX, VERDICTS
 
 

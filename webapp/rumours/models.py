@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 TEXT_MAX = 500
 CLAIM_MAX = 300

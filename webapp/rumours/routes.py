@@ -1,19 +1,20 @@
 """Views of the rumours domain."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, render_template, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.extensions import db, limiter
-from webapp.guard import intercept
-from webapp.htmx import hx_redirect, render
-from webapp.params import int_arg
+from webapp.extensions import limiter
+from webapp.platform.guard import intercept
+from webapp.platform.htmx import hx_redirect, render
+from webapp.platform.params import int_arg
 from webapp.rumours import bp, services
 from webapp.rumours.forms import AskForm, VerdictForm
 from webapp.rumours.models import STATUSES, VERDICTS
-from webapp.security import officer_required, resident_required
-from webapp.transactions import write_transaction
+from webapp.threads.services import resident_wards
+from webapp.platform.security import officer_required, resident_required
+from webapp.platform.db import write_transaction
 from webapp.wards.services import get_ward
 
 
@@ -40,7 +41,6 @@ def inbox_rumour_checks(user):
 
 
 def _ask_form():
-    from webapp.threads.services import resident_wards
     form = AskForm() if request.method == "POST" else AskForm(formdata=None)
     wards = resident_wards(current_user)
     form.ward.choices = [SelectChoice(w.id, w.name) for w in wards]

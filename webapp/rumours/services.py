@@ -9,14 +9,19 @@ Services flush; views commit.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, select, update
 
-from webapp.accounts.models import User, UserCategory, UserWard
-from webapp.delivery.services import Event, notify
+from webapp.accounts import residents_following
+from webapp.accounts.models import User
+from webapp.delivery import Event, fan_out, notify
 from webapp.extensions import db
+from webapp.platform.account_data import register_account_data
+from webapp.platform.audit import record
+from webapp.posts import scrub_identity
 from webapp.rumours.models import (CLAIM_MAX, EXPLANATION_MAX, TEXT_MAX, VERDICTS, Rumour,
                                    RumourVerdict)
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
+from webapp.threads.services import resident_wards
 from webapp.wards.services import covered_ward_ids
 
 FEED_CATEGORY = "appeals"  # "Incident updates and appeals for information"
@@ -37,7 +42,6 @@ def _clean(value: str | None, limit: int, what: str) -> str:
 
 def ask(resident, ward, text: str, now=None) -> Rumour:
     """A resident's "Heard something?" for one of their wards."""
-    from webapp.threads.services import resident_wards
     if ward is None or ward.id not in {w.id for w in resident_wards(resident)}:
         raise RumourError("Choose one of your wards.")
     now = now or utcnow()
@@ -84,7 +88,6 @@ def mine(user) -> list[Rumour]:
 
 def default_claim(rumour: Rumour) -> str:
     """Suggested public wording: the asker's text, scrubbed, cut to the claim's size."""
-    from webapp.threads.services import scrub_identity
     return scrub_identity(rumour.text, rumour.asker)[:CLAIM_MAX]
 
 
@@ -92,9 +95,6 @@ def publish_verdict(officer, rumour: Rumour, claim: str, verdict: str, explanati
                     now=None) -> RumourVerdict:
     """Publish (or change) the verdict on ``rumour``; tell the asker and the ward's
     residents who chose incident updates. Audit-logged. The caller commits."""
-    from webapp.admin.audit import record
-    from webapp.threads.services import scrub_identity
-    from webapp.delivery.broadcast import fan_out
     if get_for_officer(officer, rumour.id) is None:
         raise PermissionError("Not a ward you cover.")
     if verdict not in VERDICTS:
@@ -126,19 +126,15 @@ def publish_verdict(officer, rumour: Rumour, claim: str, verdict: str, explanati
             email_context={"claim": claim, "verdict": label, "explanation": explanation,
                            "ward_name": rumour.ward.name, "changed": changed},
             tag=f"rumour-{rumour.id}"))
-    who = (select(User.id.label("user_id"), User.email_frequency.label("email_frequency"))
-           .where(User.role == "resident", User.confirmed_at.is_not(None),
-                  User.id != func.coalesce(rumour.asker_id, 0),
-                  select(UserWard.user_id).where(UserWard.user_id == User.id,
-                                                 UserWard.ward_id == rumour.ward_id).exists(),
-                  select(UserCategory.user_id).where(UserCategory.user_id == User.id,
-                                                     UserCategory.category == FEED_CATEGORY).exists()))
+    who = residents_following([rumour.ward_id], FEED_CATEGORY)
+    if rumour.asker_id is not None:
+        who = who.where(User.id != rumour.asker_id)  # told personally above
     fan_out(Event(kind="rumour_check", source_type="rumour_verdict", source_id=row.id,
                   title=title, body=body, url=url, category=FEED_CATEGORY,
                   email_template="rumours/check",
                   email_context={"claim": claim, "verdict": label, "explanation": explanation,
                                  "ward_name": rumour.ward.name, "changed": changed},
-                  tag=f"rumour-{rumour.id}"), who, now)
+                  tag=f"rumour-{rumour.id}"), who, now=now)
     return row
 
 
@@ -154,7 +150,6 @@ def forget_rumours(user) -> None:
     """Unchecked rumours go; a published check stays public (its claim was scrubbed at
     publication and is redacted again like every public text), without its asker and
     with the asker's own words erased."""
-    from sqlalchemy import delete, update
     db.session.execute(delete(Rumour).where(Rumour.asker_id == user.id, Rumour.status == "open")
                        .execution_options(synchronize_session=False))
     db.session.execute(update(Rumour).where(Rumour.asker_id == user.id)
@@ -162,6 +157,10 @@ def forget_rumours(user) -> None:
                        .execution_options(synchronize_session=False))
 
 
-def register_account_hooks() -> None:
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_rumours, forget=forget_rumours)
+def rumours_identifying(user) -> list[str]:
+    """What the resident wrote (an officer's explanation might quote it)."""
+    return list(db.session.scalars(select(Rumour.text).where(Rumour.asker_id == user.id)))
+
+
+register_account_data(export=export_rumours, identify=rumours_identifying,
+                      forget=forget_rumours)

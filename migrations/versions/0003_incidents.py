@@ -2,7 +2,7 @@
 tags (appeal information, needs reporting), rumour checks and their verdicts
 
 Revision ID: 0003_incidents
-Revises: 0002_scope
+Revises: 0003_priorities
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_incidents'
-down_revision = '0002_scope'
+down_revision = '0003_priorities'
 branch_labels = None
 depends_on = None
 

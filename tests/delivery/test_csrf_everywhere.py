@@ -1,6 +1,8 @@
 """CSRF on every state-changing request of the alerts, delivery, meetings and PWA pages:
 each POST/DELETE rule refuses a request without the token (400), whoever sends it. The one
-exemption is the RFC 8058 one-click unsubscribe, which mail clients POST with no session."""
+exemptions are the RFC 8058 one-click unsubscribe, which mail clients POST with no session,
+and GOV.UK Notify's callbacks (receipts, received texts), which carry Notify's bearer token
+instead (tests/delivery/test_sms.py checks it)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +13,7 @@ from webapp.alerts.models import Alert
 from webapp.extensions import db
 
 DOMAINS = ("alerts", "delivery", "meetings", "pwa")
-EXEMPT = {"delivery.unsubscribe_post"}
+EXEMPT = {"delivery.unsubscribe_post", "delivery.notify_receipt", "delivery.notify_inbound"}
 
 
 def _state_changing_rules(app):
@@ -43,6 +45,7 @@ def test_officer_of_another_ward_cannot_edit_or_cancel_a_scheduled_alert(client,
     owner = make_staff("officer", wards=["E05013806"])
     alert = create_alert(owner, alert_input(resolve_target(owner, "wards", [get_ward("E05013806").id]),
                                             send_at=utcnow() + timedelta(hours=2)))
+    db.session.commit()
     login(client, make_staff("officer", wards=["E05014104"]))
     assert client.get(f"/officer/alerts/{alert.id}/edit").status_code == 404
     assert client.post(f"/officer/alerts/{alert.id}/edit", data={"title": "Hijacked"}).status_code == 404

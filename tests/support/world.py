@@ -26,6 +26,8 @@ HIDE_REASON = "Quillfeather hide reason"
 USER_AGENT = "Quillfeather phone agent"
 RUMOUR_TEXT = "Quillfeather heard the station on our road is closing"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/quillfeather-device"
+PHONE = "+447700900461"  # a confirmed mobile (Ofcom drama range)
+PENDING_PHONE = "+447700900462"  # a number being confirmed
 
 
 @dataclass
@@ -79,6 +81,15 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
                        .values(state="dead", last_error="550 mailbox unavailable"))
     db.session.commit()
 
+    # A confirmed mobile number, its text categories, and a code waiting for a new number.
+    from webapp.accounts.phone import PhoneCode, SmsCategory, SmsNumber
+    db.session.add_all([
+        SmsNumber(user_id=resident.id, phone=PHONE, confirmed_at=utcnow()),
+        SmsCategory(user_id=resident.id, category="appeals"),
+        PhoneCode(user_id=resident.id, phone=PENDING_PHONE, code_hash="0" * 64,
+                  expires_at=utcnow() + timedelta(minutes=10))])
+    db.session.commit()
+
     # A meeting with the resident's RSVP, concern and check-in.
     from webapp.meetings.services import MeetingDetails
     start = (utcnow() + timedelta(days=3)).replace(second=0, microsecond=0)
@@ -88,11 +99,14 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         ends_at=start + timedelta(hours=2), capacity=20,
         rsvp_closes_at=start - timedelta(hours=1), online_url=None, reminder_hours=24),
         [get_ward(ST_JAMES).id], None)
+    db.session.commit()
     rsvp = meetings.rsvp(meeting.id, resident.id)
     concern = meetings.add_concern(meeting.id, resident.id, "burglary", CONCERN_TEXT)
     meeting = db.session.get(type(meeting), meeting.id)
     meetings.check_in(officer, meeting, rsvp_id=rsvp.id)
+    db.session.commit()
     meetings.mark_answered(officer, meeting, concern.id, True)
+    db.session.commit()
 
     # Alerts: the team's own (scheduled, St James's only) and an admin's London-wide one
     # (scheduled), whose audience includes the second team's ward too; the resident's
@@ -102,14 +116,18 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         title="St James's scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
         send_at=later))
+    db.session.commit()
     london = create_alert(admin, AlertInput(
         title="London-wide scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(admin, "london"), send_at=later))
+    db.session.commit()
     sent = create_alert(officer, AlertInput(
         title="St James's sent alert", body="Body.", category="prevention", channels=["email"],
         target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id])))
+    db.session.commit()
     from webapp.alerts.services import answer_useful
     answer_useful(sent, resident, True)
+    db.session.commit()
 
     # Incidents: an update on the sent alert, the resident following it, a "needs
     # reporting" answer tagging their conversation. Rumours: what they heard, checked in
@@ -140,7 +158,17 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     db.session.add(RemovedDevice(endpoint_hash=endpoint_hash(ENDPOINT + "-old"), user_id=resident.id))
     db.session.commit()
 
-    world.ids = {"conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
+    # A priority with an action, and an open "ask residents again" round the resident answered.
+    from webapp.priorities import services as priorities
+    priority = priorities.create_priority(officer, get_ward(ST_JAMES), priorities.PriorityInput(
+        "St James's priority", "Patrols.", ["burglary"], (utcnow() + timedelta(days=30)).date()))
+    priorities.add_action(officer, priority, priorities.ActionInput("Patrolled"))
+    round_ = priorities.open_round(officer, get_ward(ST_JAMES), "What matters most?")
+    priorities.answer_round(resident, round_, None)
+    db.session.commit()
+
+    world.ids = {"code": ST_JAMES, "priority_id": priority.id, "round_id": round_.id,
+                 "conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
                  "meeting_id": meeting.id, "concern_id": concern.id, "rsvp_id": rsvp.id,
                  "alert_id": london.id, "own_alert_id": own_alert.id, "sent_alert_id": sent.id,
                  "subscription_id": device.id, "rumour_id": open_rumour.id, "delivery_id": delivery.id,

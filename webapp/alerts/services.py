@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from webapp.accounts import residents_following
+from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp import delivery
@@ -112,6 +113,7 @@ class AudienceCounts:
     digest: int = 0
     push_residents: int = 0
     push_devices: int = 0
+    sms: int = 0  # residents texted (a confirmed mobile; urgent, or the category chosen)
 
 
 def audience_counts(ward_ids, category: str, channels, urgent: bool) -> AudienceCounts:
@@ -134,6 +136,9 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
             select(func.count(func.distinct(PushSubscription.user_id)),
                    func.count(PushSubscription.id))
             .join(who, who.c.user_id == PushSubscription.user_id)).one()
+    if "sms" in channels:
+        counts.sms = db.session.scalar(select(func.count()).select_from(who).where(
+            texted(who.c.user_id, category, urgent)))
     return counts
 
 
@@ -203,7 +208,7 @@ def _apply(alert: Alert, data: AlertInput, now: datetime) -> None:
 
 def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert:
     """Save a new alert and, unless scheduled, send it (fan out) in the same transaction.
-    Urgent alerts are audit-logged. Commits. Raises AlertError."""
+    Urgent alerts are audit-logged. The caller commits. Raises AlertError."""
     now = now or utcnow()
     _validate(data, now)
     alert = Alert(author_id=author.id, state="scheduled", title="", body="", body_html="",
@@ -216,12 +221,12 @@ def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert
         record(author, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = None) -> Alert:
-    """Change a scheduled alert (until it goes). Commits. Raises AlertError when it has
+    """Change a scheduled alert (until it goes); the caller commits. Raises AlertError when it has
     gone or was cancelled."""
     now = now or utcnow()
     if not may_manage(user, alert):
@@ -236,13 +241,13 @@ def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = No
         record(user, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def cancel_alert(user, alert: Alert) -> None:
     """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
-    half-sent state. Commits. Raises AlertError if it has already gone, NotAllowed when
+    half-sent state. The caller commits. Raises AlertError if it has already gone, NotAllowed when
     ``user`` does not cover every ward of it."""
     if not may_manage(user, alert):
         raise NotAllowed("You can only cancel alerts whose every ward you cover.")
@@ -251,10 +256,9 @@ def cancel_alert(user, alert: Alert) -> None:
                               .values(state="cancelled", updated_at=utcnow())
                               .execution_options(synchronize_session=False)).rowcount
     if not done:
-        db.session.rollback()
         raise AlertError("This alert has already gone.")
     record(user, "alert.cancel", alert, alert.title)
-    db.session.commit()
+    db.session.flush()
     db.session.refresh(alert)
 
 
@@ -351,7 +355,7 @@ def alert_stats(alert: Alert) -> dict:
     """Per channel (email, digest, push): queued / retrying (failed, will retry) / sent /
     dead / removed counts; plus usefulness answers."""
     bucket = case(
-        (Delivery.state == "sent", "sent"),
+        (Delivery.state.in_(("sent", "delivered")), "sent"),
         (Delivery.state == "dead", "dead"),
         (Delivery.state == "gone", "removed"),
         (and_(Delivery.state == "queued", Delivery.last_error.is_not(None)), "retrying"),
@@ -362,7 +366,7 @@ def alert_stats(alert: Alert) -> dict:
         .where(Notification.source_type == "alert", Notification.source_id == alert.id,
                Notification.kind == "alert")
         .group_by(Delivery.channel, bucket)).all()
-    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push")}
+    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push", "sms")}
     for channel, state, count in rows:
         channels.setdefault(channel, dict.fromkeys(STAT_COLUMNS, 0))[state] += count
     yes, no = db.session.execute(select(
@@ -381,7 +385,8 @@ def answer_for(alert: Alert, user) -> AlertAnswer | None:
 
 def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
     """Record a resident's "Was this useful?" answer: one row per resident (unique), a
-    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). Commits."""
+    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). The caller
+    commits."""
     now = utcnow()
     db.session.execute(insert_ignore(AlertAnswer.__table__).values(
         alert_id=alert.id, user_id=user.id, useful=useful, answered_at=now)
@@ -390,8 +395,9 @@ def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
                                                  AlertAnswer.user_id == user.id)
                        .values(useful=useful, answered_at=now)
                        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return answer_for(alert, user)
+    return db.session.scalar(select(AlertAnswer).where(
+        AlertAnswer.alert_id == alert.id, AlertAnswer.user_id == user.id)
+        .execution_options(populate_existing=True))
 
 
 # --------------------------------------------------------------------------- account hooks

@@ -12,8 +12,7 @@ Who is told of an update (:func:`fan_out_update`, set-based through
   preferences: email by frequency, and push on every device;
 * anyone who pressed **Stop following** is not told, receiver or not; nobody else is.
 
-Services flush; the views commit (closing with an outcome calls
-:func:`webapp.alerts.services.create_alert`, which commits).
+Services flush; the views commit.
 """
 from __future__ import annotations
 
@@ -135,8 +134,7 @@ class UpdateInput:
 def add_update(officer, alert: Alert, data: UpdateInput, now=None) -> IncidentUpdate:
     """Add an update to a sent alert someone may manage, tell its receivers and followers,
     and with ``close == "outcome"`` send the "successful outcomes" alert to the audience
-    that chose that category, linked to the incident. Audit-logged. Commits (through
-    ``create_alert`` for an outcome; otherwise the caller commits)."""
+    that chose that category, linked to the incident. Audit-logged. The caller commits."""
     now = now or utcnow()
     if alert.state != "sent":
         raise IncidentError("Only a sent alert can have updates.")
@@ -176,7 +174,7 @@ def add_update(officer, alert: Alert, data: UpdateInput, now=None) -> IncidentUp
 
 def _send_outcome(officer, alert: Alert, data: UpdateInput, now) -> Alert:
     """The "successful outcomes" alert closing ``alert``: same wards, category
-    "outcomes", same channels; sent now (create_alert fans it out and commits)."""
+    "outcomes", same channels; sent now (create_alert fans it out)."""
     ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
                                        .where(AlertWard.alert_id == alert.id)))
     body = (data.outcome_body or "").strip() or data.body.strip()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def test_follow_an_incident_and_get_its_update_by_push(
         page, context, base_url, make_resident, make_staff, sign_in, push_service):
     from webapp.alerts.services import AlertInput, create_alert, resolve_target
-    from webapp.delivery.services import subscriptions_for, vapid_public_key
+    from webapp.delivery.subscriptions import subscriptions_for, vapid_public_key
     from webapp.delivery.worker import deliver_due
     from webapp.incidents import services as incidents
 

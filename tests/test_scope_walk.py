@@ -32,6 +32,7 @@ OPEN_TO_ANYONE = {
     "accounts.officer_password": "changes the caller's own password",
     "threads.admin_access": "an admin's own audited access step (refused to officers)",
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",
+    "incidents.stop_following": "an update email's Stop following link: carries its own signed token",
     "pwa.push_subscribe": "registers the caller's own device",
     "pwa.push_unsubscribe": "removes the caller's own device",
     "pwa.push_check": "checks the caller's own device",
@@ -169,6 +170,7 @@ RESIDENT_OWN = {
     "accounts.phone_confirm": "confirms the caller's own number",
     "accounts.phone_categories": "the caller's own text categories",
     "accounts.phone_remove": "removes the caller's own number only",
+    "rumours.ask": "the caller's own rumour check, for one of their own wards",
 }
 
 

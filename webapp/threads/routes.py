@@ -18,6 +18,7 @@ from webapp.platform.params import int_arg, int_value
 from webapp.platform.security import resident_required
 from webapp.platform.forms import EmptyForm
 from webapp.platform.db import write_transaction
+from webapp.platform.guard import intercept
 from webapp.threads import bp, services
 from webapp.threads.forms import (BlockForm, NewConversationForm, ReasonForm, ReplyForm)
 from webapp.accounts import ward_team_members
@@ -92,8 +93,10 @@ def send_message(conversation, *, officer: bool):
     """Append a message: htmx gets the new messages and a fresh form; a plain POST is
     redirected back to the conversation (POST/redirect/GET)."""
     form = ReplyForm()
-    error = None
-    if form.validate_on_submit():
+    error = guard = None
+    # The guard (999 / 101) looks at residents' messages before they go.
+    if form.validate_on_submit() and not (
+            guard := (None if officer else intercept(request.form, form.body.data))):
         try:
             with write_transaction():
                 message, _created = services.add_message(
@@ -113,6 +116,7 @@ def send_message(conversation, *, officer: bool):
                           last_id=conversation.last_message_id,
                           form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
     ctx = conversation_context(conversation, officer=officer, form=form, error=error)
+    ctx["guard"] = guard
     if is_htmx():
         response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
@@ -179,8 +183,9 @@ def messages():
 def start():
     """Start a conversation with the team of one of my wards."""
     form = _new_form()
-    error = None
-    if form.validate_on_submit():
+    error = guard = None
+    if form.validate_on_submit() and not (
+            guard := intercept(request.form, form.subject.data, form.body.data)):
         ward = next((w for w in services.resident_wards(current_user) if w.id == form.ward.data), None)
         try:
             with write_transaction():
@@ -192,7 +197,7 @@ def start():
             return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
     return render("threads/messages.html", "threads/_new_form.html", status=422,
                   conversations=services.resident_conversations(current_user), form=form,
-                  block=services.block_for(current_user), error=error)
+                  block=services.block_for(current_user), error=error, guard=guard)
 
 
 @bp.get("/messages/<int:conversation_id>")

@@ -97,7 +97,7 @@ def test_first_sign_in_forces_a_new_password(app, client, login, make_staff):
     ok = officer.post("/officer/password", data={"current_password": password,
                                                  "new_password": NEW_PASSWORD,
                                                  "confirm_password": NEW_PASSWORD})
-    assert ok.status_code == 303 and ok.headers["Location"] == "/staff"
+    assert ok.status_code == 303 and ok.headers["Location"] == "/officer/inbox"
     assert officer.get("/officer/inbox").status_code == 200  # still signed in here
     db.session.expire_all()
     assert not user.password_must_change and user.password_expires_at is None

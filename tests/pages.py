@@ -79,6 +79,8 @@ PAGES: tuple[Page, ...] = (
     Page("meetings", "meetings.index", "/meetings", "resident"),
     Page("meeting", "meetings.show", "/meetings/{meeting}"),
     Page("meeting-resident", "meetings.show", "/meetings/{meeting}", "resident"),
+    Page("meeting-cancel-confirm", "meetings.confirm_cancel", "/meetings/{meeting}/cancel",
+         "resident"),
     Page("officer-meetings", "meetings.officer_index", "/officer/meetings", "officer"),
     Page("officer-meeting-new", "meetings.officer_new", "/officer/meetings/new", "officer"),
     Page("officer-meeting", "meetings.officer_show", "/officer/meetings/{meeting}", "officer"),

@@ -132,3 +132,35 @@ def test_counters_format_numbers_and_survive_htmx_swaps(page, sign_in, make_resi
     expect(page.locator("#body + .counter")).to_have_text("1,995 characters left")
     expect(page.locator(".counter")).to_have_count(
         page.locator("textarea[maxlength], input[maxlength][data-counter]").count())
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_i_cant_come_asks_to_confirm_first(browser, base_url, app, make_resident, meeting, javascript):
+    from tests.browser.conftest import session_cookie
+    from webapp.extensions import db
+    from webapp.meetings import services
+    resident = make_resident(name="Ruth Resident")
+    services.rsvp(meeting.id, resident.id)
+    ctx = browser.new_context(base_url=base_url, viewport=PHONE, java_script_enabled=javascript)
+    try:
+        ctx.add_cookies([session_cookie(app, resident, base_url)])
+        page = ctx.new_page()
+        errors = _csp_errors(page)
+        page.goto(f"/meetings/{meeting.id}")
+        page.get_by_role("link", name="I can't come after all").click()
+        expect(page.get_by_role("heading", name="Give up your place?")).to_be_visible()
+        if javascript:  # asked in place, the focus on the question
+            assert page.url.endswith(f"/meetings/{meeting.id}")
+            expect(page.get_by_role("heading", name="Give up your place?")).to_be_focused()
+        db.session.rollback()
+        assert services.rsvp_for(meeting.id, resident.id).status == "going"
+        page.get_by_role("link", name="No, keep it").click()
+        expect(page.locator("#rsvp")).to_contain_text("You're going")
+        page.get_by_role("link", name="I can't come after all").click()
+        page.get_by_role("button", name="Yes, give up my place").click()
+        expect(page.locator("body")).to_contain_text("You've cancelled")
+        db.session.rollback()
+        assert services.rsvp_for(meeting.id, resident.id).status == "cancelled"
+        assert errors == []
+    finally:
+        ctx.close()

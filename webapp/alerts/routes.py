@@ -191,7 +191,8 @@ def alert_page(alert_id: int):
     if alert is None:
         abort(404)
     return render_template("alerts/alert.html", alert=alert,
-                           answer=services.answer_for(alert, current_user))
+                           answer=services.answer_for(alert, current_user),
+                           may_rate=services.in_audience(alert, current_user))
 
 
 @bp.post("/alerts/<int:alert_id>/useful")
@@ -203,15 +204,15 @@ def answer(alert_id: int):
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login", next=url_for("alerts.alert_page",
                                                                alert_id=alert.id)), 303)
-    if current_user.role != "resident":
-        abort(403)
+    if not services.in_audience(alert, current_user):
+        abort(403)  # only the alert's audience rates it
     choice = request.form.get("useful")
     if choice not in ("yes", "no"):
         return render("alerts/alert.html", "alerts/_useful.html", status=422, alert=alert,
                       answer=services.answer_for(alert, current_user),
-                      error="Choose Yes or No.")
+                      error="Choose Yes or No.", may_rate=True)
     answer = services.answer_useful(alert, current_user, choice == "yes")
     if is_htmx():
-        return render_template("alerts/_useful.html", alert=alert, answer=answer)
+        return render_template("alerts/_useful.html", alert=alert, answer=answer, may_rate=True)
     flash("Thanks for telling us.", "success")
     return redirect(url_for("alerts.alert_page", alert_id=alert.id), 303)

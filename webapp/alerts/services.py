@@ -417,6 +417,22 @@ def answer_for(alert: Alert, user) -> AlertAnswer | None:
                                                        AlertAnswer.user_id == user.id))
 
 
+def in_audience(alert: Alert, user) -> bool:
+    """May ``user`` rate ``alert``? Only its audience: a resident it was sent to (a row in
+    the outbox for them), or one the alert's wards and category reach now."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.role != "resident":
+        return False
+    from webapp.delivery.models import Notification
+    sent = exists().where(Delivery.user_id == user.id,
+                          Delivery.notification_id == Notification.id,
+                          Notification.source_type == "alert", Notification.source_id == alert.id)
+    if db.session.scalar(select(sent)):
+        return True
+    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
+    reached = audience(ward_ids, alert.category).where(User.id == user.id)
+    return db.session.scalar(select(reached.exists())) is True
+
+
 def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
     """Record a resident's "Was this useful?" answer: one row per resident (unique), a
     second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). Commits."""

@@ -164,3 +164,42 @@ def test_i_cant_come_asks_to_confirm_first(browser, base_url, app, make_resident
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_conversation_header_status_follows_replies_and_live_updates(page, app, sign_in, browser,
+                                                                     base_url, make_resident,
+                                                                     make_staff):
+    from webapp.extensions import db
+    from webapp.threads import services
+    app.config["THREADS_POLL_SECONDS"] = 1
+    try:
+        resident = sign_in(make_resident(name="Ruth Resident"))
+        officer = make_staff("officer", wards=["E05013806"], name="Jane Smith")
+        conv = services.start_conversation(resident, resident.home_ward, "Scooters", "Too fast.")
+        db.session.commit()
+        errors = _csp_errors(page)
+        page.goto(f"/messages/{conv.id}")
+        status = page.locator("#conversation-status")
+        expect(status).to_contain_text("Awaiting reply")
+        # The officer answers from their own browser; their header changes with the reply.
+        from tests.browser.conftest import session_cookie
+        octx = browser.new_context(base_url=base_url, viewport=PHONE)
+        octx.add_cookies([session_cookie(app, officer, base_url)])
+        opage = octx.new_page()
+        opage.goto(f"/officer/messages/{conv.id}")
+        expect(opage.locator("#conversation-status")).to_contain_text("Awaiting reply · waiting")
+        opage.get_by_label("Your message").fill("We will be there.")
+        opage.get_by_role("button", name="Send").click()
+        expect(opage.locator("#messages")).to_contain_text("We will be there.")
+        expect(opage.locator("#conversation-status")).to_have_text("Answered")
+        octx.close()
+        expect(page.locator("#messages")).to_contain_text("We will be there.", timeout=8000)
+        expect(status).to_have_text("Answered")  # the live update brought the status
+        page.get_by_label("Your message").fill("Thank you.")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#messages")).to_contain_text("Thank you.")
+        expect(status).to_contain_text("Awaiting reply · waiting")
+        assert page.locator("#conversation-status").count() == 1
+        assert errors == []
+    finally:
+        app.config.pop("THREADS_POLL_SECONDS", None)

@@ -64,6 +64,7 @@ PAGES: tuple[Page, ...] = (
     Page("ward-locate", "wards.locate", "/wards/locate?lat=51.4975&lon=-0.1357"),
     Page("ward-home", "wards.ward_home", f"/wards/{ST_JAMES}"),
     Page("ward-home-resident", "wards.ward_home", f"/wards/{ST_JAMES}", "resident"),
+    Page("ward-home-not-followed", "wards.ward_home", "/wards/E05013792", "resident"),
     Page("ward-posts", "threads.ward_posts", f"/wards/{ST_JAMES}/posts"),
     Page("ward-post", "threads.ward_post", f"/wards/{ST_JAMES}/posts/{{post}}"),
     # alerts

@@ -39,6 +39,8 @@ OPEN_TO_ANYONE = {
     "alerts.preview": "counts an audience of the caller's own wards; changes nothing",
     "meetings.officer_new": "creates a meeting in the caller's own wards",
     "threads.officer_new_post": "posts to one of the caller's own wards",
+    "accounts.follow_ward": "the caller (a resident) follows a public ward",
+    "accounts.unfollow_ward": "the caller (a resident) stops following a ward",
 }
 
 

@@ -203,3 +203,17 @@ def test_conversation_header_status_follows_replies_and_live_updates(page, app, 
         assert errors == []
     finally:
         app.config.pop("THREADS_POLL_SECONDS", None)
+
+
+def test_follow_this_ward_in_place_and_home_links_to_it(page, sign_in, make_resident):
+    sign_in(make_resident("E05013806", name="Ruth Resident"))
+    errors = _csp_errors(page)
+    page.goto("/wards/E05013792")
+    page.get_by_role("button", name="Follow this ward").click()
+    expect(page.locator("#follow-ward")).to_contain_text("You now follow Abbey Road")
+    expect(page.get_by_role("button", name="Stop following Abbey Road")).to_be_visible()
+    assert page.url.endswith("/wards/E05013792")
+    page.get_by_role("link", name="Back to your ward, St James's").click()
+    page.get_by_role("link", name="Abbey Road").first.click()
+    page.wait_for_url("**/wards/E05013792")
+    assert errors == []

@@ -18,7 +18,8 @@ from webapp.params import int_arg, int_value, page_arg
 from webapp.security import admin_required, officer_required, resident_required
 from webapp.forms import EmptyForm
 from webapp.transactions import write_transaction
-from webapp.threads import bp, services
+from webapp.threads import bp, publications, services
+from webapp.timeutil import utcnow
 from webapp.threads.forms import (AdminAccessForm, BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
 from webapp.threads.models import STATUSES
@@ -78,7 +79,8 @@ def _conversation_context(conversation, *, officer: bool, form=None, error=None)
             "error": error, "block": services.block_for(conversation.resident),
             "last_id": conversation.last_message_id if not before else None,
             "empty_form": EmptyForm(), "urls": _urls(conversation, officer),
-            "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None)}
+            "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None),
+            "publications": publications.publications_for(conversation), "now": utcnow()}
 
 
 def _urls(conversation, officer: bool) -> dict:
@@ -194,6 +196,23 @@ def start():
     return render("threads/messages.html", "threads/_new_form.html", status=422,
                   conversations=services.resident_conversations(current_user), form=form,
                   block=services.block_for(current_user), error=error)
+
+
+@bp.post("/messages/<int:conversation_id>/published/<int:post_id>/withdraw")
+@resident_required
+def withdraw_published(conversation_id, post_id):
+    """Take my published question down again (within a day of its publication)."""
+    conv = _conversation_or_404(conversation_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        if not publications.withdraw(conv, current_user, post_id):
+            abort(404)
+    except publications.TooLate as exc:
+        flash(str(exc), "error")
+    else:
+        flash("Withdrawn: your question is no longer on the ward page.", "success")
+    return redirect(url_for("threads.conversation", conversation_id=conv.id), 303)
 
 
 @bp.get("/messages/<int:conversation_id>")
@@ -389,14 +408,15 @@ def officer_publish(conversation_id):
     error = None
     if form.validate_on_submit():
         try:
-            post = services.publish_answer(conv, current_user, form.title.data,
-                                           form.question.data, form.answer.data)
+            post = publications.publish(conv, current_user, form.title.data,
+                                        form.question.data, form.answer.data)
             db.session.commit()
         except services.ThreadError as exc:
             db.session.rollback()
             error = str(exc)
         else:
-            flash("Published to the ward.", "success")
+            flash("Published to the ward. The resident is told, and can withdraw it for a day.",
+                  "success")
             return redirect(url_for("threads.ward_post", code=conv.ward.code, post_id=post.id), 303)
     status = 422 if (form.errors or error) else 200
     return render("threads/publish.html", status=status, conversation=conv, form=form, error=error)

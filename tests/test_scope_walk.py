@@ -165,8 +165,9 @@ RESIDENT_OWN = {
     "meetings.cancel": "cancels the caller's own RSVP, if any",
     "meetings.add_concern": "adds the caller's own concern (refused unless going)",
     "meetings.delete_concern": "deletes the caller's own concern only",
-    "alerts.answer": "sent alerts are public; the answer is the caller's own",
+    "alerts.answer": "the answer is the caller's own (only the alert's audience may answer)",
     "pwa.remove_device": "removes the caller's own device only",
+    "pwa.answer_push_prompt": "the caller's own answer to the notifications prompt",
 }
 
 

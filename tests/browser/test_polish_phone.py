@@ -217,3 +217,34 @@ def test_follow_this_ward_in_place_and_home_links_to_it(page, sign_in, make_resi
     page.get_by_role("link", name="Abbey Road").first.click()
     page.wait_for_url("**/wards/E05013792")
     assert errors == []
+
+
+def test_ward_home_asks_about_notifications_until_answered(page, sign_in, make_resident):
+    sign_in(make_resident(name="Ruth Resident"))
+    errors = _csp_errors(page)
+    page.goto("/wards/E05013806")
+    prompt = page.locator("#push-prompt")
+    expect(prompt).to_be_visible()
+    page.get_by_role("button", name="No thanks, don't ask again").click()
+    expect(prompt).to_contain_text("We won't ask again")
+    page.reload()
+    expect(page.locator("#push-prompt")).to_have_count(0)
+    assert errors == []
+
+
+def test_the_999_box_shows_once_per_screen(page, sign_in, make_resident):
+    from webapp.extensions import db
+    resident = make_resident(name="Ruth Resident", completed=False)
+    resident.survey_step = 3
+    db.session.commit()
+    sign_in(resident)
+    visible = "() => [...document.querySelectorAll('.not-for-crime')].filter(e => e.offsetParent !== null).length"
+    for path in ("/survey?step=3", "/privacy", "/wards/E05013806"):
+        page.goto(path)
+        assert page.evaluate(visible) == 1, path
+    # After an htmx swap brings a box into the content, still one.
+    page.goto("/survey?step=2")
+    assert page.evaluate(visible) == 1
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Step 3 of 3: What matters most")).to_be_visible()
+    assert page.evaluate(visible) == 1

@@ -248,3 +248,55 @@ def test_the_999_box_shows_once_per_screen(page, sign_in, make_resident):
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Step 3 of 3: What matters most")).to_be_visible()
     assert page.evaluate(visible) == 1
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_alert_review_step_and_options_shown_only_when_chosen(browser, base_url, app, make_staff,
+                                                              make_resident, javascript):
+    from sqlalchemy import select
+
+    from tests.browser.conftest import session_cookie
+    from webapp.alerts.models import Alert
+    from webapp.extensions import db
+    make_resident("E05013806", categories=("events",))
+    officer = make_staff("officer", wards=["E05013806"])
+    ctx = browser.new_context(base_url=base_url, viewport=PHONE, java_script_enabled=javascript)
+    try:
+        ctx.add_cookies([session_cookie(app, officer, base_url)])
+        page = ctx.new_page()
+        errors = _csp_errors(page)
+        page.goto("/officer/alerts/new")
+        borough, send_at = page.get_by_label("Borough", exact=True), page.get_by_label("Send at (London time)")
+        if javascript:
+            expect(borough).to_be_hidden()
+            expect(send_at).to_be_hidden()
+            page.get_by_label("A whole borough").check()
+            expect(borough).to_be_visible()
+            page.get_by_label("Wards I choose").check()
+            expect(borough).to_be_hidden()
+            page.get_by_label("Schedule for later").check()
+            expect(send_at).to_be_visible()
+            page.get_by_label("Send now").check()
+            expect(send_at).to_be_hidden()
+        else:
+            expect(borough).to_be_visible()
+            expect(send_at).to_be_visible()
+        page.get_by_label("Title").fill("Bike marking on Saturday")
+        page.get_by_label("Message").fill("Bring your bike to **the square**.")
+        page.get_by_label("Local events and meetings").check()
+        page.get_by_label("St James's (Westminster)").check()
+        page.get_by_role("button", name="Review before sending").click()
+        expect(page.get_by_role("heading", name="Check the alert before it goes")).to_be_visible()
+        expect(page.locator(".email-preview .alert-body strong")).to_have_text("the square")
+        expect(page.locator(".push-preview")).to_contain_text("Bike marking on Saturday")
+        expect(page.locator("main")).to_contain_text("Reaches 1 resident")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        db.session.rollback()
+        assert db.session.scalar(select(Alert)) is None
+        page.get_by_role("button", name="Send now").click()
+        expect(page.locator("h1")).to_have_text("Bike marking on Saturday")
+        db.session.rollback()
+        assert db.session.scalar(select(Alert)).state == "sent"
+        assert errors == []
+    finally:
+        ctx.close()

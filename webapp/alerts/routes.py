@@ -67,7 +67,8 @@ def _preview(form: AlertForm) -> dict:
         return {"counts": None, "reason": "Choose a category to see who it reaches."}
     counts = services.audience_counts(target.ward_ids, form.category.data,
                                       form.channels.data or [], bool(form.urgent.data))
-    return {"counts": counts, "reason": None, "target": target}
+    return {"counts": counts, "reason": None, "target": target,
+            "channels": form.channels.data or []}
 
 
 def _input(form: AlertForm, target) -> services.AlertInput:
@@ -83,10 +84,14 @@ def _save(form: AlertForm, alert=None):
     """Validate and save; returns a response (redirect, or the form again with 422)."""
     page = "alerts/compose.html"
     ctx = dict(form=form, alert=alert, dt_format=DT_FORMAT)
-    if request.form.get("action") == "preview":
+    action = request.form.get("action")
+    if action in ("preview", "edit"):  # "edit": back from the review, the form as it was
         return render(page, None, preview=_preview(form), **ctx)
     if not form.validate():
         return render(page, None, status=422, preview=_preview(form), **ctx)
+    if action == "review":  # the form's main button: look before it goes (alerts/review.py)
+        from webapp.alerts.review import review_page
+        return review_page(form, alert, _preview(form), _target)
     try:
         target = _target(form)
         data = _input(form, target)

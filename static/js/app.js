@@ -42,24 +42,16 @@
     });
   }
 
-  // A select marked data-autosubmit submits its form when changed (the button stays for
-  // people without JavaScript; with it, it is not needed).
-  function wireAutosubmit(root) {
-    root.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      if (select.dataset.autosubmitWired) return;
-      select.dataset.autosubmitWired = "1";
-      var form = select.form, button = form && form.querySelector("[data-autosubmit-button]");
-      if (button) button.hidden = true;
-      select.addEventListener("change", function () {
-        if (select.value) form.requestSubmit ? form.requestSubmit() : form.submit();
-      });
-    });
+  // Parts only needed without JavaScript (a "Show its wards" button next to a select that
+  // htmx already follows) are hidden once this file runs.
+  function hideWithJs(root) {
+    root.querySelectorAll("[data-no-js-only]").forEach(function (el) { el.hidden = true; });
   }
 
   function enhance(root) {
     wireCounters(root);
     wireConditionals(root);
-    wireAutosubmit(root);
+    hideWithJs(root);
   }
 
   // The page title says "Error:" while an error summary shows (it is set by the server on

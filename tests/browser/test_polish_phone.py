@@ -300,3 +300,13 @@ def test_alert_review_step_and_options_shown_only_when_chosen(browser, base_url,
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_picking_a_borough_with_javascript_needs_no_button(page):
+    errors = _csp_errors(page)
+    page.goto("/wards")
+    expect(page.get_by_role("button", name="Show its wards")).to_be_hidden()
+    page.get_by_label("Or choose your borough").select_option(label="Westminster")
+    expect(page.locator("#borough-wards")).to_contain_text("Wards in Westminster")
+    expect(page.get_by_role("link", name="St James's")).to_be_visible()
+    assert errors == []

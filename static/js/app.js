@@ -48,7 +48,18 @@
     root.querySelectorAll("[data-no-js-only]").forEach(function (el) { el.hidden = true; });
   }
 
+  // A "Print" button where printing helps (backup codes): shown only with JavaScript.
+  function wirePrint(root) {
+    root.querySelectorAll("button[data-print]").forEach(function (button) {
+      if (button.dataset.printWired) return;
+      button.dataset.printWired = "1";
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   function enhance(root) {
+    wirePrint(root);
     wireCounters(root);
     wireConditionals(root);
     hideWithJs(root);

@@ -200,7 +200,7 @@ def officer_enrol():
     status = 422 if (form.errors or error) else 200
     response = make_response(render_template(
         "accounts/officer_enrol.html", form=form, error=error, qr_svg=mfa.qr_svg(uri),
-        secret=user.totp_secret), status)
+        secret=user.totp_secret, otpauth_uri=uri), status)
     return no_store(response)
 
 

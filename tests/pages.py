@@ -52,6 +52,7 @@ PAGES: tuple[Page, ...] = (
     Page("survey-3", "accounts.survey", "/survey?step=3", "newcomer"),
     Page("settings", "accounts.settings", "/settings", "resident"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
+    Page("export-page", "accounts.export_page", "/settings/export/page", "resident"),
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
     Page("officer-verify", "accounts.officer_verify", "/officer/login/verify", "verifying"),

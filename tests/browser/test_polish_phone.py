@@ -29,7 +29,7 @@ def meeting(make_staff, make_resident):
 
     from webapp.meetings import services
     from webapp.meetings.services import MeetingDetails, create_meeting
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=["E05013806"], name="Jo Inspector")
     start = (utcnow() + timedelta(days=4)).replace(second=0, microsecond=0)

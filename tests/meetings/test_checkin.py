@@ -9,7 +9,7 @@ import pytest
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Rsvp
-from webapp.tokens import make_token
+from webapp.platform.tokens import make_token
 
 
 def _qr_token(page: bytes) -> None:

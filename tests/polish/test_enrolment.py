@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 
-from tests.accounts.test_officer_login import PASSWORD, _code_at, officer  # noqa: F401
+from tests.accounts.test_officer_login import PASSWORD, _code_at
 
 
-def test_key_in_fours_with_otpauth_link_and_printable_codes(client, officer):  # noqa: F811
+def test_key_in_fours_with_otpauth_link_and_printable_codes(client, officer):
     client.post("/officer/login", data={"email": officer.email, "password": PASSWORD})
     page = client.get("/officer/login/enrol").get_data(as_text=True)
     shown = re.search(r'<code class="secret"[^>]*>([A-Z2-7 ]+)</code>', page).group(1)

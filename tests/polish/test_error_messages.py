@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from webapp.timeutil import LONDON
+from webapp.platform.timeutil import LONDON
 from tests.meetings.test_officer import _form
 
 

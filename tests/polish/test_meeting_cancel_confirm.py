@@ -16,9 +16,9 @@ def test_cancelling_asks_first_and_keeps_the_place_until_confirmed(client, login
     login(client, resident)
     page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
     # The panel offers a link to the question, not a form that cancels at once.
-    assert f'href="/meetings/{meeting.id}/cancel"' in page
+    assert f'href="/meetings/{meeting.id}/cancel/confirm"' in page
     assert f'action="/meetings/{meeting.id}/cancel"' not in page
-    confirm = client.get(f"/meetings/{meeting.id}/cancel")
+    confirm = client.get(f"/meetings/{meeting.id}/cancel/confirm")
     assert confirm.status_code == 200
     html = confirm.get_data(as_text=True)
     assert "Give up your place?" in html and "Yes, give up my place" in html
@@ -29,7 +29,7 @@ def test_cancelling_asks_first_and_keeps_the_place_until_confirmed(client, login
     db.session.expire_all()
     assert services.rsvp_for(meeting.id, resident.id).status == "cancelled"
     # Nothing left to give up: the question page goes back to the meeting.
-    again = client.get(f"/meetings/{meeting.id}/cancel")
+    again = client.get(f"/meetings/{meeting.id}/cancel/confirm")
     assert again.status_code == 303 and again.headers["Location"].endswith(f"/meetings/{meeting.id}")
 
 
@@ -39,7 +39,7 @@ def test_waitlist_leaving_asks_too(client, login, make_resident, make_meeting):
     resident = make_resident()
     services.rsvp(meeting.id, resident.id)
     login(client, resident)
-    html = client.get(f"/meetings/{meeting.id}/cancel").get_data(as_text=True)
+    html = client.get(f"/meetings/{meeting.id}/cancel/confirm").get_data(as_text=True)
     assert "Leave the waitlist?" in html and "Yes, leave the waitlist" in html
 
 

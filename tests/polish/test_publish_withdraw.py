@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
-from webapp.threads.models import PublishedQuestion, WardPost
-from webapp.timeutil import utcnow
+from webapp.posts import WardPost
+from webapp.threads.models import PublishedQuestion
+from webapp.platform.timeutil import utcnow
 
 ST_JAMES = "E05013806"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pyotp
 
-from tests.accounts.test_officer_login import PASSWORD, enrolled, officer  # noqa: F401 (fixtures)
+from tests.accounts.test_officer_login import PASSWORD
 
 
-def test_sign_in_lands_on_the_inbox(client, enrolled):  # noqa: F811
+def test_sign_in_lands_on_the_inbox(client, enrolled):
     client.post("/officer/login", data={"email": enrolled.email, "password": PASSWORD})
     response = client.post("/officer/login/verify",
                            data={"code": pyotp.TOTP(enrolled.totp_secret).now()})

@@ -6,7 +6,7 @@ from flask import make_response, render_template
 from flask_login import current_user
 
 from webapp.accounts import bp, services
-from webapp.security import resident_required
+from webapp.platform.security import resident_required
 
 
 def label(key) -> str:

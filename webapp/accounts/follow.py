@@ -8,10 +8,10 @@ from flask_login import current_user
 
 from webapp.accounts import bp, services
 from webapp.extensions import db
-from webapp.forms import EmptyForm
-from webapp.htmx import is_htmx, render
-from webapp.security import resident_required
-from webapp.taxonomy import MAX_EXTRA_WARDS
+from webapp.platform.forms import EmptyForm
+from webapp.platform.htmx import is_htmx, render
+from webapp.platform.security import resident_required
+from webapp.platform.taxonomy import MAX_EXTRA_WARDS
 from webapp.wards.services import get_ward
 
 

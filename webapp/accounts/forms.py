@@ -11,8 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.accounts import services
-from webapp.forms import Form, MultiCheckboxField
-from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
+from webapp.wards.forms import WardPickForm  # noqa: F401  (the finder's form, used by accounts' views)
+from webapp.platform.forms import Form, MultiCheckboxField
+from webapp.platform.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS)
 
 
@@ -68,14 +69,6 @@ class WardsForm(Form):
 
     home_ward = HiddenField("Where you live", filters=[_strip])
     extra_wards = SelectMultipleField("Other wards", choices=[], validate_choice=False)
-
-
-class WardPickForm(Form):
-    """One choice from the ward finder: this ward, as home or as an extra ward."""
-
-    ward = HiddenField("Ward", filters=[_strip])
-    role = RadioField("Role", choices=_choices({"home": "I live here", "extra": "Also follow"}),
-                      validate_choice=False)
 
 
 class UpdatesForm(Form):

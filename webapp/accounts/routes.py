@@ -11,15 +11,15 @@ from flask import (current_app, flash, make_response, redirect, render_template,
                    session, url_for)
 from flask_login import current_user, login_required, logout_user
 
-from webapp.forms import EmptyForm
+from webapp.platform.forms import EmptyForm
 from webapp.accounts import bp, services, sessions
 from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm,
                                    UpdatesForm, WardPickForm, WardsForm)
 from webapp.extensions import db, limiter
-from webapp.htmx import hx_redirect, is_htmx, render
-from webapp.params import int_arg
-from webapp.security import resident_required, safe_next
-from webapp.tokens import TokenError
+from webapp.platform.htmx import hx_redirect, is_htmx, render
+from webapp.platform.params import int_arg
+from webapp.platform.security import resident_required, safe_next
+from webapp.platform.tokens import TokenError
 from webapp.wards.services import finder_results, list_boroughs
 
 log = logging.getLogger("wardline.accounts")

@@ -7,9 +7,9 @@ from flask import abort, request
 
 from webapp.alerts import services
 from webapp.delivery.push import build_payload
-from webapp.htmx import render
-from webapp.taxonomy import CATEGORIES
-from webapp.timeutil import london_to_utc
+from webapp.platform.htmx import render
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.timeutil import london_to_utc
 
 import json
 

@@ -5,13 +5,14 @@ from flask import abort, render_template, request
 
 from webapp.delivery import bp
 from webapp.extensions import csrf, db
-from webapp.tokens import TokenError
+from webapp.platform.tokens import TokenError
+from webapp.accounts.models import User
+from webapp.delivery.emails import read_unsubscribe_token
+from webapp.delivery.services import stop_email
 
 
 def _user_for(token: str):
     """The user named by a valid unsubscribe token, or 404 (tampered or unknown)."""
-    from webapp.accounts.models import User
-    from webapp.delivery.emails import read_unsubscribe_token
     if len(token) > 400:
         abort(404)
     try:
@@ -38,7 +39,6 @@ def unsubscribe_post(token: str):
     """Turn email off. CSRF-exempt on purpose: RFC 8058 one-click unsubscribe is a POST
     from the mail client that cannot carry our CSRF token; the signed per-resident token
     in the URL is the proof instead, and the only effect is "stop emailing me"."""
-    from webapp.delivery.services import stop_email
     user = _user_for(token)
     stop_email(user)
     db.session.commit()

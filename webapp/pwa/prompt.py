@@ -9,11 +9,11 @@ from flask_login import current_user
 
 from webapp.delivery.models import PushSubscription
 from webapp.extensions import db
-from webapp.forms import EmptyForm
-from webapp.htmx import is_htmx
+from webapp.platform.forms import EmptyForm
+from webapp.platform.htmx import is_htmx
 from webapp.pwa import bp
-from webapp.security import resident_required, safe_next
-from webapp.timeutil import utcnow
+from webapp.platform.security import resident_required, safe_next
+from webapp.platform.timeutil import utcnow
 
 
 def push_prompt_due() -> bool:

@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from webapp.admin.audit import record
+from webapp.platform.audit import record
 from webapp.delivery import Event, notify
 from webapp.extensions import db
 from webapp.threads import services
-from webapp.threads.models import Conversation, PublishedQuestion, WardPost
-from webapp.timeutil import format_london, utcnow
+from webapp.posts import WardPost
+from webapp.threads.models import Conversation, PublishedQuestion
+from webapp.platform.timeutil import format_london, utcnow
 
 WITHDRAW_WINDOW = timedelta(days=1)
 

@@ -1,6 +1,7 @@
 """``flask wards ...`` commands."""
 import click
 from flask.cli import AppGroup
+from webapp.wards.services import DATA_FILE, load_wards
 
 wards_cli = AppGroup("wards", help="London's boroughs and wards.")
 
@@ -10,7 +11,6 @@ wards_cli = AppGroup("wards", help="London's boroughs and wards.")
               help="GeoJSON file (default: data/london-wards.geojson).")
 def load_command(path):
     """Load or update boroughs, wards and neighbours (safe to run again)."""
-    from webapp.wards.services import DATA_FILE, load_wards
     counts = load_wards(path or DATA_FILE)
     click.echo(f"Loaded {counts['boroughs']} boroughs, {counts['wards']} wards, "
                f"{counts['neighbour_links'] // 2} neighbour pairs.")

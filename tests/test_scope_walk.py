@@ -168,6 +168,10 @@ RESIDENT_OWN = {
     "alerts.answer": "the answer is the caller's own (only the alert's audience may answer)",
     "pwa.remove_device": "removes the caller's own device only",
     "pwa.answer_push_prompt": "the caller's own answer to the notifications prompt",
+    "accounts.phone_add": "texts a code for the caller's own number",
+    "accounts.phone_confirm": "confirms the caller's own number",
+    "accounts.phone_categories": "the caller's own text categories",
+    "accounts.phone_remove": "removes the caller's own number only",
 }
 
 

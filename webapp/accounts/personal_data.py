@@ -66,6 +66,14 @@ COLUMNS = {
                                       "ward charts count distinct respondents"),
     "concerns.topic": (KEPT, "a topic code: the anonymous count"),
     "concerns.source": (NOT_PERSONAL, "a code (survey / meeting)"),
+    "sms_numbers.user_id": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_numbers.phone": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_categories.user_id": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "sms_categories.category": (RESIDENT, "export: text_messages; deletion: deleted"),
+    "phone_codes.user_id": (RESIDENT, "export: text_messages (codes sent); deletion: deleted"),
+    "phone_codes.phone": (RESIDENT, "export: text_messages (codes sent); deletion: deleted"),
+    "phone_codes.code_hash": (NOT_PERSONAL, "keyed hash of a random one-time code; never "
+                                            "exported (useless to anyone), deleted with the row"),
     "used_tokens.purpose": (NOT_PERSONAL, "a code"),
     "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
     # threads
@@ -158,6 +166,21 @@ COLUMNS = {
     "staff_login_alerts.user_id": (STAFF, "when an officer was last told of guessing"),
     "login_throttles.account_key": (KEPT, "keyed hash of a staff sign-in address; a day at most"),
     "login_throttles.source_key": (KEPT, "keyed hash of an IP address or device id; a day at most"),
+    # priorities (officers' public text may name someone: redacted like ward posts)
+    "priorities.title": (MENTIONS, "public, written by officers; redacted on deletion"),
+    "priorities.commitment": (MENTIONS, "public, written by officers; redacted on deletion"),
+    "priorities.status": (NOT_PERSONAL, "a code"),
+    "priorities.outcome": (MENTIONS, "public, written by officers; redacted on deletion"),
+    "priorities.created_by_id": (STAFF, "the officer who set it"),
+    "priority_topics.topic": (NOT_PERSONAL, "a concern topic code"),
+    "priority_actions.body": (MENTIONS, "public, written by officers; redacted on deletion"),
+    "priority_actions.link_type": (NOT_PERSONAL, "a code"),
+    "priority_actions.link_title": (MENTIONS, "a copy of a public title; redacted on deletion"),
+    "priority_actions.author_id": (STAFF, "the officer who recorded it"),
+    "priority_rounds.question": (MENTIONS, "public, written by officers; redacted on deletion"),
+    "priority_rounds.opened_by_id": (STAFF, "the officer who opened it"),
+    "conversation_topics.topic": (RESIDENT, "export: conversation_topics; deletion: cascade with the conversation"),
+    "conversation_topics.tagged_by_id": (STAFF, "the officer who tagged it"),
     "revoked_sessions.session_id": (NOT_PERSONAL, "random id of a signed-out session"),
 }
 

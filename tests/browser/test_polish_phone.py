@@ -282,7 +282,7 @@ def test_alert_review_step_and_options_shown_only_when_chosen(browser, base_url,
             expect(borough).to_be_visible()
             expect(send_at).to_be_visible()
         page.get_by_label("Title").fill("Bike marking on Saturday")
-        page.get_by_label("Message").fill("Bring your bike to **the square**.")
+        page.get_by_label("Message", exact=True).fill("Bring your bike to **the square**.")
         page.get_by_label("Local events and meetings").check()
         page.get_by_label("St James's (Westminster)").check()
         page.get_by_role("button", name="Review before sending").click()

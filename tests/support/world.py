@@ -98,11 +98,14 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         ends_at=start + timedelta(hours=2), capacity=20,
         rsvp_closes_at=start - timedelta(hours=1), online_url=None, reminder_hours=24),
         [get_ward(ST_JAMES).id], None)
+    db.session.commit()
     rsvp = meetings.rsvp(meeting.id, resident.id)
     concern = meetings.add_concern(meeting.id, resident.id, "burglary", CONCERN_TEXT)
     meeting = db.session.get(type(meeting), meeting.id)
     meetings.check_in(officer, meeting, rsvp_id=rsvp.id)
+    db.session.commit()
     meetings.mark_answered(officer, meeting, concern.id, True)
+    db.session.commit()
 
     # Alerts: the team's own (scheduled, St James's only) and an admin's London-wide one
     # (scheduled), whose audience includes the second team's ward too; the resident's
@@ -112,14 +115,18 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         title="St James's scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
         send_at=later))
+    db.session.commit()
     london = create_alert(admin, AlertInput(
         title="London-wide scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(admin, "london"), send_at=later))
+    db.session.commit()
     sent = create_alert(officer, AlertInput(
         title="St James's sent alert", body="Body.", category="prevention", channels=["email"],
         target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id])))
+    db.session.commit()
     from webapp.alerts.services import answer_useful
     answer_useful(sent, resident, True)
+    db.session.commit()
 
     post = posts.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
     db.session.commit()

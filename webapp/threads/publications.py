@@ -56,7 +56,8 @@ class TooLate(Exception):
 
 def withdraw(conversation: Conversation, resident, post_id: int) -> bool:
     """The resident withdraws a post published from their conversation: it is deleted.
-    False when there is no such publication; :class:`TooLate` after the window. Commits."""
+    False when there is no such publication; :class:`TooLate` after the window. The caller
+    commits."""
     link = db.session.scalar(select(PublishedQuestion).where(
         PublishedQuestion.post_id == post_id,
         PublishedQuestion.conversation_id == conversation.id))
@@ -70,5 +71,5 @@ def withdraw(conversation: Conversation, resident, post_id: int) -> bool:
     db.session.execute(delete(PublishedQuestion).where(PublishedQuestion.post_id == post_id))
     record(resident, "ward_post.withdraw", post, "withdrawn by the resident who asked")
     db.session.delete(post)
-    db.session.commit()
+    db.session.flush()
     return True

@@ -1,7 +1,7 @@
 """states are real: CHECK constraints on state columns; unread ward centroids dropped
 
 Revision ID: 0003_edge
-Revises: 0003_priorities
+Revises: 0003_polish
 Create Date: 2026-11-26 13:00:00
 
 ``users.role``, ``rsvps.status``, ``alerts.state``, ``deliveries.state``/``channel`` and
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0003_edge"
-down_revision = "0003_priorities"
+down_revision = "0003_polish"
 branch_labels = None
 depends_on = None
 

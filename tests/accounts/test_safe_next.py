@@ -55,8 +55,8 @@ def test_there_is_one_safe_next():
     """The sign-in routes use the shared function, not copies of their own."""
     import inspect
 
-    from webapp.accounts import officer, routes, services
-    for module in (officer, routes, services):
+    from webapp.accounts import officer, signin, signin_routes
+    for module in (officer, signin_routes, signin):
         source = inspect.getsource(module)
         assert "def safe_next" not in source and "def _safe_next" not in source
         assert module.safe_next is safe_next
@@ -98,7 +98,7 @@ def test_officer_sign_in_never_leaves_the_site(app, enrolled, value):
                            data={"email": enrolled.email, "password": PASSWORD})
     assert response.status_code == 303
     code = pyotp.TOTP(enrolled.totp_secret).now()
-    _location_ok(client.post("/officer/login/verify", data={"code": code}), "/staff")
+    _location_ok(client.post("/officer/login/verify", data={"code": code}), "/officer/inbox")
 
 
 @pytest.mark.parametrize("value", NASTY)

@@ -30,6 +30,6 @@ def message_count(conversation_id: int, body: str | None = None) -> int:
 
 
 def subscriptions(user) -> list:
-    from webapp.delivery.services import subscriptions_for
+    from webapp.delivery.subscriptions import subscriptions_for
     db.session.rollback()  # end the read snapshot: see what the live server committed
     return subscriptions_for(user)

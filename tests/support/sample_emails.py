@@ -99,9 +99,9 @@ def send_every_kind(domain: str = "example.org") -> dict[str, str]:
                            ("meeting_reminder", "reminder"), ("waitlist_promoted", "promoted"),
                            ("meeting_summary", "summary")):
         extra = {"summary": "We agreed to focus on bike theft and the car park."}
-        meetings._notify_many([resident], meeting, kind, title=KINDS[kind],
-                              body=f"{meetings._when(meeting)} at {meeting.venue_name}.",
-                              template=f"meetings/{template}", extra=extra)
+        meetings.notify_many([resident], meeting, kind, title=KINDS[kind],
+                             body=f"{meetings.when_text(meeting)} at {meeting.venue_name}.",
+                             template=f"meetings/{template}", extra=extra)
         db.session.commit()
     meetings.cancel_meeting(officer, meeting.id, "The hall is flooded.")
 

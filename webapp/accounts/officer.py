@@ -20,7 +20,7 @@ from flask import (current_app, flash, make_response, redirect, render_template,
                    session, url_for)
 from flask_login import current_user, user_logged_in, user_logged_out
 
-from webapp.accounts import bp, mfa, sessions, throttle
+from webapp.accounts import bp, mfa, sessions, staff_auth, throttle
 from webapp.accounts.officer_forms import OfficerLoginForm, PasswordChangeForm, TotpForm
 from webapp.platform.audit import record
 from webapp.extensions import db, limiter
@@ -74,7 +74,7 @@ def _from_known_device() -> bool:
     if uid is None:
         return False
     if request.endpoint == "accounts.officer_login":
-        user = mfa.find_staff(request.form.get("email"))
+        user = staff_auth.find_staff(request.form.get("email"))
     else:
         user = _pending_user()
     return user is not None and user.id == uid
@@ -116,7 +116,12 @@ def _complete_sign_in(user) -> str:
     db.session.commit()
     if user.password_must_change:
         return url_for("accounts.officer_password")
-    return target or url_for("core.staff_home")
+    return target or staff_landing()
+
+
+def staff_landing() -> str:
+    """Where staff land after signing in: the inbox, what waits for them."""
+    return url_for("threads.inbox")
 
 
 def _known_device(response, user):
@@ -132,17 +137,19 @@ def _known_device(response, user):
 @bp.route("/officer/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_login():
-    """Step 1: work email and password."""
+    """Step 1: work email and password. Staff already signed in go where they work."""
+    if request.method == "GET" and getattr(current_user, "is_fully_authenticated", False):
+        return redirect(safe_next(request.args.get("next")) or staff_landing(), 303)
     form = OfficerLoginForm()
     error = None
     if form.validate_on_submit():
-        staff = mfa.find_staff(form.email.data)
+        staff = staff_auth.find_staff(form.email.data)
         account, source = throttle.account_key(form.email.data), _source(staff)
         wait = throttle.blocked_until(account, source)
         if wait is not None:
             error = _slow_down(wait)
         else:
-            check = mfa.check_password(form.email.data, form.password.data)
+            check = staff_auth.check_password(form.email.data, form.password.data)
             if check.expired:
                 error = ("This one-time password has expired. Ask an administrator to "
                          "reset your password.")
@@ -194,7 +201,7 @@ def officer_enrol():
     status = 422 if (form.errors or error) else 200
     response = make_response(render_template(
         "accounts/officer_enrol.html", form=form, error=error, qr_svg=qr_svg(uri, "QR code for your authenticator app"),
-        secret=user.totp_secret), status)
+        secret=user.totp_secret, otpauth_uri=uri), status)
     return no_store(response)
 
 
@@ -238,7 +245,7 @@ def officer_password():
     user = current_user._get_current_object()
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        errors = mfa.change_password(user, form.current_password.data, form.new_password.data)
+        errors = staff_auth.change_password(user, form.current_password.data, form.new_password.data)
         for name, message in errors.items():
             getattr(form, name).errors = [*getattr(form, name).errors, message]
         if not errors:
@@ -251,7 +258,7 @@ def officer_password():
             db.session.commit()
             flash("Your password has been changed. You were signed out on other devices.",
                   "success")
-            return redirect(url_for("core.staff_home"), 303)
+            return redirect(staff_landing(), 303)
         db.session.rollback()
     status = 422 if form.errors else 200
     response = make_response(render_template("accounts/officer_password.html", form=form,

@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from webapp.accounts import residents_following
 from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
-from webapp.delivery.models import Delivery, PushSubscription
+from webapp.delivery.models import Delivery, Notification, PushSubscription
 from webapp import delivery
 from webapp.delivery import Event
 from webapp.delivery.services import email_channel_sql
@@ -31,7 +31,6 @@ from webapp.platform.db import insert_ignore, write_transaction
 from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
-from webapp.delivery.models import Notification
 from webapp.platform.audit import record
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br"}
@@ -208,7 +207,7 @@ def _apply(alert: Alert, data: AlertInput, now: datetime) -> None:
 
 def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert:
     """Save a new alert and, unless scheduled, send it (fan out) in the same transaction.
-    Urgent alerts are audit-logged. Commits. Raises AlertError."""
+    Urgent alerts are audit-logged. The caller commits. Raises AlertError."""
     now = now or utcnow()
     _validate(data, now)
     alert = Alert(author_id=author.id, state="scheduled", title="", body="", body_html="",
@@ -221,12 +220,12 @@ def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert
         record(author, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = None) -> Alert:
-    """Change a scheduled alert (until it goes). Commits. Raises AlertError when it has
+    """Change a scheduled alert (until it goes); the caller commits. Raises AlertError when it has
     gone or was cancelled."""
     now = now or utcnow()
     if not may_manage(user, alert):
@@ -241,13 +240,13 @@ def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = No
         record(user, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def cancel_alert(user, alert: Alert) -> None:
     """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
-    half-sent state. Commits. Raises AlertError if it has already gone, NotAllowed when
+    half-sent state. The caller commits. Raises AlertError if it has already gone, NotAllowed when
     ``user`` does not cover every ward of it."""
     if not may_manage(user, alert):
         raise NotAllowed("You can only cancel alerts whose every ward you cover.")
@@ -256,10 +255,9 @@ def cancel_alert(user, alert: Alert) -> None:
                               .values(state="cancelled", updated_at=utcnow())
                               .execution_options(synchronize_session=False)).rowcount
     if not done:
-        db.session.rollback()
         raise AlertError("This alert has already gone.")
     record(user, "alert.cancel", alert, alert.title)
-    db.session.commit()
+    db.session.flush()
     db.session.refresh(alert)
 
 
@@ -384,9 +382,25 @@ def answer_for(alert: Alert, user) -> AlertAnswer | None:
                                                        AlertAnswer.user_id == user.id))
 
 
+def in_audience(alert: Alert, user) -> bool:
+    """May ``user`` rate ``alert``? Only its audience: a resident it was sent to (a row in
+    the outbox for them), or one the alert's wards and category reach now."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.role != "resident":
+        return False
+    sent = exists().where(Delivery.user_id == user.id,
+                          Delivery.notification_id == Notification.id,
+                          Notification.source_type == "alert", Notification.source_id == alert.id)
+    if db.session.scalar(select(sent)):
+        return True
+    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
+    reached = residents_following(ward_ids, alert.category).subquery()
+    return db.session.scalar(select(exists().where(reached.c.user_id == user.id))) is True
+
+
 def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
     """Record a resident's "Was this useful?" answer: one row per resident (unique), a
-    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). Commits."""
+    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). The caller
+    commits."""
     now = utcnow()
     db.session.execute(insert_ignore(AlertAnswer.__table__).values(
         alert_id=alert.id, user_id=user.id, useful=useful, answered_at=now)
@@ -395,8 +409,9 @@ def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
                                                  AlertAnswer.user_id == user.id)
                        .values(useful=useful, answered_at=now)
                        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return answer_for(alert, user)
+    return db.session.scalar(select(AlertAnswer).where(
+        AlertAnswer.alert_id == alert.id, AlertAnswer.user_id == user.id)
+        .execution_options(populate_existing=True))
 
 
 # --------------------------------------------------------------------------- account hooks

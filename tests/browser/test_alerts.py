@@ -30,7 +30,7 @@ def test_live_preview_then_send(page, browser, base_url, app, sign_in, make_staf
     preview = page.locator("#audience-preview")
     expect(preview).to_contain_text("Choose")
     page.get_by_label("Title").fill("Witness appeal: Jermyn Street")
-    page.get_by_label("Message").fill("Did you see a collision on **Tuesday**?")
+    page.get_by_label("Message", exact=True).fill("Did you see a collision on **Tuesday**?")
     page.get_by_label("Incident updates and appeals for information").check()
     page.get_by_label("St James's (Westminster)").check()
     # htmx swapped in the counts, no page load.

@@ -54,6 +54,7 @@ PAGES: tuple[Page, ...] = (
     Page("settings-phone", "accounts.phone_settings", "/settings/phone", "resident"),
     Page("settings-phone-newcomer", "accounts.phone_settings", "/settings/phone", "newcomer"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
+    Page("export-page", "accounts.export_page", "/settings/export/page", "resident"),
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
     Page("officer-verify", "accounts.officer_verify", "/officer/login/verify", "verifying"),
@@ -66,6 +67,7 @@ PAGES: tuple[Page, ...] = (
     Page("ward-locate", "wards.locate", "/wards/locate?lat=51.4975&lon=-0.1357"),
     Page("ward-home", "wards.ward_home", f"/wards/{ST_JAMES}"),
     Page("ward-home-resident", "wards.ward_home", f"/wards/{ST_JAMES}", "resident"),
+    Page("ward-home-not-followed", "wards.ward_home", "/wards/E05013792", "resident"),
     Page("ward-posts", "posts.ward_posts", f"/wards/{ST_JAMES}/posts"),
     Page("ward-post", "posts.ward_post", f"/wards/{ST_JAMES}/posts/{{post}}"),
     # alerts
@@ -75,12 +77,25 @@ PAGES: tuple[Page, ...] = (
     Page("officer-alert", "alerts.officer_alert", "/officer/alerts/{alert}", "officer"),
     Page("officer-alert-new", "alerts.new_alert", "/officer/alerts/new", "officer"),
     Page("officer-alert-new-admin", "alerts.new_alert", "/officer/alerts/new", "admin"),
+    Page("officer-alert-updates", "incidents.officer_updates", "/officer/alerts/{alert}/updates",
+         "officer"),
+    Page("alert-reply", "incidents.reply", "/alerts/{alert}/reply", "resident"),
+    Page("incident-stop", "incidents.stop_following", "/incidents/stop/{unfollow_token}"),
+    Page("outcome-alert", "alerts.alert_page", "/alerts/{outcome_alert}"),
+    # rumours
+    Page("rumours", "rumours.ask", "/rumours", "resident"),
+    Page("rumour", "rumours.show", "/rumours/{rumour}"),
+    Page("ward-checked", "rumours.ward_checked", f"/wards/{ST_JAMES}/checked"),
+    Page("officer-rumour", "rumours.officer_check", "/officer/rumours/{rumour}", "officer"),
+    Page("officer-rumour-open", "rumours.officer_check", "/officer/rumours/{open_rumour}", "officer"),
     Page("officer-alert-edit", "alerts.edit_alert", "/officer/alerts/{scheduled_alert}/edit",
          "officer"),
     # meetings
     Page("meetings", "meetings.index", "/meetings", "resident"),
     Page("meeting", "meetings.show", "/meetings/{meeting}"),
     Page("meeting-resident", "meetings.show", "/meetings/{meeting}", "resident"),
+    Page("meeting-cancel-confirm", "meetings.confirm_cancel", "/meetings/{meeting}/cancel/confirm",
+         "resident"),
     Page("officer-meetings", "meetings.officer_index", "/officer/meetings", "officer"),
     Page("officer-meeting-new", "meetings.officer_new", "/officer/meetings/new", "officer"),
     Page("officer-meeting", "meetings.officer_show", "/officer/meetings/{meeting}", "officer"),
@@ -147,6 +162,15 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
+    ("update-errors", "officer", "/officer/alerts/{alert}/updates", {"body": ""}),
+    ("rumour-errors", "resident", "/rumours", {"text": "x" * 600}),
+    ("verdict-errors", "officer", "/officer/rumours/{open_rumour}", {"claim": ""}),
+    # The guard: an emergency-like message is held back with the 999 warning.
+    ("guard-new-conversation", "resident", "/messages",
+     {"subject": "Help", "body": "He has a knife, it is happening now"}),
+    ("guard-rumour", "resident", "/rumours", {"text": "I want to report a burglary"}),
+    ("guard-alert-reply", "resident", "/alerts/{alert}/reply",
+     {"body": "My car was broken into last night"}),
     ("ward-post-errors", "officer", "/officer/posts/new", {"title": ""}),
     ("priority-errors", "officer", f"/officer/wards/{ST_JAMES}/priorities", {"title": ""}),
     ("priority-edit-errors", "officer", "/officer/priorities/{priority}/edit", {"title": ""}),
@@ -254,6 +278,21 @@ def build_world(make_resident, make_staff) -> World:
     db.session.commit()
     message, _ = threads.add_message(conversation, officer, "Thanks, we will patrol there.")
     post = posts.create_ward_post(ward, officer, "Patrols this week", "We will be on foot.")
+    from webapp.incidents import services as incidents
+    from webapp.rumours import services as rumours
+    db.session.commit()
+    incidents.set_following(resident, alert, True)
+    incidents.add_update(officer, alert, incidents.UpdateInput(body="Two arrests were made."))
+    incidents.add_update(officer, alert, incidents.UpdateInput(
+        body="A man has been charged.", close="outcome", outcome_title="Man charged over phone snatches"))
+    outcome_alert = incidents.incident_for(alert).outcome_alert_id
+    incidents.answer_needs_reporting(officer, conversation, "crime")
+    checked = rumours.ask(resident, ward, "People say the station is closing")
+    open_rumour = rumours.ask(resident, ward, "Heard the park will be locked at night")
+    db.session.commit()
+    rumours.publish_verdict(officer, checked, "The station is closing", "false", "It stays open.")
+    rumours.publish_verdict(officer, checked, "The station is closing", "partly",
+                            "The front counter closes on Sundays; the station stays open.")
     record(admin, "team.update", officer.teams[0], "Wards changed")
     db.session.commit()
 
@@ -277,6 +316,8 @@ def build_world(make_resident, make_staff) -> World:
                "enrolling": enrolling, "verifying": verifying},
         values={"alert": alert.id, "scheduled_alert": scheduled.id, "meeting": meeting.id,
                 "conversation": conversation.id, "last_message": message.id + 1,
-                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "team": officer.teams[0].id,
+                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "outcome_alert": outcome_alert,
+                "rumour": checked.id, "open_rumour": open_rumour.id,
+                "unfollow_token": incidents.unfollow_token(resident.id, alert.id), "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
                 "unsubscribe_token": unsubscribe_token(resident)})

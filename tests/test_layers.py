@@ -134,9 +134,6 @@ def test_a_request_is_one_transaction(app, client, login, make_staff):
 #: Modules allowed past LIMIT, with the reason (one concern each).
 LONG_MODULES = {
     "webapp/delivery/worker.py": "one concern: claim, send and record a batch (with its lease)",
-    # Issue 11's, merged at the end of the layering work: ranking, priorities, rounds and
-    # who is told are still one module (to split like meetings/services.py).
-    "webapp/priorities/services.py": "not yet split (issue 11, merged last)",
 }
 LIMIT = 440
 

@@ -32,6 +32,7 @@ OPEN_TO_ANYONE = {
     "accounts.officer_password": "changes the caller's own password",
     "threads.admin_access": "an admin's own audited access step (refused to officers)",
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",
+    "incidents.stop_following": "an update email's Stop following link: carries its own signed token",
     "pwa.push_subscribe": "registers the caller's own device",
     "pwa.push_unsubscribe": "removes the caller's own device",
     "pwa.push_check": "checks the caller's own device",
@@ -39,6 +40,8 @@ OPEN_TO_ANYONE = {
     "alerts.preview": "counts an audience of the caller's own wards; changes nothing",
     "meetings.officer_new": "creates a meeting in the caller's own wards",
     "threads.officer_new_post": "posts to one of the caller's own wards",
+    "accounts.follow_ward": "the caller (a resident) follows a public ward",
+    "accounts.unfollow_ward": "the caller (a resident) stops following a ward",
 }
 
 
@@ -163,12 +166,14 @@ RESIDENT_OWN = {
     "meetings.cancel": "cancels the caller's own RSVP, if any",
     "meetings.add_concern": "adds the caller's own concern (refused unless going)",
     "meetings.delete_concern": "deletes the caller's own concern only",
-    "alerts.answer": "sent alerts are public; the answer is the caller's own",
+    "alerts.answer": "the answer is the caller's own (only the alert's audience may answer)",
     "pwa.remove_device": "removes the caller's own device only",
+    "pwa.answer_push_prompt": "the caller's own answer to the notifications prompt",
     "accounts.phone_add": "texts a code for the caller's own number",
     "accounts.phone_confirm": "confirms the caller's own number",
     "accounts.phone_categories": "the caller's own text categories",
     "accounts.phone_remove": "removes the caller's own number only",
+    "rumours.ask": "the caller's own rumour check, for one of their own wards",
 }
 
 

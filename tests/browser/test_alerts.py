@@ -34,11 +34,14 @@ def test_live_preview_then_send(page, browser, base_url, app, sign_in, make_staf
     page.get_by_label("Incident updates and appeals for information").check()
     page.get_by_label("St James's (Westminster)").check()
     # htmx swapped in the counts, no page load.
-    expect(preview).to_contain_text("Reaches 3 residents: 2 by email now, 1 in the daily digest")
+    expect(preview).to_contain_text("Reaches 3 residents:")
+    expect(preview).to_contain_text("2 by email now and 1 in their daily digest")
     page.get_by_label("Urgent: send at once").check()
-    expect(preview).to_contain_text("3 by email now, 0 in the daily digest")
+    expect(preview).to_contain_text("3 by email now and 0 in their daily digest")
     page.get_by_label("Urgent: send at once").uncheck()
-    page.get_by_role("button", name="Send or schedule").click()
+    page.get_by_role("button", name="Review before sending").click()
+    expect(page.locator("h1")).to_have_text("Check the alert before it goes")
+    page.get_by_role("button", name="Send now").click()
     expect(page.locator("h1")).to_have_text("Witness appeal: Jermyn Street")
     db.session.rollback()  # a fresh snapshot: the live server committed
     alert = db.session.scalar(select(Alert))

@@ -24,6 +24,7 @@ CONCERN_TEXT = "Quillfeather concern about the alley"
 BLOCK_REASON = "Quillfeather block reason: abusive"
 HIDE_REASON = "Quillfeather hide reason"
 USER_AGENT = "Quillfeather phone agent"
+RUMOUR_TEXT = "Quillfeather heard the station on our road is closing"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/quillfeather-device"
 PHONE = "+447700900461"  # a confirmed mobile (Ofcom drama range)
 PENDING_PHONE = "+447700900462"  # a number being confirmed
@@ -128,6 +129,21 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     answer_useful(sent, resident, True)
     db.session.commit()
 
+    # Incidents: an update on the sent alert, the resident following it, a "needs
+    # reporting" answer tagging their conversation. Rumours: what they heard, checked in
+    # public (the officer's wording names them: scrubbed at publication).
+    from webapp.incidents import services as incidents
+    from webapp.rumours import services as rumours
+    incidents.set_following(resident, sent, True)
+    incidents.add_update(officer, sent, incidents.UpdateInput(body="Update: the road has reopened."))
+    incidents.answer_needs_reporting(officer, conv, "crime")
+    rumour = rumours.ask(resident, resident.home_ward, RUMOUR_TEXT)
+    db.session.commit()
+    rumours.publish_verdict(officer, rumour, f"{RESIDENT_NAME} heard the station is closing",
+                            "false", "The station stays open.")
+    open_rumour = rumours.ask(resident, resident.home_ward, RUMOUR_TEXT + " too")
+    db.session.commit()
+
     post = posts.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
     db.session.commit()
 
@@ -155,7 +171,7 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
                  "conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
                  "meeting_id": meeting.id, "concern_id": concern.id, "rsvp_id": rsvp.id,
                  "alert_id": london.id, "own_alert_id": own_alert.id, "sent_alert_id": sent.id,
-                 "subscription_id": device.id, "delivery_id": delivery.id,
+                 "subscription_id": device.id, "rumour_id": open_rumour.id, "delivery_id": delivery.id,
                  "user_id": officer.id, "team_id": team.id, "post_id": post.id}
     return world
 

@@ -46,7 +46,8 @@ log = logging.getLogger("wardline.delivery")
 # "priority" (a ward priority answering a topic the resident named was set, acted on or
 # closed) and "priority_round" (an invitation to confirm one's top three) are news, not
 # time-bound: digest-choosers get them in the digest.
-DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post", "priority", "priority_round"})
+DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post", "priority", "priority_round",
+                              "alert_update", "rumour_check"})
 
 MAX_TITLE = 200
 MAX_BODY = 5000

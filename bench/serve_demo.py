@@ -35,35 +35,26 @@ def main(port: int, info_file: str) -> None:
         from webapp.core.cli import SEEDERS
         for path in SEEDERS:
             module_name, func_name = path.split(":")
-            try:
-                print(getattr(import_module(module_name), func_name)(), flush=True)
-            except Exception as exc:  # a seeder still being built must not stop the benchmark
-                db.session.rollback()
-                print(f"seeder {path} failed: {exc!r}", flush=True)
+            print(getattr(import_module(module_name), func_name)(), flush=True)
 
-        from webapp.accounts.models import User, UserCategory, UserWard
+        from webapp.accounts.models import SURVEY_DONE, User, UserCategory, UserWard
         from webapp.platform.timeutil import utcnow
         ward = get_ward("E05013806")
         user = User(email="bench.resident@example.org", display_name="Bench Resident",
                     role="resident", confirmed_at=utcnow(), survey_completed_at=utcnow(),
-                    survey_step=4)
+                    survey_step=SURVEY_DONE)
         user.wards.append(UserWard(ward=ward, is_home=True, position=0))
         for cat in ("prevention", "events", "appeals", "outcomes"):
             user.categories.append(UserCategory(category=cat))
         db.session.add(user)
         db.session.commit()
-        conversation_url = None
-        try:
-            from webapp.threads import services as threads
-            conv = threads.start_conversation(
-                user, ward, "Bikes on the canal path",
-                "Residents have noticed e-bikes going fast on the canal towpath near the lock, "
-                "especially in the evenings. Could the team look at it?")
-            db.session.commit()
-            conversation_url = f"/messages/{conv.id}"
-        except Exception as exc:  # threads not built yet: benchmark the ward home only
-            db.session.rollback()
-            print(f"no conversation: {exc!r}", flush=True)
+        from webapp.threads import services as threads
+        conv = threads.start_conversation(
+            user, ward, "Bikes on the canal path",
+            "Residents have noticed e-bikes going fast on the canal towpath near the lock, "
+            "especially in the evenings. Could the team look at it?")
+        db.session.commit()
+        conversation_url = f"/messages/{conv.id}"
         cookie = app.session_interface.get_signing_serializer(app).dumps(
             {"_user_id": user.get_id(), "_fresh": True})
         info = {"base_url": f"http://127.0.0.1:{port}", "cookie": f"session={cookie}",

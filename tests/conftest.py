@@ -199,6 +199,7 @@ def _app(database_url, smtp_server, tmp_path_factory):
         MAIL_WRITE_FILES = False
         RATELIMIT_STORAGE_URI = "memory://"
         PUSH_ALLOW_LOOPBACK_FOR_TESTS = True  # the loopback push service (push_service)
+        PWA_TEST_HOOKS = True  # window.wardlinePWA.messages for the browser tests
 
     app = create_app(TestConfig)
     app.test_client_class = CSRFClient
@@ -270,7 +271,7 @@ def htmx_headers():
 @pytest.fixture
 def make_resident(app):
     """Create a confirmed resident who completed the survey: ``make_resident(ward="E05…")``."""
-    from webapp.accounts.models import Concern, User, UserCategory, UserWard
+    from webapp.accounts.models import SURVEY_DONE, Concern, User, UserCategory, UserWard
     from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
 
@@ -284,7 +285,7 @@ def make_resident(app):
                     display_name=name or f"Resident {n}", role="resident",
                     confirmed_at=utcnow(), email_frequency=email_frequency,
                     survey_completed_at=utcnow() if completed else None,
-                    survey_step=4 if completed else 1)
+                    survey_step=SURVEY_DONE if completed else 1)
         db.session.add(user)
         home = get_ward(ward)
         user.wards.append(UserWard(ward=home, is_home=True, position=0))

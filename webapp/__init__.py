@@ -9,7 +9,7 @@ import logging
 import os
 from importlib import import_module
 
-from flask import Flask, Request, has_request_context, render_template, request
+from flask import Flask, Request, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
 
@@ -81,12 +81,12 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    if not app.config.get("SECRET_KEY"):
+    if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
-    if not app.config.get("TOTP_ENCRYPTION_KEY"):
+    if not app.config["TOTP_ENCRYPTION_KEY"]:
         app.config["TOTP_ENCRYPTION_KEY"] = load_or_create_secret(app.instance_path, "totp_key",
                                                                   new_key)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
         app.config["SQLALCHEMY_DATABASE_URI"] = \
             "sqlite:///" + os.path.join(app.instance_path, "wardline.sqlite")
     _normalise_database_url(app)
@@ -124,7 +124,7 @@ def _trust_proxies(app: Flask) -> None:
     the X-Forwarded-For/-Proto headers they add (werkzeug's ProxyFix, which reads only the
     values those proxies appended). Without the setting the headers are ignored: anyone can
     send them, and rate limits would key on whatever a client claims."""
-    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
@@ -132,7 +132,7 @@ def _trust_proxies(app: Flask) -> None:
 def _refuse_oversized_body():
     """413 for a declared body over ``MAX_CONTENT_LENGTH`` on every route, whether or not
     the view reads it (an undeclared, chunked body is cut off by Werkzeug when read)."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
     if limit and (request.content_length or 0) > limit:
         abort(413)
 
@@ -185,10 +185,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        return {"asset_url": asset_url,
-                # Emails are rendered by workers, outside any request.
-                "is_htmx_request": has_request_context()
-                and request.headers.get("HX-Request") == "true"}
+        return {"asset_url": asset_url}
 
 
 def _register_error_pages(app: Flask) -> None:
@@ -221,7 +218,7 @@ def _register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(413)
     def _too_large(error):
-        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        limit = app.config["MAX_CONTENT_LENGTH"] or 0
         message = (f"What you sent is larger than we accept ({limit // 1024} KB at most). "
                    "Shorten the text and send it again.")
         if request.is_json or request.accept_mimetypes.best == "application/json":

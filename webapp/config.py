@@ -63,7 +63,6 @@ class Config:
 
     # Web push (VAPID). Keys come from the environment or are generated into instance/.
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
-    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
     VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:neighbourhoods@wardline.example")
     # Push endpoints are contacted only on these push services' domains (host suffixes,
     # comma-separated) and ports; see webapp/delivery/endpoints.py.
@@ -73,10 +72,17 @@ class Config:
     PUSH_ENDPOINT_PORTS = os.environ.get("PUSH_ENDPOINT_PORTS", "443")
     # Test suites and benchmarks only: also accept http(s)://127.0.0.1 / localhost endpoints.
     PUSH_ALLOW_LOOPBACK_FOR_TESTS = _bool("PUSH_ALLOW_LOOPBACK_FOR_TESTS", default=False)
+    # Test suites only: the pages and the service worker tell the browser tests what happened
+    # (window.wardlinePWA.messages; static/js/pwa-test-hooks.js). Never in production.
+    PWA_TEST_HOOKS = _bool("PWA_TEST_HOOKS", default=False)
     PUSH_MAX_DEVICES = int(os.environ.get("PUSH_MAX_DEVICES", "10"))  # oldest replaced
     PUSH_TIMEOUT = float(os.environ.get("PUSH_TIMEOUT", "10"))  # seconds per request
     # Seconds a batch waits for its push requests; the rest are retried later.
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
+    # Push messages one worker loop keeps in flight (`flask deliver --concurrency` overrides).
+    PUSH_CONCURRENCY = int(os.environ.get("PUSH_CONCURRENCY", "8"))
+    # Seconds a push service keeps a message for an offline device (the TTL header).
+    PUSH_TTL = int(os.environ.get("PUSH_TTL", str(24 * 60 * 60)))
 
     # GOV.UK Notify (text messages; email too when NOTIFY_EMAIL_TEMPLATE_ID is set). The API
     # key is "<key name>-<service id>-<secret>"; without it texts are only logged (development).
@@ -107,6 +113,8 @@ class Config:
     # when this many deliveries are waiting to be retried after a failure.
     OUTBOX_STUCK_MINUTES = float(os.environ.get("OUTBOX_STUCK_MINUTES", "10"))
     OUTBOX_STUCK_RETRYING = int(os.environ.get("OUTBOX_STUCK_RETRYING", "20"))
+    # The daily digest email goes once the London time has passed this hour.
+    DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "7"))
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]
@@ -135,6 +143,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 90  # residents stay signed in on their phone
     WTF_CSRF_TIME_LIMIT = None  # tied to the session; a long-open form must still submit
+    WTF_CSRF_FIELD_NAME = "csrf_token"  # Flask-WTF's name, read by webapp/caching.py too
 
     # The largest request body accepted (bytes); bigger ones get a 413 page before parsing.
     # The biggest form (an alert or a meeting) is a few KB; push subscriptions under 1 KB.
@@ -153,6 +162,11 @@ class Config:
     STATS_MIN_COUNT = int(os.environ.get("STATS_MIN_COUNT", "5"))
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
+    # Sign-up and sign-in link requests (Flask-Limiter syntax), per address and per IP.
+    SIGNIN_LIMIT_PER_EMAIL = os.environ.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour")
+    SIGNIN_LIMIT_PER_IP = os.environ.get("SIGNIN_LIMIT_PER_IP", "20/hour")
+    # How often an open conversation asks for new messages (seconds).
+    THREADS_POLL_SECONDS = int(os.environ.get("THREADS_POLL_SECONDS", "10"))
 
     # Staff sign-in (officers and admins). Sessions end after this much idle time, and
     # after this long in all, whatever the activity (seconds).
@@ -171,5 +185,4 @@ class Config:
     # Fernet key(s) for TOTP secrets at rest, comma-separated (the first encrypts). None:
     # generated into instance/totp_key on first run.
     TOTP_ENCRYPTION_KEY = os.environ.get("TOTP_ENCRYPTION_KEY")
-    TIMEZONE = "Europe/London"
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "wardline-demo")

@@ -3,7 +3,7 @@
  * sync. Version {{ version }} is the hash of every static file: a change makes a new worker,
  * which waits until the page asks it to take over ("Update available: reload"). */
 "use strict";
-importScripts({{ idb_js|tojson }}, {{ outbox_js|tojson }});
+importScripts({{ idb_js|tojson }}, {{ reply_queue_js|tojson }});
 
 const VERSION = {{ version|tojson }};
 const SHELL = "wardline-shell-" + VERSION;   // app shell, replaced with each version
@@ -13,9 +13,10 @@ const PRECACHE = {{ precache|tojson }};
 const OFFLINE_HEADER = {{ offline_header|tojson }};
 const ICON = {{ icon|tojson }};
 const BADGE = {{ badge|tojson }};
-// Pages that may be kept (the server must also say so with OFFLINE_HEADER).
-const KEEP = /^\/(wards\/[^/]+|alerts(\/.*)?|messages(\/.*)?|meetings(\/.*)?)$/;
-const NEVER = /^\/(officer|admin|staff|settings|account|login|signup|logout|survey|push)(\/|$)/;
+// Pages that may be kept (the server must also say so with OFFLINE_HEADER), and pages never
+// kept: the patterns of webapp.pwa.services, rendered here.
+const KEEP = new RegExp({{ keep_pattern|tojson }});
+const NEVER = new RegExp({{ never_pattern|tojson }});
 
 self.addEventListener("install", (event) => {
   // No skipWaiting here: an update waits for the page's "reload" button.
@@ -55,7 +56,7 @@ async function savedCopy(request, path) {
     if (keys.length) hit = await cache.match(keys[keys.length - 1]);
   }
   if (!hit) return null;
-  // Mark the page so pwa.js shows "Offline: saved copy from HH:MM".
+  // Mark the page so pwa-register.js shows "Offline: saved copy from HH:MM".
   const savedAt = hit.headers.get("X-Wardline-Saved-At") || "";
   const html = (await hit.text()).replace("<body", '<body data-saved-copy="' + savedAt + '"');
   // Keep the page's own headers (its Content-Security-Policy above all); the body changed.
@@ -124,7 +125,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(navigate(event, url.pathname));
   } else if (request.headers.get("HX-Request")) {
     // htmx does not swap on a network error: answer with a small offline fragment,
-    // marked so pwa.js can keep polls from swapping it over a saved page.
+    // marked so pwa-register.js can keep polls from swapping it over a saved page.
     event.respondWith(fetch(request).catch(async () => {
       const hit = await caches.match("/offline?fragment=1", {cacheName: SHELL});
       if (!hit) return Response.error();
@@ -136,16 +137,25 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-// ------------------------------------------------------------------ offline messages
-self.addEventListener("sync", (event) => {
-  if (event.tag === "wardline-outbox") event.waitUntil(WardlineOutbox.flush(broadcast));
-});
-
-// ------------------------------------------------------------------ push
+// ------------------------------------------------------------------ reply queue
 async function broadcast(message) {
   const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
   for (const client of windows) client.postMessage(message);
 }
+{% if test_hooks %}
+// Test suites only (PWA_TEST_HOOKS): tell open pages what happened, for the browser tests.
+const tellTests = broadcast;
+{% else %}
+const tellTests = async () => {};
+{% endif %}
+self.addEventListener("sync", (event) => {
+  // "wardline-outbox": a sync registered before the queue's rename.
+  if (event.tag === WardlineReplyQueue.SYNC_TAG || event.tag === "wardline-outbox") {
+    event.waitUntil(WardlineReplyQueue.flush(broadcast));
+  }
+});
+
+// ------------------------------------------------------------------ push
 
 self.addEventListener("push", (event) => {
   let data = {};
@@ -161,7 +171,7 @@ self.addEventListener("push", (event) => {
         body: data.body || "", tag: data.tag || url, renotify: Boolean(data.tag),
         icon: ICON, badge: BADGE, data: {url}, lang: "en-GB"});
     } catch (err) { error = String(err); }
-    await broadcast({type: "push", title, tag: data.tag || url, url, error});
+    await tellTests({type: "push", title, tag: data.tag || url, url, error});
   })());
 });
 
@@ -169,12 +179,12 @@ self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const url = new URL((event.notification.data || {}).url || "/", self.location.origin).href;
   event.waitUntil((async () => {
-    await broadcast({type: "notificationclick", url});
+    await tellTests({type: "notificationclick", url});
     const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
     const open = windows.find((client) => client.url === url);
     try {
       if (open) await open.focus(); else await self.clients.openWindow(url);
-    } catch (err) { await broadcast({type: "notificationclick-refused", url, error: String(err)}); }
+    } catch (err) { await tellTests({type: "notificationclick-refused", url, error: String(err)}); }
   })());
 });
 
@@ -189,11 +199,11 @@ self.addEventListener("pushsubscriptionchange", (event) => {
       if (!key) key = (await (await fetch("/push/key")).json()).publicKey;
       fresh = await self.registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key});
     }
-    const csrf = await WardlineOutbox.csrfToken();
+    const csrf = await WardlineReplyQueue.csrfToken();
     const body = Object.assign(fresh.toJSON(), {oldEndpoint: old ? old.endpoint : null});
     await fetch("/push/subscriptions", {method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrf || ""},
       body: JSON.stringify(body)});
-    await broadcast({type: "pushsubscriptionchange", endpoint: fresh.endpoint});
+    await tellTests({type: "pushsubscriptionchange", endpoint: fresh.endpoint});
   })());
 });

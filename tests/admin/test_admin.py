@@ -18,6 +18,7 @@ ST_JAMES = "E05013806"
 BRIXTON = "E05014095"
 
 
+
 def test_admin_creates_officer_with_one_time_password(client, login, make_staff):
     admin = make_staff("admin")
     team = Team(name="St James's SNT", wards=[get_ward(ST_JAMES)])

@@ -20,7 +20,7 @@ WARD = "E05013806"
 
 def test_officer_sets_a_priority_and_the_resident_is_told_by_push(
         page, context, browser, base_url, app, sign_in, make_resident, make_staff, push_service):
-    from webapp.delivery.services import vapid_public_key
+    from webapp.delivery.subscriptions import vapid_public_key
     from webapp.delivery.worker import deliver_due
     from webapp.priorities.models import Priority
     from webapp.platform.timeutil import to_london, utcnow

@@ -22,9 +22,9 @@ def _csp_errors(page):
 
 @pytest.fixture
 def fast_polling(app):
-    app.config["THREADS_POLL_SECONDS"] = 1
+    before, app.config["THREADS_POLL_SECONDS"] = app.config["THREADS_POLL_SECONDS"], 1
     yield
-    app.config.pop("THREADS_POLL_SECONDS", None)
+    app.config["THREADS_POLL_SECONDS"] = before
 
 
 def test_send_appends_without_reload_and_reply_arrives_by_polling(

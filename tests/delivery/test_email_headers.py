@@ -104,7 +104,7 @@ def test_every_email_is_dkim_signed_over_the_one_click_headers(app, mail, mail_f
 
 
 def test_dkim_key_from_the_environment_setting(app, mail, mail_from, dkim_key):
-    path = app.config.pop("DKIM_PRIVATE_KEY_PATH")
+    path, app.config["DKIM_PRIVATE_KEY_PATH"] = app.config["DKIM_PRIVATE_KEY_PATH"], None
     with open(path, "rb") as handle:
         app.config["DKIM_PRIVATE_KEY"] = handle.read().decode()
     try:

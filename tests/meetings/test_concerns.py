@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from webapp.accounts.concerns import concern_counts
 from webapp.accounts.models import Concern
 from webapp.extensions import db
 from webapp.meetings import services
@@ -66,7 +67,7 @@ def test_who_may_give_concerns(client, login, make_resident, make_meeting):
     rows = {c.user_id: c for c in _concerns(meeting.id)}
     assert set(rows) == {outsider_going.id, follower.id}
     # Neither lives in the meeting's ward: their concerns count for the meeting's ward.
-    assert rows[outsider_going.id].ward_id == meeting.first_ward.id
+    assert rows[outsider_going.id].ward_id == meeting.wards[0].id
 
 
 def test_concerns_close_when_the_meeting_ends(client, login, make_resident, make_meeting):
@@ -115,7 +116,7 @@ def test_officers_see_concerns_counted_by_topic_and_mark_answered(client, login,
     assert page.index("Phone theft and robbery") < page.index("Antisocial behaviour")
     assert "<td>Phone theft and robbery</td><td>3</td>" in page
     assert "Noisy scooters at night" in page
-    counts = services.concern_counts(meeting)
+    counts = concern_counts(source=("meeting", meeting.id))
     assert counts[0] == ("phone_theft", "Phone theft and robbery", 3)
     concern = next(c for c in _concerns(meeting.id) if c.topic == "asb")
     response = client.post(f"/officer/meetings/{meeting.id}/concerns/{concern.id}/answered",
@@ -133,5 +134,5 @@ def test_meeting_concerns_count_towards_the_wards_chart(app, make_resident, make
     residents = [make_resident() for _ in range(5)]
     for resident in residents:
         services.add_concern(meeting.id, resident.id, "ebikes", "")
-    rows = list(db.session.scalars(select(Concern).where(Concern.ward_id == meeting.first_ward.id)))
+    rows = list(db.session.scalars(select(Concern).where(Concern.ward_id == meeting.wards[0].id)))
     assert len(rows) == 5 and {c.source for c in rows} == {"meeting"}

@@ -208,7 +208,7 @@ def test_summary_goes_to_attendees_and_the_ward(client, login, make_resident, ma
     assert len(_audit("meeting.summary")) == 1
     from webapp.posts import WardPost
     posts = list(db.session.scalars(select(WardPost)))
-    assert [(p.ward_id, p.kind, p.body) for p in posts] == [(meeting.first_ward.id, "meeting_summary", text)]
+    assert [(p.ward_id, p.kind, p.body) for p in posts] == [(meeting.wards[0].id, "meeting_summary", text)]
     login(client, going)
     assert b"patrol there on Friday evenings" in client.get(f"/meetings/{meeting.id}").data
     again = client.post(f"/officer/meetings/{meeting.id}/summary", data={"summary": "again"})

@@ -57,7 +57,8 @@ def test_base_page_links_manifest_icon_and_pwa_script(client):
     html = client.get("/").get_data(as_text=True)
     assert 'rel="manifest" href="/manifest.webmanifest"' in html
     assert 'rel="apple-touch-icon"' in html
-    assert "/static/js/pwa.js?v=" in html
+    for name in ("pwa-register", "pwa-push", "reply-queue", "pwa-reply-queue"):
+        assert f"/static/js/{name}.js?v=" in html
 
 
 @pytest.mark.parametrize("path, keep", [

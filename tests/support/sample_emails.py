@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 
 from flask import current_app
 
-from webapp.accounts.models import User, UserCategory, UserWard
+from webapp.accounts.models import SURVEY_DONE, User, UserCategory, UserWard
 from webapp.accounts.services import send_no_account_email, send_signin_email
 from webapp.delivery import Event, notify
 from webapp.delivery.digest import send_digests
@@ -49,7 +49,7 @@ def _user(email: str, name: str, role: str = "resident", frequency: str = "immed
     user = User(email=email, display_name=name, role=role, confirmed_at=utcnow(),
                 email_frequency=frequency, rank="PC" if role == "officer" else None,
                 survey_completed_at=utcnow() if role == "resident" else None,
-                survey_step=4 if role == "resident" else 1)
+                survey_step=SURVEY_DONE if role == "resident" else 1)
     db.session.add(user)
     if role == "resident":
         user.wards.append(UserWard(ward=get_ward(WARD), is_home=True, position=0))

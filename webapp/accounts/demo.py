@@ -11,7 +11,7 @@ import random
 from flask import current_app
 from sqlalchemy import select
 
-from webapp.accounts.models import Concern, User, UserCategory, UserWard
+from webapp.accounts.models import SURVEY_DONE, Concern, User, UserCategory, UserWard
 from webapp.accounts.passwords import hash_password
 from webapp.extensions import db
 from webapp.platform.taxonomy import CATEGORIES, CONCERN_TOPICS
@@ -60,7 +60,7 @@ def _resident(email: str, name: str, home: str, extras: tuple[str, ...], topics:
         return user, False
     now = utcnow()
     user = User(email=email, display_name=name, role="resident", confirmed_at=now,
-                email_frequency=frequency, survey_step=4, survey_completed_at=now)
+                email_frequency=frequency, survey_step=SURVEY_DONE, survey_completed_at=now)
     ward = get_ward(home)
     user.wards.append(UserWard(ward=ward, is_home=True, position=0))
     for position, code in enumerate(extras, start=1):

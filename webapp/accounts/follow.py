@@ -43,8 +43,6 @@ def _ward_or_404(code: str):
     ward = get_ward(code)
     if ward is None:
         abort(404)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     return ward
 
 

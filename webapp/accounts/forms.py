@@ -32,7 +32,7 @@ class EmailForm(Form):
 
     def validate_email(self, field):
         try:
-            field.data = services.normalise_email(field.data)
+            field.data = services.validate_email_address(field.data)
         except services.AnswerError as exc:
             raise ValidationError(exc.message) from exc
 

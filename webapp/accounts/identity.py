@@ -5,13 +5,12 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
-from webapp.accounts.models import User
+from webapp.accounts.models import EMAIL_MAX, User, normalise_email
 from webapp.extensions import db
 import unicodedata
 
 
 DISPLAY_NAME_MAX = 60
-EMAIL_MAX = 254
 
 
 class AnswerError(ValueError):
@@ -24,16 +23,17 @@ class AnswerError(ValueError):
 
 
 # --------------------------------------------------------------------------- email addresses
-def normalise_email(raw: str | None) -> str:
-    """Return ``raw`` stripped and lower-cased if it is a valid address.
+def validate_email_address(raw: str | None) -> str:
+    """Return ``raw`` normalised (:func:`~webapp.accounts.models.normalise_email`) if it is a
+    valid address.
 
     Raises :class:`AnswerError` (field ``email``) when it is empty, too long or not an email
     address. No DNS lookups: deliverability is proven by the link in the email.
     """
-    value = (raw or "").strip().lower()
+    value = normalise_email(raw)
     if not value:
         raise AnswerError("email", "Enter your email address.")
-    if len(value) > EMAIL_MAX:
+    if len((raw or "").strip()) > EMAIL_MAX:
         raise AnswerError("email", f"An email address has at most {EMAIL_MAX} characters.")
     try:
         valid = validate_email(value, check_deliverability=False)

@@ -1,6 +1,6 @@
 """Officers' and admins' second factor.
 
-TOTP (pyotp) with a QR code for enrolment (segno, as inline SVG markup that the strict CSP
+TOTP (pyotp) with a QR code for enrolment (:func:`webapp.platform.qr.qr_svg`, inline SVG that the strict CSP
 allows) and ten single-use backup codes kept only as hashes. The password comes first
 (:mod:`webapp.accounts.staff_auth`); failed attempts at either are throttled per account
 and source by :mod:`webapp.accounts.throttle`."""
@@ -11,7 +11,6 @@ import secrets
 from datetime import datetime, timezone
 
 import pyotp
-import segno
 from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,14 +66,6 @@ def new_totp_secret() -> str:
 
 def provisioning_uri(user, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-
-
-def qr_svg(uri: str) -> str:
-    """The QR code of ``uri`` as inline ``<svg>`` markup (no script, no style attribute)."""
-    # omitsize: a viewBox instead of a fixed size, so CSS can scale it on small screens.
-    return segno.make(uri, error="m").svg_inline(scale=5, omitsize=True, border=4,
-                                                 title="QR code for your authenticator app",
-                                                 dark="#000", light="#fff")
 
 
 def _normalise_code(code: str) -> str:

@@ -11,11 +11,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.crypto import EncryptedString
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
+# The survey has SURVEY_STEPS steps; users.survey_step is the next one, SURVEY_DONE after the last.
+SURVEY_STEPS = 3
+SURVEY_DONE = SURVEY_STEPS + 1
 OFFICER_RANKS = {"PC": "PC", "PCSO": "PCSO", "Sergeant": "Sergeant", "Inspector": "Inspector",
                  "Staff": "Police staff"}
+
+
+EMAIL_MAX = 254  # RFC 5321's limit on a whole address
+
+
+def normalise_email(raw: str | None) -> str:
+    """An address as stored in ``users.email`` and looked up: stripped, lower case, at most
+    EMAIL_MAX characters. The one normaliser (sign-up validates with it, sign-in, staff
+    look-ups, throttles and rate limits key on it)."""
+    return (raw or "").strip().lower()[:EMAIL_MAX]
 
 
 def _new_respondent_key() -> str:
@@ -30,9 +44,10 @@ class User(UserMixin, db.Model):
     """
 
     __tablename__ = "users"
+    __table_args__ = (one_of("role", ROLES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)  # normalised, lower case
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)  # see normalise_email
     display_name: Mapped[str] = mapped_column(String(60), default="")
     role: Mapped[str] = mapped_column(String(16), default="resident", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

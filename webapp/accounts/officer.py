@@ -24,6 +24,7 @@ from webapp.accounts import bp, mfa, sessions, staff_auth, throttle
 from webapp.accounts.officer_forms import OfficerLoginForm, PasswordChangeForm, TotpForm
 from webapp.platform.audit import record
 from webapp.extensions import db, limiter
+from webapp.platform.qr import qr_svg
 from webapp.platform.security import no_store, officer_required, safe_next
 from webapp.platform.timeutil import utcnow
 from webapp.accounts.models import User
@@ -199,7 +200,7 @@ def officer_enrol():
     uri = mfa.provisioning_uri(user, user.totp_secret)
     status = 422 if (form.errors or error) else 200
     response = make_response(render_template(
-        "accounts/officer_enrol.html", form=form, error=error, qr_svg=mfa.qr_svg(uri),
+        "accounts/officer_enrol.html", form=form, error=error, qr_svg=qr_svg(uri, "QR code for your authenticator app"),
         secret=user.totp_secret, otpauth_uri=uri), status)
     return no_store(response)
 

@@ -163,7 +163,7 @@ def start_confirmation(user, raw_phone: str | None, now: datetime | None = None)
     """
     now = now or utcnow()
     phone = normalise_mobile(raw_phone)
-    limit = int(current_app.config.get("SMS_CODES_PER_HOUR", 3))
+    limit = int(current_app.config["SMS_CODES_PER_HOUR"])
     since = now - timedelta(hours=1)
     recent = db.session.scalar(select(func.count()).select_from(PhoneCode).where(
         PhoneCode.created_at > since,
@@ -175,7 +175,7 @@ def start_confirmation(user, raw_phone: str | None, now: datetime | None = None)
     db.session.execute(PhoneCode.__table__.update().where(
         PhoneCode.user_id == user.id, PhoneCode.used_at.is_(None)).values(used_at=now))
     code = f"{secrets.randbelow(10 ** CODE_LENGTH):0{CODE_LENGTH}d}"
-    minutes = int(current_app.config.get("SMS_CODE_MINUTES", 10))
+    minutes = int(current_app.config["SMS_CODE_MINUTES"])
     row = PhoneCode(user_id=user.id, phone=phone, code_hash=_hash(code), created_at=now,
                     expires_at=now + timedelta(minutes=minutes), attempts=0)
     db.session.add(row)
@@ -205,7 +205,7 @@ def confirm_code(user, raw_code: str | None, now: datetime | None = None) -> Sms
                                  "we will text you a code.")
     if latest.expires_at <= now:
         raise PhoneError("code", "That code has expired. Codes last "
-                                 f"{current_app.config.get('SMS_CODE_MINUTES', 10)} minutes: "
+                                 f"{current_app.config['SMS_CODE_MINUTES']} minutes: "
                                  "send a new code.")
     if latest.attempts >= _max_attempts():
         raise PhoneError("code", "Too many wrong codes. Send a new code and try again.")
@@ -234,7 +234,7 @@ def confirm_code(user, raw_code: str | None, now: datetime | None = None) -> Sms
 
 
 def _max_attempts() -> int:
-    return int(current_app.config.get("SMS_CODE_ATTEMPTS", 5))
+    return int(current_app.config["SMS_CODE_ATTEMPTS"])
 
 
 def set_sms_categories(user, categories: Iterable[str]) -> None:
@@ -301,12 +301,6 @@ def texted(user_id_column, category: str, urgent: bool):
     chose = exists().where(SmsCategory.user_id == user_id_column,
                            SmsCategory.category == category)
     return and_(active, chose)
-
-
-def active_phone(user_id: int) -> str | None:
-    """The number to text ``user_id`` at now (None: removed, or stopped)."""
-    return db.session.scalar(select(SmsNumber.phone).where(SmsNumber.user_id == user_id,
-                                                           SmsNumber.stopped_at.is_(None)))
 
 
 # --------------------------------------------------------------------------- account data

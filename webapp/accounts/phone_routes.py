@@ -13,7 +13,7 @@ from webapp.accounts import bp, phone
 from webapp.accounts.phone_forms import CodeForm, PhoneForm, SmsCategoriesForm
 from webapp.extensions import db
 from webapp.platform.forms import EmptyForm
-from webapp.platform.htmx import is_htmx, render
+from webapp.platform.htmx import is_htmx, render, render_fragment
 from webapp.platform.security import resident_required
 
 log = logging.getLogger("wardline.accounts")
@@ -37,8 +37,8 @@ def _context(**extra) -> dict:
 def _answer(*, status: int = 200, message: str | None = None, **extra):
     """The fragment for htmx; else the page (mistakes, 422) or a redirect to it (done)."""
     if is_htmx():
-        return render("accounts/_phone.html", "accounts/_phone.html", status=status,
-                      **_context(message=message, **extra))
+        return render_fragment("accounts/_phone.html", status=status,
+                               **_context(message=message, **extra))
     if status < 400:
         if message:
             flash(message, "success")

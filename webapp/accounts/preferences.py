@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, select, update
 
-from webapp.accounts.models import Concern, User, UserCategory, UserWard
+from webapp.accounts.models import SURVEY_STEPS, Concern, User, UserCategory, UserWard
 from webapp.extensions import db
 from webapp.platform.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS, MAX_EXTRA_WARDS)
@@ -15,8 +15,6 @@ from webapp.wards.models import Ward
 from webapp.wards.services import get_ward
 
 from webapp.accounts.identity import AnswerError, clean_display_name
-SURVEY_STEPS = 3
-SURVEY_DONE = SURVEY_STEPS + 1
 
 
 # --------------------------------------------------------------------------- wards

@@ -21,7 +21,7 @@ from webapp.accounts.identity import (
     find_user_by_email,
     impersonates_police,
     name_key,
-    normalise_email,
+    validate_email_address,
 )
 from webapp.accounts.signin import (
     SIGNIN_PURPOSE,
@@ -34,9 +34,8 @@ from webapp.accounts.signin import (
     send_signin_email,
     signin_token,
 )
+from webapp.accounts.models import SURVEY_DONE, SURVEY_STEPS
 from webapp.accounts.preferences import (
-    SURVEY_DONE,
-    SURVEY_STEPS,
     add_extra_ward,
     advance_survey,
     choose_ward,
@@ -65,7 +64,7 @@ __all__ = [
     'find_user_by_email',
     'impersonates_police',
     'name_key',
-    'normalise_email',
+    'validate_email_address',
     'SIGNIN_PURPOSE',
     'absolute_url',
     'check_signin_token',

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required, logout_user
 
 from webapp.platform.forms import EmptyForm
 from webapp.accounts import bp, services, sessions
+from webapp.accounts.models import normalise_email
 from webapp.accounts.forms import (LoginForm, SignupForm)
 from webapp.extensions import db, limiter
 from webapp.platform.htmx import hx_redirect, is_htmx, render
@@ -25,7 +26,7 @@ log = logging.getLogger("wardline.accounts")
 def _email_key() -> str:
     """Rate-limit key for sign-in requests: the address asked for, normalised loosely
     (even an invalid one), so one inbox cannot be flooded whichever form is used."""
-    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+    return "email:" + normalise_email(request.form.get("email"))
 
 
 def _too_many(_limit):
@@ -39,10 +40,10 @@ def _too_many(_limit):
 
 
 per_email_limit = limiter.shared_limit(
-    lambda: current_app.config.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour"), scope="signin-email",
+    lambda: current_app.config["SIGNIN_LIMIT_PER_EMAIL"], scope="signin-email",
     key_func=_email_key, methods=["POST"], on_breach=_too_many)
 per_ip_limit = limiter.shared_limit(
-    lambda: current_app.config.get("SIGNIN_LIMIT_PER_IP", "20/hour"), scope="signin-ip",
+    lambda: current_app.config["SIGNIN_LIMIT_PER_IP"], scope="signin-ip",
     methods=["POST"], on_breach=_too_many)
 
 

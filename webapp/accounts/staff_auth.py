@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
-from webapp.accounts.models import User
+from webapp.accounts.models import User, normalise_email
 from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
 from webapp.platform.audit import record
 
@@ -47,7 +47,7 @@ def check_password(email: str, password: str, now: datetime | None = None) -> Pa
 
 def find_staff(email: str | None):
     """The officer or admin with a password whose address is ``email``, or None."""
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_staff or not user.password_hash:
         return None
     return user

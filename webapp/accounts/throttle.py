@@ -26,6 +26,7 @@ from flask import current_app
 from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from webapp.accounts.models import normalise_email
 from webapp.extensions import db
 from webapp.platform.audit import record
 from webapp.platform.db import insert_ignore
@@ -75,7 +76,7 @@ def _keyed(kind: str, value: str) -> str:
 
 
 def account_key(email: str | None) -> str:
-    return _keyed("account", (email or "").strip().lower()[:254])
+    return _keyed("account", normalise_email(email))
 
 
 # --------------------------------------------------------------------------- sources

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.accounts.models import User
+from webapp.accounts.models import User, normalise_email
 from webapp.admin import services
 
 officers_cli = AppGroup("officers", help="Create and manage officer and admin accounts.")
@@ -60,7 +60,7 @@ def create_officer_command(email, name, rank, shoulder, admin, team_names, promp
 @click.option("--email", required=True)
 def reset_2fa_command(email):
     """Forget an officer's authenticator (lost phone); they enrol again at next sign-in."""
-    user = db.session.scalar(select(User).where(User.email == services.normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_staff:
         _fail("No officer or admin with that email.")
     services.reset_second_factor(None, user)
@@ -91,7 +91,7 @@ def add_officer_command(team_name, email):
     team = services.get_team_by_name(team_name)
     if team is None:
         _fail(f"No team called {team_name!r}.")
-    user = db.session.scalar(select(User).where(User.email == services.normalise_email(email)))
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or user.role != "officer":
         _fail("No officer with that email.")
     added = services.add_to_team(None, team, user)

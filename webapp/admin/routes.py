@@ -15,10 +15,6 @@ from webapp.platform.params import page_arg
 from webapp.platform.security import admin_required, no_store
 
 
-def _page_arg() -> int:
-    return page_arg()
-
-
 @bp.get("/admin")
 @admin_required
 def index():
@@ -104,8 +100,6 @@ def officer_action(user_id, action):
     user = services.get_staff(user_id)
     if user is None:
         abort(404)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     if action == "reset-password":
         password = services.reset_password(current_user, user)
         db.session.commit()
@@ -193,7 +187,7 @@ def audit():
     action = request.args.get("action") or None
     if action not in actions:
         action = None
-    page = _page_arg()
+    page = page_arg()
     events, has_more = services.audit_page(action, page)
     return render("admin/audit.html", "admin/_audit_table.html", events=events,
                   has_more=has_more, current_page=page, action=action, actions=actions)

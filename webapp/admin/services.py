@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 
 from webapp.accounts import mfa, throttle
-from webapp.accounts.models import OFFICER_RANKS, User
+from webapp.accounts.models import OFFICER_RANKS, User, normalise_email
 from webapp.accounts.passwords import hash_password
 from webapp.platform.account_data import register_account_data
 from webapp.platform.audit import AuditEvent, record
@@ -44,10 +44,6 @@ def _set_one_time_password(user: User, password: str) -> None:
     user.password_must_change = True
     user.password_expires_at = utcnow() + timedelta(
         seconds=current_app.config["ONE_TIME_PASSWORD_MAX_AGE"])
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def list_staff() -> list[User]:

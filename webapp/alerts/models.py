@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 TITLE_MAX = 120
@@ -21,6 +22,7 @@ class Alert(db.Model):
     """One announcement for one or more wards. Public once sent (see the alert page)."""
 
     __tablename__ = "alerts"
+    __table_args__ = (one_of("state", ALERT_STATES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),

@@ -20,12 +20,10 @@ from webapp.delivery.models import Delivery
 from webapp.delivery.services import Event, fan_out, notification_for
 from webapp.platform.db import write_transaction
 
-DEFAULT_DIGEST_HOUR = 7
-
 
 def digest_cutoff(now: datetime) -> datetime | None:
     """Today's digest time (naive UTC) if it has passed at ``now`` (naive UTC), else None."""
-    hour = int(current_app.config.get("DIGEST_HOUR", DEFAULT_DIGEST_HOUR))
+    hour = int(current_app.config["DIGEST_HOUR"])
     local = to_london(now)
     cutoff_local = datetime.combine(local.date(), dtime(hour, 0))
     cutoff = london_to_utc(cutoff_local.replace(tzinfo=LONDON))

@@ -27,8 +27,7 @@ MAX_LENGTH = 1000  # push service URLs are long, but not this long
 #   Firefox (Mozilla autopush): updates.push.services.mozilla.com;
 #   Safari on macOS and iOS (Apple web push): web.push.apple.com;
 #   Edge (Windows Push Notification Services): <region>.notify.windows.com.
-DEFAULT_HOSTS = ("fcm.googleapis.com", "android.googleapis.com", "push.services.mozilla.com",
-                 "push.apple.com", "notify.windows.com")
+# They are the default of PUSH_ENDPOINT_HOSTS (webapp/config.py).
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f\\]")
@@ -79,7 +78,7 @@ def endpoint_problem(endpoint, config) -> str | None:
     host = (parts.hostname or "").lower()
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         return "endpoint must not contain a user name or password"
-    if config.get("PUSH_ALLOW_LOOPBACK_FOR_TESTS") and host in _LOOPBACK_NAMES \
+    if config["PUSH_ALLOW_LOOPBACK_FOR_TESTS"] and host in _LOOPBACK_NAMES \
             and parts.scheme in ("http", "https"):
         return None  # the loopback push service of the test suite and benchmarks
     if parts.scheme != "https":
@@ -89,10 +88,10 @@ def endpoint_problem(endpoint, config) -> str | None:
     labels = host.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         return "endpoint host is not a valid domain name"
-    ports = [int(p) for p in _as_list(config.get("PUSH_ENDPOINT_PORTS")) or ["443"]]
+    ports = [int(p) for p in _as_list(config["PUSH_ENDPOINT_PORTS"])]
     if (443 if port is None else port) not in ports:
         return "endpoint uses a port push services do not use"
-    hosts = _as_list(config.get("PUSH_ENDPOINT_HOSTS")) or list(DEFAULT_HOSTS)
+    hosts = _as_list(config["PUSH_ENDPOINT_HOSTS"])
     if not any(host == allowed or host.endswith("." + allowed) for allowed in hosts):
         return "endpoint is not a known push service"
     return None

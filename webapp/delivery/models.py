@@ -14,6 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 # Delivery channels. "digest" rows are never sent on their own: the daily digest tick
@@ -98,13 +99,15 @@ class Delivery(db.Model):
         Index("ix_deliveries_digest", "user_id", "created_at",
               postgresql_where=text("channel = 'digest' AND state = 'queued'"),
               sqlite_where=text("channel = 'digest' AND state = 'queued'")),
+        one_of("channel", CHANNELS),
+        one_of("state", STATES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[int] = mapped_column(
         ForeignKey("notifications.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(8))  # see CHANNELS
+    channel: Mapped[str] = mapped_column(String(8))
     # PushSubscription.id for push (no foreign key: the subscription may be removed while
     # the delivery waits; the worker then marks it "gone"); 0 for email, digest and sms.
     device_id: Mapped[int] = mapped_column(default=0)

@@ -48,25 +48,25 @@ class NotConfigured(RuntimeError):
 
 def configured(config=None) -> bool:
     config = config or current_app.config
-    return bool(config.get("NOTIFY_API_KEY"))
+    return bool(config["NOTIFY_API_KEY"])
 
 
 def email_by_notify(config=None) -> bool:
     """True when outbox email goes through Notify instead of SMTP."""
     config = config or current_app.config
-    return configured(config) and bool(config.get("NOTIFY_EMAIL_TEMPLATE_ID"))
+    return configured(config) and bool(config["NOTIFY_EMAIL_TEMPLATE_ID"])
 
 
 def client(config=None):
     """This thread's ``NotificationsAPIClient`` for the configured key and base URL."""
     config = config or current_app.config
-    key, base = config.get("NOTIFY_API_KEY"), config.get("NOTIFY_BASE_URL")
+    key, base = config["NOTIFY_API_KEY"], config["NOTIFY_BASE_URL"]
     if not key:
         raise NotConfigured("NOTIFY_API_KEY is not set")
     cached = getattr(_local, "client", None)
     if cached is None or getattr(_local, "settings", None) != (key, base):
         cached = NotificationsAPIClient(key, base_url=base,
-                                        timeout=float(config.get("NOTIFY_TIMEOUT") or 10))
+                                        timeout=float(config["NOTIFY_TIMEOUT"]))
         _local.client, _local.settings = cached, (key, base)
     return cached
 
@@ -150,7 +150,7 @@ def send_sms_batch(items: list[tuple[int, str, dict]], config) -> dict[int, Resu
     """Send ``(delivery id, phone, personalisation)`` texts, a few at a time; return each
     delivery's :class:`Result`. Without an API key (development) texts are logged and
     count as sent."""
-    template = config.get("NOTIFY_SMS_TEMPLATE_ID")
+    template = config["NOTIFY_SMS_TEMPLATE_ID"]
     if not configured(config):
         for _, phone, values in items:
             log.info("Text (not sent: no NOTIFY_API_KEY) to %s: %s", phone, sms_text(values))
@@ -178,7 +178,7 @@ def send_code(phone: str, code: str) -> None:
         log.info("Text (not sent: no NOTIFY_API_KEY) to %s: your Wardline code is %s",
                  phone, code)
         return
-    template = config.get("NOTIFY_CODE_TEMPLATE_ID")
+    template = config["NOTIFY_CODE_TEMPLATE_ID"]
     if not template:
         raise NotConfigured("NOTIFY_CODE_TEMPLATE_ID is not set")
     result = send_sms(phone, template, {"code": code}, reference=None, config=config)

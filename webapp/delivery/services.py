@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, literal, select, true, union_all, update
 
@@ -82,7 +82,6 @@ class Event:
     email_context: dict | None = None
     tag: str | None = None
     occasion: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- SQL helpers

@@ -89,7 +89,7 @@ def save_subscription(user, subscription_json: dict, user_agent: str = "") -> Pu
     sub.p256dh, sub.auth = data["p256dh"], data["auth"]
     sub.user_agent = (user_agent or "")[:300]
     db.session.flush()
-    limit = max(1, int(current_app.config.get("PUSH_MAX_DEVICES", 10)))
+    limit = max(1, int(current_app.config["PUSH_MAX_DEVICES"]))
     for old in subscriptions_for(user)[limit:]:
         if old.id != sub.id:
             db.session.delete(old)
@@ -125,7 +125,7 @@ def vapid() -> "object":
     From ``VAPID_PRIVATE_KEY`` (PEM text, or base64url raw/DER) when set, else from
     ``instance/vapid_private.pem``, generated (mode 0600) on first use.
     """
-    configured = current_app.config.get("VAPID_PRIVATE_KEY")
+    configured = current_app.config["VAPID_PRIVATE_KEY"]
     cache_key = configured or current_app.instance_path
     key = _vapid_cache.get(cache_key)
     if key is not None:

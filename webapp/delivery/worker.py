@@ -161,9 +161,9 @@ def push_client():
     if _push_client is None or _push_client.vapid.key is not key:
         cfg = current_app.config
         _push_client = PushClient(key, cfg["VAPID_SUBJECT"],
-                                  timeout=float(cfg.get("PUSH_TIMEOUT", 10)),
-                                  ttl=int(cfg.get("PUSH_TTL", 86400)),
-                                  concurrency=int(cfg.get("PUSH_CONCURRENCY", 8)))
+                                  timeout=float(cfg["PUSH_TIMEOUT"]),
+                                  ttl=int(cfg["PUSH_TTL"]),
+                                  concurrency=int(cfg["PUSH_CONCURRENCY"]))
     return _push_client
 
 
@@ -222,7 +222,7 @@ def _send_push(rows, outcome: Outcome) -> None:
         # RFC 8030 Urgency: push services may deliver "high" even to a device saving battery.
         items.append((sub.info, payload, "high" if notification.urgent else "normal"))
         keys.append((delivery, sub))
-    deadline = float(config.get("PUSH_BATCH_DEADLINE") or 30)
+    deadline = float(config["PUSH_BATCH_DEADLINE"])
     for (delivery, sub), result in zip(keys, push_client().send_many(items, deadline), strict=False):
         if result.status == "sent":
             outcome.sent.append(delivery.id)
@@ -463,7 +463,7 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     Returns counts: claimed, sent, retry, dead, gone. ``now`` (naive UTC) lets tests move
     the clock forward (retries, expired leases).
     """
-    if not str(current_app.config.get("VAPID_SUBJECT") or "").startswith(("mailto:", "https://")):
+    if not str(current_app.config["VAPID_SUBJECT"] or "").startswith(("mailto:", "https://")):
         # Checked before claiming anything: push services reject (403) a VAPID subject that
         # is not a contact URL, and a misconfigured worker must not hold rows.
         raise ValueError("VAPID_SUBJECT must be a mailto: or https:// URL")

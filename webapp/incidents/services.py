@@ -291,11 +291,6 @@ def tag_labels(conversation_ids) -> dict[int, list[str]]:
     return out
 
 
-def tagged_conversation_ids(name: str):
-    """A SELECT of the ids of conversations tagged ``name`` (for figures and filters)."""
-    return select(ConversationTag.conversation_id).where(ConversationTag.tag == name)
-
-
 # The one-tap "this needs reporting" replies: the right route for each kind of case.
 REPORTING_ROUTES = {
     "crime": ("A crime to report",

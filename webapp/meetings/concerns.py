@@ -3,7 +3,7 @@ officers' answers."""
 from __future__ import annotations
 
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.accounts.models import Concern, User
 from webapp.platform.audit import record
@@ -88,16 +88,6 @@ def meeting_concerns(meeting: Meeting) -> list[tuple[Concern, ConcernAnswer | No
         .where(Concern.source == "meeting", Concern.source_id == meeting.id)
         .order_by(Concern.topic, Concern.created_at)).all()
     return [(c, a) for c, a in rows]
-
-
-def concern_counts(meeting: Meeting) -> list[tuple[str, str, int]]:
-    """(topic code, label, count) for the meeting's concerns, most raised first."""
-    rows = db.session.execute(
-        select(Concern.topic, func.count()).where(Concern.source == "meeting",
-                                                  Concern.source_id == meeting.id)
-        .group_by(Concern.topic)).all()
-    counts = [(topic, CONCERN_TOPICS.get(topic, topic), n) for topic, n in rows]
-    return sorted(counts, key=lambda item: (-item[2], item[1]))
 
 
 def concern_chart(counts: list[tuple[str, str, int]], width: int = 340) -> dict:

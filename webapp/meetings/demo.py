@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select
 
 from webapp.accounts.demo import DEMO_RESIDENT, HERNE_HILL, ST_JAMES
-from webapp.accounts.models import User, UserCategory, UserWard
+from webapp.accounts.models import SURVEY_DONE, User, UserCategory, UserWard
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Meeting, MeetingWard
@@ -46,7 +46,7 @@ def _demo_residents(ward_code: str, count: int) -> list[User]:
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None:
             user = User(email=email, display_name=NAMES[n % len(NAMES)], role="resident",
-                        confirmed_at=utcnow(), survey_completed_at=utcnow(), survey_step=4)
+                        confirmed_at=utcnow(), survey_completed_at=utcnow(), survey_step=SURVEY_DONE)
             user.wards.append(UserWard(ward=ward, is_home=True, position=0))
             user.categories.append(UserCategory(category="events"))
             db.session.add(user)

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 RSVP_STATUSES = ("going", "waitlisted", "cancelled")
@@ -59,10 +60,6 @@ class Meeting(db.Model):
         return [link.ward for link in self.ward_links]
 
     @property
-    def first_ward(self):
-        return self.ward_links[0].ward if self.ward_links else None
-
-    @property
     def audience_label(self) -> str:
         """"All of Lambeth", or the ward names joined."""
         if self.borough is not None:
@@ -97,12 +94,13 @@ class Rsvp(db.Model):
 
     __tablename__ = "rsvps"
     __table_args__ = (UniqueConstraint("meeting_id", "user_id"),
-                      Index("ix_rsvps_meeting_status_seq", "meeting_id", "status", "seq"))
+                      Index("ix_rsvps_meeting_status_seq", "meeting_id", "status", "seq"),
+                      one_of("status", RSVP_STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(12))  # see RSVP_STATUSES
+    status: Mapped[str] = mapped_column(String(12))
     seq: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

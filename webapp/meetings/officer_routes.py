@@ -8,6 +8,7 @@ from flask import (abort, flash, make_response, redirect, request,
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.accounts.concerns import concern_counts
 from webapp.extensions import db
 from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
@@ -44,10 +45,10 @@ def _meeting_form(form: MeetingForm | None = None) -> MeetingForm:
 @officer_required
 def officer_index():
     """The meetings of the wards the officer covers, upcoming then past."""
-    return render("meetings/officer_index.html",
-                  upcoming=services.meetings_managed_by(current_user, upcoming=True),
+    upcoming = services.meetings_managed_by(current_user, upcoming=True)
+    return render("meetings/officer_index.html", upcoming=upcoming,
                   past=services.meetings_managed_by(current_user, upcoming=False),
-                  going_count=services.going_count, waitlist_count=services.waitlist_count)
+                  counts=services.rsvp_counts([meeting.id for meeting in upcoming]))
 
 
 @bp.route("/officer/meetings/new", methods=["GET", "POST"])
@@ -80,7 +81,7 @@ def officer_new():
 
 
 def _officer_context(meeting: Meeting, **extra) -> dict:
-    counts = services.concern_counts(meeting)
+    counts = concern_counts(source=("meeting", meeting.id))
     context = {
         "meeting": meeting, "going": services.going_count(meeting.id),
         "waitlisted": services.waitlist_count(meeting.id),
@@ -217,8 +218,6 @@ def officer_checkin(meeting_id):
 def officer_checkin_rsvp(meeting_id, rsvp_id):
     """Check in someone found by name."""
     meeting = _managed_or_abort(meeting_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     result, error = None, None
     try:
         result = services.check_in(current_user, meeting, rsvp_id=rsvp_id)

@@ -7,9 +7,9 @@ from datetime import timedelta
 from flask import (Response, abort, current_app, flash, make_response, redirect, request,
                    url_for)
 from flask_login import current_user
-from markupsafe import Markup
 
 from webapp.extensions import db, limiter
+from webapp.platform.qr import qr_svg
 from webapp.platform.htmx import is_htmx, render
 from webapp.meetings import bp, services
 from webapp.platform.forms import EmptyForm
@@ -20,8 +20,6 @@ from webapp.platform.security import resident_required
 from webapp.platform.taxonomy import MAX_CONCERNS
 from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
-import io
-import segno
 
 
 
@@ -36,16 +34,6 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
     if meeting is None:
         abort(404)
     return meeting
-
-
-def qr_svg(data: str) -> Markup:
-    """An inline SVG QR code (no inline styles, so it passes the CSP)."""
-
-    out = io.BytesIO()
-    segno.make(data, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False, omitsize=True,
-                                     scale=4, border=2, svgclass="qr", lineclass="qr-line",
-                                     title="Your check-in code")
-    return Markup(out.getvalue().decode())
 
 
 # --------------------------------------------------------------------------- residents
@@ -72,7 +60,7 @@ def _resident_context(meeting: Meeting, **extra) -> dict:
         "rsvp_error": None,
     }
     if mine is not None and mine.status == "going":
-        context["qr"] = qr_svg(services.checkin_token(meeting, user))
+        context["qr"] = qr_svg(services.checkin_token(meeting, user), "Your check-in code")
         context["checkin_code"] = services.checkin_code(meeting.id, user.id)
     if is_resident:
         context["may_concern"] = services.may_submit_concerns(user, meeting, mine)
@@ -108,8 +96,6 @@ def _after_rsvp_change(meeting_id: int, message: str | None, error: str | None):
 @resident_required
 def rsvp(meeting_id):
     """RSVP in one tap: a place while there are places, else the waitlist."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     user_id = current_user.id
     try:
         row = services.rsvp(meeting_id, user_id)
@@ -156,8 +142,6 @@ def confirm_cancel(meeting_id):
 @resident_required
 def cancel(meeting_id):
     """Give up a place (or leave the waitlist); the first waitlisted moves up at once."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     try:
         services.cancel_rsvp(meeting_id, current_user.id)
     except LookupError:
@@ -194,8 +178,6 @@ def add_concern(meeting_id):
 @resident_required
 def delete_concern(meeting_id, concern_id):
     """Withdraw one of your own concerns (before the meeting ends)."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     if not services.delete_concern(meeting_id, current_user.id, concern_id):
         abort(404)
     db.session.commit()

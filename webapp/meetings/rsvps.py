@@ -47,6 +47,20 @@ def waitlist_count(meeting_id: int) -> int:
         Rsvp.meeting_id == meeting_id, Rsvp.status == "waitlisted"))
 
 
+def rsvp_counts(meeting_ids) -> dict[int, dict[str, int]]:
+    """``{meeting id: {"going": n, "waitlisted": n}}`` for many meetings, one grouped query
+    (a list of meetings must not ask twice per row)."""
+    counts = {meeting_id: {"going": 0, "waitlisted": 0} for meeting_id in meeting_ids}
+    if counts:
+        rows = db.session.execute(
+            select(Rsvp.meeting_id, Rsvp.status, func.count())
+            .where(Rsvp.meeting_id.in_(counts), Rsvp.status.in_(("going", "waitlisted")))
+            .group_by(Rsvp.meeting_id, Rsvp.status))
+        for meeting_id, status, n in rows:
+            counts[meeting_id][status] = n
+    return counts
+
+
 def checked_in_count(meeting_id: int) -> int:
     return db.session.scalar(select(func.count()).where(
         Rsvp.meeting_id == meeting_id, Rsvp.checked_in_at.is_not(None)))

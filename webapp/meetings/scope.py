@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from webapp.accounts.models import UserWard
 from webapp.extensions import db
@@ -42,7 +43,9 @@ def meeting_ids_managed_by(user):
 
 def meetings_managed_by(user, *, upcoming: bool | None = None) -> list[Meeting]:
     """Meetings ``user`` manages, soonest first (``upcoming``: only future/past ones)."""
-    stmt = select(Meeting).where(Meeting.id.in_(meeting_ids_managed_by(user)))
+    stmt = (select(Meeting).where(Meeting.id.in_(meeting_ids_managed_by(user)))
+            .options(selectinload(Meeting.borough),  # audience_label: a query per list
+                     selectinload(Meeting.ward_links).joinedload(MeetingWard.ward)))
     now = utcnow()
     if upcoming is True:
         stmt = stmt.where(Meeting.ends_at >= now).order_by(Meeting.starts_at)

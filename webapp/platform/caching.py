@@ -68,6 +68,6 @@ def _etag(body: bytes) -> str:
     body, tokens = CSRF_VALUE.subn(rb"\1", DTSTAMP_LINE.sub(b"", body))
     digest = hashlib.sha256(body)
     if tokens:
-        secret = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "")
+        secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")
         digest.update(b"\0" + str(secret).encode())
     return digest.hexdigest()[:32]

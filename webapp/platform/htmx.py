@@ -26,6 +26,13 @@ def render(page: str, fragment: str | None = None, *, status: int = 200, **conte
     return response
 
 
+def render_fragment(fragment: str, *, status: int = 200, **context):
+    """Render ``fragment`` alone, for an answer that is only ever a fragment (the poller,
+    "show earlier", a reply sent by htmx). ``Vary: HX-Request`` as :func:`render` adds it:
+    the same URL may answer a plain request differently (a redirect)."""
+    return render(fragment, status=status, **context)
+
+
 def hx_redirect(url: str, *, status: int = 303):
     """Redirect a plain request with 303, or tell htmx to navigate with ``HX-Location``."""
     if is_htmx():
@@ -34,11 +41,4 @@ def hx_redirect(url: str, *, status: int = 303):
         return response
     response = make_response("", status)
     response.headers["Location"] = url
-    return response
-
-
-def trigger(response, event: str):
-    """Add a client-side event to ``HX-Trigger`` on ``response`` and return it."""
-    existing = response.headers.get("HX-Trigger")
-    response.headers["HX-Trigger"] = f"{existing}, {event}" if existing else event
     return response

@@ -120,13 +120,13 @@ class DKIMSigner:
 
     @classmethod
     def from_config(cls, config) -> "DKIMSigner | None":
-        selector = config.get("DKIM_SELECTOR")
-        key = config.get("DKIM_PRIVATE_KEY")
-        path = config.get("DKIM_PRIVATE_KEY_PATH")
+        selector = config["DKIM_SELECTOR"]
+        key = config["DKIM_PRIVATE_KEY"]
+        path = config["DKIM_PRIVATE_KEY_PATH"]
         if not selector or not (key or path):
             return None
         private_key = key.encode() if key else Path(path).read_bytes()
-        return cls(selector, config.get("DKIM_DOMAIN") or mail_domain(config), private_key)
+        return cls(selector, config["DKIM_DOMAIN"] or mail_domain(config), private_key)
 
     def sign(self, data: bytes) -> bytes:
         """``data`` (CRLF line ends) with a DKIM-Signature header in front."""
@@ -149,7 +149,7 @@ def writes_copies(config) -> bool:
     """Development only: with no ``SMTP_HOST`` (and ``MAIL_WRITE_FILES`` not turned off),
     messages are written to ``instance/mail/`` and their links logged. With a mail server
     configured (production) nothing is copied or logged: the links carry sign-in tokens."""
-    return not config.get("SMTP_HOST") and bool(config.get("MAIL_WRITE_FILES", True))
+    return not config["SMTP_HOST"] and bool(config["MAIL_WRITE_FILES"])
 
 
 def write_copy(msg: Message) -> Path | None:
@@ -184,14 +184,14 @@ class SMTPConnection:
         self.signer = DKIMSigner.from_config(self.config)
 
     def __enter__(self) -> "SMTPConnection":
-        host = self.config.get("SMTP_HOST")
+        host = self.config["SMTP_HOST"]
         if host:
-            self.smtp = smtplib.SMTP(host, int(self.config.get("SMTP_PORT", 25)),
-                                     timeout=float(self.config.get("SMTP_TIMEOUT", 10)))
-            if self.config.get("SMTP_USE_TLS"):
+            self.smtp = smtplib.SMTP(host, int(self.config["SMTP_PORT"]),
+                                     timeout=float(self.config["SMTP_TIMEOUT"]))
+            if self.config["SMTP_USE_TLS"]:
                 self.smtp.starttls(context=ssl.create_default_context())
-            if self.config.get("SMTP_USER"):
-                self.smtp.login(self.config["SMTP_USER"], self.config.get("SMTP_PASSWORD") or "")
+            if self.config["SMTP_USER"]:
+                self.smtp.login(self.config["SMTP_USER"], self.config["SMTP_PASSWORD"] or "")
         return self
 
     def send(self, msg: Message) -> None:

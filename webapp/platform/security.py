@@ -72,7 +72,7 @@ def set_security_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Permissions-Policy",
                                 "camera=(self), geolocation=(self), microphone=()")
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
+    if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response  # Cache-Control, Vary and ETag: webapp.platform.caching
 

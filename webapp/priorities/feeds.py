@@ -77,7 +77,7 @@ def wardline_priorities(ward) -> dict:
         })
     return {"ward": {"code": ward.code, "name": ward.name, "borough": ward.borough.name},
             "priorities": items,
-            "counts_hidden_below": current_app.config.get("STATS_MIN_COUNT", 5)}
+            "counts_hidden_below": current_app.config["STATS_MIN_COUNT"]}
 
 
 # --------------------------------------------------------------------------- Atom

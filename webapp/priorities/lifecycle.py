@@ -210,7 +210,3 @@ def close_priority(user, priority: Priority, outcome: str, now: datetime | None 
     record(user, "priority.close", priority, text)
     _tell(priority, "Priority closed", priority.outcome, "close")
     return priority
-
-
-def last_action_at(priority: Priority) -> date | None:
-    return max((a.acted_on for a in priority.actions), default=None)

@@ -10,7 +10,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
-from webapp.platform.htmx import is_htmx, render
+from webapp.platform.htmx import is_htmx, render, render_fragment
 from webapp.priorities import bp, services, stats
 from webapp.priorities.feeds import atom_feed, police_uk_priorities, wardline_priorities
 from webapp.priorities.forms import (ActionForm, CloseForm, PriorityForm, RoundAnswerForm,
@@ -294,16 +294,16 @@ def add_action(priority_id):
         else:
             db.session.refresh(priority)
             if is_htmx():
-                return render("priorities/_officer_priority.html", "priorities/_officer_priority.html",
-                              p=priority, action_form=_action_form(priority),
-                              added=True)
+                return render_fragment("priorities/_officer_priority.html",
+                                       p=priority, action_form=_action_form(priority),
+                                       added=True)
             flash("Action added. Residents who raised it are being told.", "success")
             return redirect(url_for("priorities.set_priorities", code=priority.ward.code) +
                             f"#priority-{priority.id}", 303)
     priority = _editable_or_404(priority_id)
     if is_htmx():
-        return render("priorities/_officer_priority.html", "priorities/_officer_priority.html",
-                      status=422, p=priority, action_form=form)
+        return render_fragment("priorities/_officer_priority.html",
+                               status=422, p=priority, action_form=form)
     return _set_page(priority.ward, status=422, action_forms={priority.id: form})
 
 

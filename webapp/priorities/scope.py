@@ -22,12 +22,12 @@ class PriorityError(ValueError):
 
 
 def max_priorities() -> int:
-    return max(1, int(current_app.config.get("PRIORITIES_MAX", 3)))
+    return max(1, int(current_app.config["PRIORITIES_MAX"]))
 
 
 def min_count() -> int:
     """Below this many people a public count is hidden (see ``STATS_MIN_COUNT``)."""
-    return max(1, int(current_app.config.get("STATS_MIN_COUNT", 5)))
+    return max(1, int(current_app.config["STATS_MIN_COUNT"]))
 
 
 def topic_label(topic: str) -> str:

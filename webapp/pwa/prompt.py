@@ -4,12 +4,11 @@ say "No thanks", which is remembered on the server (``users.push_prompt_answered
 it stays answered on every device. Settings still has the control."""
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.delivery.models import PushSubscription
 from webapp.extensions import db
-from webapp.platform.forms import EmptyForm
 from webapp.platform.htmx import is_htmx
 from webapp.pwa import bp
 from webapp.platform.security import resident_required, safe_next
@@ -36,8 +35,6 @@ def _prompt_helpers():
 @resident_required
 def answer_push_prompt():
     """ "No thanks" (or "Done"): stop asking, on every device."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     current_user.push_prompt_answered_at = utcnow()
     db.session.commit()
     message = "We won't ask again. You can turn notifications on at any time in Settings."

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from flask import (abort, flash, jsonify, make_response, redirect, render_template,
-                   request, url_for)
+from flask import (abort, current_app, flash, jsonify, make_response, redirect,
+                   render_template, request, url_for)
 from flask_login import current_user, login_required
 
 from webapp.extensions import db, limiter
@@ -19,6 +19,12 @@ from webapp.platform.static_assets import asset_url, static_version
 
 from webapp.delivery.endpoints import MAX_LENGTH as ENDPOINT_MAX
 from webapp.delivery import subscriptions
+
+
+@bp.app_context_processor
+def _pwa_scripts():
+    """``pwa_scripts()`` in every template: base.html loads the app's scripts with it."""
+    return {"pwa_scripts": services.pwa_scripts}
 
 
 @bp.get("/manifest.webmanifest")
@@ -39,7 +45,10 @@ def service_worker():
     """
     body = render_template("pwa/sw.js", version=static_version(),
                            precache=services.precache_urls(),
-                           outbox_js=asset_url("js/outbox.js"),
+                           reply_queue_js=asset_url("js/reply-queue.js"),
+                           keep_pattern=services.OFFLINE_PAGE_PATTERN.pattern,
+                           never_pattern=services.NEVER_CACHED_PATTERN.pattern,
+                           test_hooks=current_app.config["PWA_TEST_HOOKS"],
                            idb_js=asset_url("vendor/idb-keyval-6.2.2.umd.js"),
                            offline_header=services.OFFLINE_HEADER,
                            icon=url_for("static", filename="img/icon-192.png"),

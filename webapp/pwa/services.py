@@ -24,16 +24,26 @@ BACKGROUND_COLOUR = "#ffffff"
 
 # Resident pages the service worker may keep a copy of, to read offline: the ward home,
 # alerts, conversations and meetings. Everything else (officer, admin, settings, export,
-# sign-in) is never stored. The service worker applies the same list, and also requires
-# the ``X-Wardline-Offline`` header, which only resident responses carry.
+# sign-in) is never stored. The service worker applies these very patterns (rendered into
+# templates/pwa/sw.js, so write them in the syntax Python and JavaScript share), and also
+# requires the ``X-Wardline-Offline`` header, which only resident responses carry.
 OFFLINE_PAGE_PATTERN = re.compile(r"^/(wards/[^/]+|alerts(/.*)?|messages(/.*)?|meetings(/.*)?)$")
 NEVER_CACHED_PATTERN = re.compile(r"^/(officer|admin|staff|settings|account|login|signup|logout|"
                                   r"survey|push)(/|$)")
 OFFLINE_HEADER = "X-Wardline-Offline"
 
-SHELL_ASSETS = ("css/app.css", "vendor/htmx-2.0.11.min.js", "js/app.js", "js/pwa.js",
-                "js/outbox.js", "vendor/idb-keyval-6.2.2.umd.js", "img/icon.svg",
-                "img/icon-192.png", "img/badge-96.png")
+# The page's scripts, in order (templates/base.html loads these; pwa-*.js need the first).
+PWA_SCRIPTS = ("js/pwa-register.js", "js/pwa-push.js", "vendor/idb-keyval-6.2.2.umd.js",
+               "js/reply-queue.js", "js/pwa-reply-queue.js")
+TEST_HOOKS_SCRIPT = "js/pwa-test-hooks.js"  # only with PWA_TEST_HOOKS (test suites)
+SHELL_ASSETS = ("css/app.css", "vendor/htmx-2.0.11.min.js", "js/app.js", *PWA_SCRIPTS,
+                "img/icon.svg", "img/icon-192.png", "img/badge-96.png")
+
+
+def pwa_scripts() -> list[str]:
+    """The versioned URLs of the page's app scripts (and the test hooks when testing)."""
+    names = PWA_SCRIPTS + ((TEST_HOOKS_SCRIPT,) if current_app.config["PWA_TEST_HOOKS"] else ())
+    return [asset_url(name) for name in names]
 
 
 def may_keep_offline(path: str, role: str | None) -> bool:
@@ -57,7 +67,8 @@ def owner_tag(user_id: int) -> str:
 def precache_urls() -> list[str]:
     """The app shell the service worker stores on install (versioned asset URLs)."""
     return [url_for("pwa.offline"), url_for("pwa.offline", fragment=1),
-            url_for("pwa.manifest")] + [asset_url(name) for name in SHELL_ASSETS]
+            url_for("pwa.manifest")] + [asset_url(name) for name in SHELL_ASSETS] + \
+        [url for url in pwa_scripts() if TEST_HOOKS_SCRIPT in url]
 
 
 def manifest() -> dict:

@@ -260,16 +260,6 @@ def resident_conversations(user) -> list[InboxRow]:
             for conv, last_read in db.session.execute(stmt)]
 
 
-def unread_count(user) -> int:
-    """How many of ``user``'s visible conversations have messages they have not read."""
-    read = ConversationRead
-    stmt = (conversations_visible_to(user)
-            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
-            .where(Conversation.last_message_id > func.coalesce(read.last_read_message_id, 0))
-            .with_only_columns(func.count()))
-    return db.session.scalar(stmt) or 0
-
-
 # --------------------------------------------------------------------------- officer actions
 def close_conversation(conversation: Conversation, officer, now: datetime | None = None) -> None:
     conversation.status = "closed"

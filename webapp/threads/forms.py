@@ -28,7 +28,6 @@ class NewConversationForm(ReplyForm):
         DataRequired("Enter a subject."),
         Length(max=SUBJECT_MAX, message=f"The subject must be {SUBJECT_MAX} characters or fewer.")],
         render_kw={"maxlength": SUBJECT_MAX, "data-counter": "1"})
-    field_order = ("ward", "subject", "body")
 
 
 class ReasonForm(Form):

@@ -13,6 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 SUBJECT_MAX = 120
@@ -22,14 +23,15 @@ STATUSES = {"awaiting": "Awaiting reply", "answered": "Answered", "closed": "Clo
 
 class Conversation(db.Model):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_ward_status", "ward_id", "status", "awaiting_since"),)
+    __table_args__ = (Index("ix_conversations_ward_status", "ward_id", "status", "awaiting_since"),
+                      one_of("status", STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                              index=True)
     ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
     subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
-    status: Mapped[str] = mapped_column(String(16), default="awaiting")  # see STATUSES
+    status: Mapped[str] = mapped_column(String(16), default="awaiting")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_id: Mapped[int] = mapped_column(default=0)
@@ -50,7 +52,7 @@ class Conversation(db.Model):
 class Message(db.Model):
     __tablename__ = "messages"
     __table_args__ = (
-        # A client retry with the same key finds the first message (offline queue).
+        # A client retry with the same key finds the first message (reply queue).
         UniqueConstraint("author_id", "idempotency_key"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 
+from webapp.accounts.models import normalise_email
 from webapp.platform.audit import record
 from webapp.extensions import db
 from webapp.threads.models import (BlockedAddress,
@@ -43,7 +44,7 @@ CARRIED_BLOCK_REASON = ("An earlier account with this email address was stopped 
 
 def address_key(email: str) -> str:
     """The form of an address that is hashed: lower case, without a ``+tag``."""
-    local, _, domain = (email or "").strip().lower().rpartition("@")
+    local, _, domain = normalise_email(email).rpartition("@")
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
@@ -53,7 +54,7 @@ def address_hmac(email: str) -> str:
     cannot be tested against a list of addresses."""
 
 
-    key = current_app.config.get("BLOCKLIST_KEY") or \
+    key = current_app.config["BLOCKLIST_KEY"] or \
         load_or_create_secret(current_app.instance_path, "blocklist_key")
     return hmac.new(key.encode(), address_key(email).encode(), hashlib.sha256).hexdigest()
 

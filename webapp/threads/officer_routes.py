@@ -15,7 +15,6 @@ from webapp.posts import PostError, create_ward_post
 from webapp.platform.htmx import hx_redirect, render
 from webapp.platform.params import page_arg
 from webapp.platform.security import admin_required, officer_required
-from webapp.platform.forms import EmptyForm
 from webapp.threads import bp, publications, services
 from webapp.threads.forms import (AdminAccessForm, BlockForm, PublishForm,
                                   ReasonForm, WardPostForm)
@@ -75,8 +74,6 @@ def admin_access():
 @bp.post("/officer/inbox/admin-access/end")
 @admin_required
 def admin_access_end():
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     services.end_admin_access(current_user)
     db.session.commit()
     flash("You now see only your teams' conversations.", "success")
@@ -122,8 +119,6 @@ _ACTIONS = {"close": (services.close_conversation, "Conversation closed."),
 def officer_action(conversation_id, action):
     """Close, reopen or take a conversation."""
     conv = conversation_or_404(conversation_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     func, message = _ACTIONS[action]
     func(conv, current_user)
     db.session.commit()
@@ -137,8 +132,6 @@ def officer_block(conversation_id):
     """Stop the resident from messaging (with a reason), or lift that."""
     conv = conversation_or_404(conversation_id)
     if request.form.get("lift"):
-        if not EmptyForm().validate_on_submit():
-            abort(400)
         services.unblock_resident(conv.resident, current_user)
         db.session.commit()
         flash("The resident can send messages again.", "success")

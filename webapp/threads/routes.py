@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.posts import PostError
-from webapp.platform.htmx import hx_redirect, is_htmx, render
+from webapp.platform.htmx import hx_redirect, is_htmx, render, render_fragment
 from webapp.platform.params import int_arg, int_value
 from webapp.platform.security import resident_required
 from webapp.platform.forms import EmptyForm
@@ -52,9 +52,6 @@ send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages"
                                                            and current_user.is_resident))
 
 
-_int_value, _int_arg = int_value, int_arg  # webapp.platform.params: one parser for every integer
-
-
 def _idempotency_key(form) -> str | None:
     return request.headers.get("Idempotency-Key") or form.idempotency_key.data
 
@@ -72,7 +69,7 @@ def conversation_or_404(conversation_id: int):
 
 # --------------------------------------------------------------------------- shared bits
 def conversation_context(conversation, *, officer: bool, form=None, error=None):
-    before = _int_arg("before")
+    before = int_arg("before")
     messages, has_earlier = services.messages_page(conversation, before=before)
     return {"conversation": conversation, "messages": messages, "has_earlier": has_earlier,
             "before": before, "officer_view": officer, "form": form or ReplyForm(formdata=None),
@@ -108,19 +105,19 @@ def send_message(conversation, *, officer: bool):
         else:
             if not is_htmx():
                 return redirect(_urls(conversation, officer)["page"] + f"#m{message.id}", 303)
-            after = _int_value(request.values.get("after"))
+            after = int_value(request.values.get("after"))
             if not after:
                 after = message.id - 1
             conversation = services.get_conversation(current_user, conversation.id)
-            return render("threads/_sent.html", "threads/_sent.html",
-                          conversation=conversation, officer_view=officer,
-                          messages=services.messages_after(conversation, after),
-                          last_id=conversation.last_message_id,
-                          form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
+            return render_fragment("threads/_sent.html",
+                                   conversation=conversation, officer_view=officer,
+                                   messages=services.messages_after(conversation, after),
+                                   last_id=conversation.last_message_id,
+                                   form=ReplyForm(formdata=None), urls=_urls(conversation, officer))
     ctx = conversation_context(conversation, officer=officer, form=form, error=error)
     ctx["guard"] = guard
     if is_htmx():
-        response = render("threads/_reply_form.html", "threads/_reply_form.html", status=422, **ctx)
+        response = render_fragment("threads/_reply_form.html", status=422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
         response.headers["HX-Reswap"] = "outerHTML"
         return response
@@ -131,7 +128,7 @@ def send_message(conversation, *, officer: bool):
 def poll_messages(conversation_id: int, *, officer: bool):
     """Answer a poll: 204 with no body when nothing is new (one query), else the new
     messages and the poller with its new position."""
-    after = _int_arg("after", 0) or 0
+    after = int_arg("after", 0) or 0
     has_new = services.poll(current_user, conversation_id, after)
     if has_new is None:
         abort(404)
@@ -144,9 +141,10 @@ def poll_messages(conversation_id: int, *, officer: bool):
     # Load after the commit (which expires what was loaded), so rendering costs no queries.
     conversation = conversation_or_404(conversation_id)
     messages = services.messages_after(conversation, after)
-    return render("threads/_poll.html", "threads/_poll.html", conversation=conversation,
-                  messages=messages, officer_view=officer, last_id=conversation.last_message_id,
-                  urls=_urls(conversation, officer), empty_form=EmptyForm())
+    return render_fragment("threads/_poll.html", conversation=conversation,
+                           messages=messages, officer_view=officer,
+                           last_id=conversation.last_message_id,
+                           urls=_urls(conversation, officer), empty_form=EmptyForm())
 
 
 def earlier_messages(conversation_id: int, *, officer: bool):
@@ -155,7 +153,7 @@ def earlier_messages(conversation_id: int, *, officer: bool):
     ctx = conversation_context(conversation, officer=officer)
     if not is_htmx():
         return redirect(ctx["urls"]["page"] + f"?before={ctx['before'] or 0}", 303)
-    return render("threads/_earlier.html", "threads/_earlier.html", **ctx)
+    return render_fragment("threads/_earlier.html", **ctx)
 
 
 # --------------------------------------------------------------------------- residents
@@ -165,7 +163,7 @@ def _new_form():
     wards = services.resident_wards(current_user)
     form.ward.choices = [SelectChoice(w.id, w.name) for w in wards]
     if request.method == "GET" and wards:
-        wanted = _int_arg("ward")
+        wanted = int_arg("ward")
         form.ward.data = wanted if wanted in {w.id for w in wards} else wards[0].id
     return form
 
@@ -207,8 +205,6 @@ def start():
 def withdraw_published(conversation_id, post_id):
     """Take my published question down again (within a day of its publication)."""
     conv = conversation_or_404(conversation_id)
-    if not EmptyForm().validate_on_submit():
-        abort(400)
     try:
         if not publications.withdraw(conv, current_user, post_id):
             abort(404)

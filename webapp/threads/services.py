@@ -58,7 +58,6 @@ from webapp.threads.conversations import (
     resident_conversations,
     start_conversation,
     take_conversation,
-    unread_count,
 )
 from webapp.threads.officer_digest import (
     DIGEST_INTERVAL,
@@ -112,7 +111,6 @@ __all__ = [
     'resident_conversations',
     'start_conversation',
     'take_conversation',
-    'unread_count',
     'DIGEST_INTERVAL',
     'send_officer_digests',
     'erase_message_traces',

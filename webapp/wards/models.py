@@ -1,7 +1,7 @@
 """London's boroughs and wards (ONS codes), with outlines and neighbours."""
 from __future__ import annotations
 
-from sqlalchemy import Float, ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -20,8 +20,8 @@ class Borough(db.Model):
 
 
 class Ward(db.Model):
-    """An electoral ward (``E05…``). The outline is kept as GeoJSON; the SVG path and
-    centroid are computed once at load so pages never do geometry."""
+    """An electoral ward (``E05…``). The outline is kept as GeoJSON; the SVG path is
+    computed once at load so pages never do geometry."""
 
     __tablename__ = "wards"
 
@@ -32,8 +32,6 @@ class Ward(db.Model):
     geometry: Mapped[str] = mapped_column(Text)  # GeoJSON geometry (WGS84)
     svg_path: Mapped[str] = mapped_column(Text)
     svg_viewbox: Mapped[str] = mapped_column(String(64))
-    centroid_lat: Mapped[float] = mapped_column(Float)
-    centroid_lon: Mapped[float] = mapped_column(Float)
 
     borough: Mapped[Borough] = relationship(back_populates="wards")
     neighbours: Mapped[list["Ward"]] = relationship(

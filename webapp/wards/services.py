@@ -34,7 +34,6 @@ def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
         borough.name = props["borough_name"]
         geom = shape(feature["geometry"])
         path_d, viewbox = svg_for(geom)
-        point = geom.representative_point()
         ward = wards.get(props["ward_code"])
         if ward is None:
             ward = Ward(code=props["ward_code"])
@@ -44,7 +43,6 @@ def load_wards(path: Path | str = DATA_FILE) -> dict[str, int]:
         ward.borough = borough
         ward.geometry = json.dumps(feature["geometry"], separators=(",", ":"))
         ward.svg_path, ward.svg_viewbox = path_d, viewbox
-        ward.centroid_lat, ward.centroid_lon = round(point.y, 6), round(point.x, 6)
         geometries.append((ward, geom))
     db.session.flush()
     pairs = find_neighbours([g for _, g in geometries])
@@ -144,6 +142,12 @@ def covered_ward_ids(user):
             .where(TeamMember.user_id == user.id).distinct())
 
 
+def covers_ward(user, ward_id: int) -> bool:
+    """True if ``user`` may act on ward ``ward_id``."""
+    return db.session.scalar(select(func.count()).where(
+        Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
+
+
 def covered_wards(user) -> list[Ward]:
     """The wards ``user`` covers, by borough then name."""
     stmt = (select(Ward).join(Borough).where(Ward.id.in_(covered_ward_ids(user)))
@@ -151,10 +155,6 @@ def covered_wards(user) -> list[Ward]:
     return list(db.session.scalars(stmt))
 
 
-def covers_ward(user, ward_id: int) -> bool:
-    """True if ``user`` may act on ward ``ward_id``."""
-    return db.session.scalar(select(func.count()).where(
-        Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
 
 
 # --------------------------------------------------------------------------- finder, ward home

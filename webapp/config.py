@@ -129,6 +129,12 @@ class Config:
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
 
+    # Postcode search: a postcodes.io-compatible API (self-hosted or public) asked when the
+    # postcodes table (``flask postcodes load``) has no row. None: the table only.
+    POSTCODES_API_URL = os.environ.get("POSTCODES_API_URL") or None
+    POSTCODES_API_TIMEOUT = float(os.environ.get("POSTCODES_API_TIMEOUT", "3"))
+    POSTCODES_API_CACHE_SECONDS = int(os.environ.get("POSTCODES_API_CACHE_SECONDS", str(24 * 60 * 60)))
+
     # Staff sign-in (officers and admins). Sessions end after this much idle time, and
     # after this long in all, whatever the activity (seconds).
     STAFF_IDLE_TIMEOUT = int(os.environ.get("STAFF_IDLE_TIMEOUT", str(30 * 60)))

@@ -230,9 +230,9 @@ def _finder_context(mode: str, args) -> dict:
     """What the ward finder needs: the boroughs, and results of a plain (no-JS) search."""
     query = (args.get("q") or "")[:80]
     borough = (args.get("borough") or "")[:9]
-    results, borough_wards = finder_results(query, borough)
+    results, borough_wards, answer = finder_results(query, borough)
     return {"pick": mode, "q": query, "borough_code": borough.upper(), "boroughs": list_boroughs(),
-            "results": results, "borough_wards": borough_wards,
+            "results": results, "borough_wards": borough_wards, "answer": answer,
             "pick_form": WardPickForm(formdata=None)}
 
 

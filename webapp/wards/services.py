@@ -169,15 +169,29 @@ def ward_team_members(ward: Ward) -> list:
 
 
 # --------------------------------------------------------------------------- finder, ward home
-def finder_results(query: str, borough_code: str) -> tuple[list[Ward] | None, list[Ward] | None]:
-    """Results for the ward finder's plain forms: ``(search results, wards of the borough)``.
+def finder_search(query: str):
+    """``(wards matching a name, PostcodeAnswer)`` for the finder's search box: a
+    postcode-shaped query gets a :class:`~webapp.wards.postcodes.PostcodeAnswer` (and no
+    name results), anything else the wards whose name matches. ``(None, None)`` when empty."""
+    from webapp.wards.postcodes import lookup
+    if not (query or "").strip():
+        return None, None
+    answer = lookup(query)
+    if answer is not None:
+        return None, answer
+    return search_wards(query), None
+
+
+def finder_results(query: str, borough_code: str):
+    """Results for the ward finder's plain forms: ``(search results, wards of the borough,
+    postcode answer)``.
 
     Each is None when that part was not asked for (so the page can tell "no results" from
     "no search yet").
     """
-    results = search_wards(query) if (query or "").strip() else None
+    results, answer = finder_search(query)
     borough_wards = wards_in_borough(borough_code) if borough_code else None
-    return results, borough_wards
+    return results, borough_wards, answer
 
 
 #: Ward charts appear only once this many distinct residents answered, so that no one

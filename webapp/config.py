@@ -128,6 +128,13 @@ class Config:
     ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
+    # Sign-in links sent (blank or invalid addresses do not count): per address, per IP
+    # address, and per IP address while people there completed a sign-in within
+    # SIGNIN_BUSY_IP_SECONDS (a ward meeting signing up on one Wi-Fi).
+    SIGNIN_LIMIT_PER_EMAIL = os.environ.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour")
+    SIGNIN_LIMIT_PER_IP = os.environ.get("SIGNIN_LIMIT_PER_IP", "20/hour")
+    SIGNIN_LIMIT_PER_BUSY_IP = os.environ.get("SIGNIN_LIMIT_PER_BUSY_IP", "100/hour")
+    SIGNIN_BUSY_IP_SECONDS = int(os.environ.get("SIGNIN_BUSY_IP_SECONDS", "3600"))
 
     # Postcode search: a postcodes.io-compatible API (self-hosted or public) asked when the
     # postcodes table (``flask postcodes load``) has no row. None: the table only.

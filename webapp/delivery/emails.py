@@ -95,6 +95,19 @@ def cancellation_calendar(notification: Notification, to: str) -> MIMEBase | Non
     return calendar_part(body, "CANCEL", f"meeting-{meeting.id}.ics")
 
 
+def place_calendar(notification: Notification, to: str) -> MIMEBase | None:
+    """For a confirmed place (an RSVP or a promotion from the waitlist): the meeting as an
+    .ics attachment (``METHOD:PUBLISH``), or None when the meeting is gone or cancelled."""
+    from webapp.meetings.ical import build_calendar
+    from webapp.meetings.models import Meeting
+    meeting_id = (notification.email_context or {}).get("meeting_id")
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or meeting.is_cancelled:
+        return None
+    body = build_calendar([meeting], base_url=current_app.config["BASE_URL"], name=meeting.title)
+    return calendar_part(body, "PUBLISH", f"meeting-{meeting.id}.ics")
+
+
 def build(to: str, subject: str, template: str, headers: dict, *, attachments=(),
           **context) -> Message:
     """A multipart/alternative (text + HTML) message from ``templates/email/<template>``.
@@ -152,5 +165,7 @@ def message_for(delivery: Delivery, notification: Notification, user) -> Message
     attachments = []
     if notification.kind == "meeting_cancelled":
         attachments = [part for part in [cancellation_calendar(notification, user.email)] if part]
+    elif notification.kind in ("rsvp_confirmed", "waitlist_promoted"):
+        attachments = [part for part in [place_calendar(notification, user.email)] if part]
     return build(user.email, notification.title, template, headers, attachments=attachments,
                  **context)

@@ -59,6 +59,12 @@ PAGES: tuple[Page, ...] = (
     # wards
     Page("ward-finder", "wards.finder", "/wards?q=james"),
     Page("ward-finder-borough", "wards.finder", f"/wards?borough={BOROUGH}"),
+    Page("ward-finder-postcode", "wards.finder", "/wards?q=SW1A+2AA"),
+    Page("ward-finder-outward", "wards.finder", "/wards?q=SE24"),
+    Page("ward-finder-malformed", "wards.finder", "/wards?q=SW1A+2A"),
+    Page("ward-finder-street", "wards.finder", "/wards?q=Jermyn+Street"),
+    Page("ward-search-boundary", "wards.search", "/wards/search?q=SE24+0PB"),
+    Page("survey-1-postcode", "accounts.survey", "/survey?step=1&q=SE24+0PB", "newcomer"),
     Page("ward-search", "wards.search", "/wards/search?q=james"),
     Page("ward-borough", "wards.borough", f"/wards/borough?borough={BOROUGH}"),
     Page("ward-locate", "wards.locate", "/wards/locate?lat=51.4975&lon=-0.1357"),
@@ -79,6 +85,10 @@ PAGES: tuple[Page, ...] = (
     Page("meetings", "meetings.index", "/meetings", "resident"),
     Page("meeting", "meetings.show", "/meetings/{meeting}"),
     Page("meeting-resident", "meetings.show", "/meetings/{meeting}", "resident"),
+    Page("my-meetings", "meetings.mine", "/meetings/mine", "resident"),
+    Page("meeting-cancel-link", "meetings.cancel_by_link", "/meetings/cancel/{cancel_token}"),
+    Page("meeting-cancel-link-broken", "meetings.cancel_by_link", "/meetings/cancel/broken",
+         status=400),
     Page("officer-meetings", "meetings.officer_index", "/officer/meetings", "officer"),
     Page("officer-meeting-new", "meetings.officer_new", "/officer/meetings/new", "officer"),
     Page("officer-meeting", "meetings.officer_show", "/officer/meetings/{meeting}", "officer"),
@@ -105,6 +115,8 @@ PAGES: tuple[Page, ...] = (
     Page("officer-new-post", "threads.officer_new_post", "/officer/posts/new", "officer"),
     # delivery, pwa
     Page("unsubscribe", "delivery.unsubscribe", "/unsubscribe/{unsubscribe_token}"),
+    Page("unsubscribe-category", "delivery.unsubscribe",
+         "/unsubscribe/{unsubscribe_category_token}"),
     Page("offline", "pwa.offline", "/offline"),
     # admin
     Page("admin", "admin.index", "/admin", "admin"),
@@ -218,7 +230,11 @@ def build_world(make_resident, make_staff) -> World:
         rsvp_closes_at=start - timedelta(hours=1), online_url=None, reminder_hours=24),
         [ward.id], None)
     db.session.commit()
-    rsvp(meeting.id, resident.id)
+    place = rsvp(meeting.id, resident.id)
+    from webapp.meetings.services import cancel_token
+    from webapp.wards.postcodes import load_postcodes
+    from pathlib import Path
+    load_postcodes(Path(__file__).parent / "wards" / "data" / "onspd_sample.csv")
 
     conversation = threads.start_conversation(resident, ward, "Bikes on the pavement",
                                               "Cyclists ride fast on the pavement.")
@@ -235,4 +251,6 @@ def build_world(make_resident, make_staff) -> World:
                 "conversation": conversation.id, "last_message": message.id + 1,
                 "post": post.id, "officer": officer.id, "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
-                "unsubscribe_token": unsubscribe_token(resident)})
+                "unsubscribe_token": unsubscribe_token(resident),
+                "unsubscribe_category_token": unsubscribe_token(resident, "appeals"),
+                "cancel_token": cancel_token(place)})

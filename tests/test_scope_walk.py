@@ -32,6 +32,8 @@ OPEN_TO_ANYONE = {
     "accounts.officer_password": "changes the caller's own password",
     "threads.admin_access": "an admin's own audited access step (refused to officers)",
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",
+    "delivery.unsubscribe_choose": "the unsubscribe page's choices: carries its own signed token",
+    "meetings.cancel_by_link": "the confirmation email's cancel link: carries its own signed token",
     "pwa.push_subscribe": "registers the caller's own device",
     "pwa.push_unsubscribe": "removes the caller's own device",
     "pwa.push_check": "checks the caller's own device",

@@ -381,7 +381,7 @@ def rsvp(meeting_id: int, user_id: int) -> Rsvp:
         existing.cancelled_at = existing.reminder_sent_at = existing.promoted_at = None
         db.session.flush()
         if status == "going":
-            _confirm_place(existing, meeting, "rsvp_confirmed",
+            _confirm_place(existing, meeting, "meeting_confirmed",
                            title=f"You're going: {meeting.title}",
                            body=f"Your place is booked: {_when(meeting)}, {meeting.venue_name}.")
         result = existing

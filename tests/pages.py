@@ -52,6 +52,9 @@ PAGES: tuple[Page, ...] = (
     Page("survey-3", "accounts.survey", "/survey?step=3", "newcomer"),
     Page("settings", "accounts.settings", "/settings", "resident"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
+    Page("email-confirm", "accounts.confirm_email", "/settings/email/confirm/{email_change_token}"),
+    Page("email-confirm-broken", "accounts.confirm_email", "/settings/email/confirm/broken",
+         status=400),
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
     Page("officer-verify", "accounts.officer_verify", "/officer/login/verify", "verifying"),
@@ -140,6 +143,7 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("officer-enrol-errors", "enrolling", "/officer/login/enrol", {"code": "1"}),
     ("survey-errors", "resident", "/survey", {"step": "3", "other_text": "x" * 3000}),
     ("settings-name-errors", "resident", "/settings/name", {"display_name": ""}),
+    ("settings-email-errors", "resident", "/settings/email", {"email": "bad"}),
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
@@ -232,6 +236,7 @@ def build_world(make_resident, make_staff) -> World:
     db.session.commit()
     place = rsvp(meeting.id, resident.id)
     from webapp.meetings.services import cancel_token
+    from webapp.accounts.email_change import change_token
     from webapp.wards.postcodes import load_postcodes
     from pathlib import Path
     load_postcodes(Path(__file__).parent / "wards" / "data" / "onspd_sample.csv")
@@ -253,4 +258,5 @@ def build_world(make_resident, make_staff) -> World:
                 "signin_token": signin_token(resident),
                 "unsubscribe_token": unsubscribe_token(resident),
                 "unsubscribe_category_token": unsubscribe_token(resident, "appeals"),
-                "cancel_token": cancel_token(place)})
+                "cancel_token": cancel_token(place),
+                "email_change_token": change_token(resident, "sam.new@example.org")})

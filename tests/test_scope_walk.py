@@ -29,6 +29,8 @@ OPEN_TO_ANYONE = {
     "accounts.officer_verify": "staff sign-in, second step for the caller",
     "accounts.officer_logout": "ends the caller's own session",
     "accounts.sign_out_everywhere": "ends the caller's own sessions on every device",
+    "accounts.settings_email": "asks to change the caller's own address (residents only)",
+    "accounts.confirm_email": "carries its own single-use token (the link to the new address)",
     "accounts.officer_password": "changes the caller's own password",
     "threads.admin_access": "an admin's own audited access step (refused to officers)",
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",

@@ -38,3 +38,4 @@ def _end_stale_staff_sessions():
 from webapp.accounts import sessions, throttle  # noqa: E402,F401  (their tables)
 from webapp.accounts import routes  # noqa: E402,F401
 from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)
+from webapp.accounts import email_change  # noqa: E402,F401  (changing the email address)

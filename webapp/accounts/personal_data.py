@@ -39,6 +39,7 @@ NOT_PERSONAL_TABLES = {
     "team_wards": "which wards a team covers",
     "alert_wards": "which wards an alert targets",
     "meeting_wards": "which wards a meeting is for",
+    "postcodes": "reference data (ONS Postcode Directory): postcode centroids, no addresses or people",
 }
 
 #: ``"table.column": (category, how / why)``.

@@ -421,10 +421,16 @@ def _settings_page(*, status: int = 200, **forms):
            "name_form": forms.pop("name_form", None) or NameForm(
                formdata=None, data={"display_name": user.display_name}),
            "updates_form": forms.pop("updates_form", None) or _updates_form(user),
-           "concerns_form": forms.pop("concerns_form", None) or _concerns_form(user)}
+           "concerns_form": forms.pop("concerns_form", None) or _concerns_form(user),
+           "email_form": forms.pop("email_form", None) or _new_email_form()}
     ctx.update(_finder_context("settings", request.args))
     ctx.update(forms)
     return make_response(render_template("accounts/settings.html", **ctx), status)
+
+
+def _new_email_form():
+    from webapp.accounts.email_change import NewEmailForm
+    return NewEmailForm(formdata=None)
 
 
 @bp.get("/settings")

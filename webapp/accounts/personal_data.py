@@ -39,7 +39,6 @@ NOT_PERSONAL_TABLES = {
     "team_wards": "which wards a team covers",
     "alert_wards": "which wards an alert targets",
     "meeting_wards": "which wards a meeting is for",
-    "postcodes": "reference data (ONS Postcode Directory): postcode centroids, no addresses or people",
 }
 
 #: ``"table.column": (category, how / why)``.
@@ -64,6 +63,8 @@ COLUMNS = {
     "concerns.topic": (KEPT, "a topic code: the anonymous count"),
     "concerns.source": (NOT_PERSONAL, "a code (survey / meeting)"),
     "used_tokens.purpose": (NOT_PERSONAL, "a code"),
+    "postcodes.postcode": (NOT_PERSONAL, "reference data (ONS Postcode Directory): a postcode, no address or person"),
+    "postcodes.outward": (NOT_PERSONAL, "reference data: the outward code of a postcode"),
     "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
     # threads
     "conversations.resident_id": (RESIDENT, "export: conversations; deletion: deleted"),

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup db demo chromium node test-tools redis spamassassin clean serve
+.PHONY: run test lint setup db demo chromium node test-tools redis spamassassin clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -77,7 +77,13 @@ redis:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
-test: $(STAMP) chromium redis test-tools
+# The layers (.importlinter: imports point down only) and ruff (ruff.toml: pyflakes, bugbear,
+# imports inside functions), before any test: a wrong import fails CI.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
+
+test: $(STAMP) lint chromium redis test-tools
 	$(BIN)/pytest -q --durations=10
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \

@@ -145,7 +145,7 @@ def populate(db, residents: int, push_url: str, rng: random.Random) -> dict:
     from sqlalchemy import select
     from webapp.accounts.models import User, UserCategory, UserWard
     from webapp.delivery.models import PushSubscription
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.models import Ward
 
     def b64u(raw):
@@ -381,7 +381,7 @@ def main() -> int:
                 took = wait_sent(db, nid, pushes)
                 rate = pushes / took
                 cpu = [cpu_seconds(w.pid) for w in workers] + [cpu_seconds(push_proc.pid)]
-                used = [(b - a) / took for a, b in zip(cpu_start, cpu)]
+                used = [(b - a) / took for a, b in zip(cpu_start, cpu, strict=False)]
                 print("(b) CPU used while sending: workers " +
                       ", ".join(f"{u:.0%}" for u in used[:-1]) +
                       f" of a core each, push sink {used[-1]:.0%}", flush=True)
@@ -389,7 +389,7 @@ def main() -> int:
                 after = reference_loops()
                 print("(b) after: ceiling {:,.0f}/s, plain loop {:,.0f}/s, plain loop + session "
                       "{:,.0f}/s".format(*after), flush=True)
-                ceiling, plain, plain_session = ((x + y) / 2 for x, y in zip(before, after))
+                ceiling, plain, plain_session = ((x + y) / 2 for x, y in zip(before, after, strict=False))
                 results.append(("(b) push: plain webpush() loop, no session",
                                 f"{plain:,.0f}/s", "how most apps send", "", None))
                 results.append(("(b) push: plain webpush() loop + requests.Session",
@@ -413,7 +413,7 @@ def main() -> int:
                 from sqlalchemy import func
                 from webapp.delivery.emails import message_for
                 from webapp.delivery.models import Notification
-                from webapp.timeutil import utcnow
+                from webapp.platform.timeutil import utcnow
                 wards = list(london.ward_ids)
                 rng.shuffle(wards)
                 lo, hi = 1, len(wards)

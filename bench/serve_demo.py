@@ -42,7 +42,7 @@ def main(port: int, info_file: str) -> None:
                 print(f"seeder {path} failed: {exc!r}", flush=True)
 
         from webapp.accounts.models import User, UserCategory, UserWard
-        from webapp.timeutil import utcnow
+        from webapp.platform.timeutil import utcnow
         ward = get_ward("E05013806")
         user = User(email="bench.resident@example.org", display_name="Bench Resident",
                     role="resident", confirmed_at=utcnow(), survey_completed_at=utcnow(),

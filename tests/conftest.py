@@ -229,7 +229,7 @@ def _clean_tables(app) -> None:
 @pytest.fixture
 def app(_app, smtp_server):
     """The app with an application context pushed, on a clean database (wards loaded)."""
-    from webapp.transactions import read_only
+    from webapp.platform.db import read_only
     smtp_server.clear()
     limiter.reset()
     # The test's own thread begins its transactions DEFERRED (on SQLite; the app begins
@@ -271,7 +271,7 @@ def htmx_headers():
 def make_resident(app):
     """Create a confirmed resident who completed the survey: ``make_resident(ward="E05…")``."""
     from webapp.accounts.models import Concern, User, UserCategory, UserWard
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
 
     counter = iter(range(1, 10**9))
@@ -310,7 +310,7 @@ def make_staff(app):
     ``team=`` to join an existing team instead).
     """
     from webapp.accounts.models import User
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.models import Team
     from webapp.wards.services import get_ward
 

@@ -73,8 +73,8 @@ PAGES: tuple[Page, ...] = (
     Page("ward-locate", "wards.locate", "/wards/locate?lat=51.4975&lon=-0.1357"),
     Page("ward-home", "wards.ward_home", f"/wards/{ST_JAMES}"),
     Page("ward-home-resident", "wards.ward_home", f"/wards/{ST_JAMES}", "resident"),
-    Page("ward-posts", "threads.ward_posts", f"/wards/{ST_JAMES}/posts"),
-    Page("ward-post", "threads.ward_post", f"/wards/{ST_JAMES}/posts/{{post}}"),
+    Page("ward-posts", "posts.ward_posts", f"/wards/{ST_JAMES}/posts"),
+    Page("ward-post", "posts.ward_post", f"/wards/{ST_JAMES}/posts/{{post}}"),
     # alerts
     Page("alert", "alerts.alert_page", "/alerts/{alert}"),
     Page("alert-resident", "alerts.alert_page", "/alerts/{alert}", "resident"),
@@ -169,7 +169,7 @@ class World:
     def session_for(self, role: str) -> dict | None:
         """The session a browser of ``role`` carries (None for a visitor), as the sign-in
         flows leave it."""
-        from webapp.timeutil import utcnow
+        from webapp.platform.timeutil import utcnow
         if role == "visitor":
             return None
         if role == "mailed":
@@ -192,14 +192,15 @@ def build_world(make_resident, make_staff) -> World:
     from sqlalchemy import update
 
     from webapp.accounts.services import signin_token
-    from webapp.admin.audit import record
+    from webapp.platform.audit import record
     from webapp.alerts.services import AlertInput, create_alert, resolve_target, send_alert
     from webapp.delivery.emails import unsubscribe_token
     from webapp.delivery.models import Delivery
     from webapp.extensions import db
     from webapp.meetings.services import MeetingDetails, create_meeting, rsvp
+    from webapp import posts
     from webapp.threads import services as threads
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
 
     ward = get_ward(ST_JAMES)
@@ -245,7 +246,7 @@ def build_world(make_resident, make_staff) -> World:
                                               "Cyclists ride fast on the pavement.")
     db.session.commit()
     message, _ = threads.add_message(conversation, officer, "Thanks, we will patrol there.")
-    post = threads.create_ward_post(ward, officer, "Patrols this week", "We will be on foot.")
+    post = posts.create_ward_post(ward, officer, "Patrols this week", "We will be on foot.")
     record(admin, "team.update", officer.teams[0], "Wards changed")
     db.session.commit()
 

@@ -9,7 +9,7 @@ from webapp.extensions import db
 
 
 def test_versioned_static_files_are_immutable(app, client):
-    from webapp.static_assets import asset_url
+    from webapp.platform.static_assets import asset_url
     with app.test_request_context():
         url = asset_url("css/app.css")
     assert "?v=" in url
@@ -63,7 +63,7 @@ def test_public_pages_and_feeds_answer_304(app, world, path):
 
 
 def test_a_changed_page_gets_a_new_etag(app, world, make_staff):
-    from webapp.threads.services import create_ward_post
+    from webapp.posts import create_ward_post
     from webapp.wards.services import get_ward
     browser = app.test_client()
     etag = browser.get(f"/wards/{ST_JAMES}").headers["ETag"]

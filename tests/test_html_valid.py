@@ -150,7 +150,7 @@ def test_every_page_is_valid_html(app, make_resident, make_staff, tmp_path):
 def test_html_datetime_is_whole_seconds_in_utc():
     from datetime import datetime, timezone
 
-    from webapp.timeutil import LONDON, html_datetime
+    from webapp.platform.timeutil import LONDON, html_datetime
     assert html_datetime(datetime(2026, 11, 26, 11, 57, 18, 745807)) == "2026-11-26T11:57:18Z"
     summer = datetime(2026, 7, 1, 13, 0, 0, 5, tzinfo=LONDON)
     assert html_datetime(summer) == "2026-07-01T12:00:00Z"
@@ -168,7 +168,7 @@ def test_every_datetime_attribute_goes_through_the_filter():
 
 
 def test_every_form_renders_valid_controls(app):
-    """Every form class derives from ``webapp.forms.Form``, whose controls are valid HTML:
+    """Every form class derives from ``webapp.platform.forms.Form``, whose controls are valid HTML:
     CSRF fields without ids (two forms, no duplicate), hidden inputs without ``required``,
     a required select only with an empty first option."""
     from flask_wtf import FlaskForm
@@ -176,7 +176,7 @@ def test_every_form_renders_valid_controls(app):
     from wtforms.fields.choices import SelectChoice
     from wtforms.validators import DataRequired, Length
 
-    from webapp.forms import EmptyForm, Form
+    from webapp.platform.forms import EmptyForm, Form
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

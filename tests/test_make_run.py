@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from tests.conftest import free_port, is_postgres, wait_until
 from webapp.delivery import Event, notify
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 WARD = "E05013806"

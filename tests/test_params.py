@@ -1,7 +1,7 @@
 """Issue 9, point 10: integer query parameters never make a 500.
 
 ``/admin/deliveries?page=99999999999999999999`` was a 500 (an OFFSET past the database's
-range). Every integer parameter now goes through ``webapp.params``; the walk sends huge,
+range). Every integer parameter now goes through ``webapp.platform.params``; the walk sends huge,
 negative and garbage values of every page-like parameter to every GET route of the app,
 as a visitor, a resident, an officer and an admin."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.support.world import ST_JAMES, build_world
-from webapp.params import int_value
+from webapp.platform.params import int_value
 
 BAD = ["99999999999999999999", "2147483648", "-1", "-99999999999999999999", "abc", "1e5",
        "0x10", "", " 3", "１２", "1.5", "9" * 400, "%00", "1_000"]

@@ -108,7 +108,7 @@ def test_scheduler_first_tick_waits_for_a_busy_database(app, make_staff, make_re
     db.session.commit()
     # Awaiting since a minute ago, so the officer digest tick has work at once.
     from webapp.threads.models import Conversation
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     db.session.execute(update(Conversation).values(awaiting_since=utcnow() - timedelta(minutes=1)))
     db.session.commit()
     officer_id = officer.id

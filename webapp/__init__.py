@@ -15,10 +15,26 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.config import Config, load_or_create_secret
 from webapp.extensions import compress, csrf, db, limiter, login_manager, migrate
+from flask import abort, current_app
+from flask import jsonify
+from flask_wtf.csrf import CSRFError
+from webapp.accounts.crypto import new_key
+from webapp.platform.caching import set_cache_headers
+from webapp.platform.db import install_sqlite_begin
+from webapp.platform.logsafe import install as keep_tokens_out_of_logs
+from webapp.platform.security import set_security_headers
+from webapp.platform.static_assets import asset_url
+from webapp.platform.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
+from webapp.platform.timeutil import format_age, format_london, html_datetime, to_london
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Domains, in the order their blueprints are registered. Each is a package under webapp/
 # with a ``bp`` blueprint and, optionally, a ``cli`` module with ``register(app)``.
-DOMAINS = ("core", "accounts", "wards", "threads", "alerts", "delivery", "meetings", "pwa", "admin")
+DOMAINS = ("core", "accounts", "wards", "posts", "threads", "alerts", "delivery", "meetings", "pwa",
+           "admin")
+
+# Tables of webapp.platform (no blueprint): single-use tokens and the audit log.
+PLATFORM_MODELS = ("webapp.platform.tokens", "webapp.platform.audit")
 
 
 class _IdConverter(IntegerConverter):
@@ -67,7 +83,6 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret(app.instance_path)
     if not app.config.get("TOTP_ENCRYPTION_KEY"):
-        from webapp.accounts.crypto import new_key
         app.config["TOTP_ENCRYPTION_KEY"] = load_or_create_secret(app.instance_path, "totp_key",
                                                                   new_key)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
@@ -77,7 +92,6 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _trust_proxies(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from webapp.logsafe import install as keep_tokens_out_of_logs
     keep_tokens_out_of_logs(app)
 
     db.init_app(app)
@@ -99,8 +113,6 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _register_template_helpers(app)
     _register_error_pages(app)
     app.before_request(_refuse_oversized_body)
-    from webapp.caching import set_cache_headers
-    from webapp.security import set_security_headers
     app.after_request(set_security_headers)
     app.after_request(set_cache_headers)
     return app
@@ -113,14 +125,12 @@ def _trust_proxies(app: Flask) -> None:
     send them, and rate limits would key on whatever a client claims."""
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _refuse_oversized_body():
     """413 for a declared body over ``MAX_CONTENT_LENGTH`` on every route, whether or not
     the view reads it (an undeclared, chunked body is cut off by Werkzeug when read)."""
-    from flask import abort, current_app
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length or 0) > limit:
         abort(413)
@@ -138,7 +148,8 @@ def _optional_module(name: str):
 
 def import_models() -> None:
     """Import every domain's models so the metadata (create_all, Alembic) is complete."""
-    import_module("webapp.tokens")
+    for name in PLATFORM_MODELS:
+        import_module(name)
     for name in DOMAINS:
         _optional_module(f"webapp.{name}.models")
 
@@ -155,17 +166,14 @@ def _normalise_database_url(app: Flask) -> None:
 
 def _configure_sqlite(app: Flask) -> None:
     """SQLite: foreign keys, WAL, a busy timeout and BEGIN IMMEDIATE for every transaction
-    (see :mod:`webapp.transactions`)."""
+    (see :mod:`webapp.platform.db`)."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    from webapp.transactions import install_sqlite_begin
     with app.app_context():
         install_sqlite_begin(db.engine, float(app.config["SQLITE_BUSY_TIMEOUT"]))
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from webapp.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
-    from webapp.timeutil import format_age, format_london, html_datetime, to_london
 
     app.jinja_env.filters["london"] = format_london
     app.jinja_env.filters["age"] = format_age
@@ -176,7 +184,6 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        from webapp.static_assets import asset_url
         return {"asset_url": asset_url,
                 # Emails are rendered by workers, outside any request.
                 "is_htmx_request": has_request_context()
@@ -184,7 +191,6 @@ def _register_template_helpers(app: Flask) -> None:
 
 
 def _register_error_pages(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
 
     def _page(code: int, title: str, message: str):
         # The request may have failed half-way through a transaction (a failed flush, a
@@ -218,7 +224,6 @@ def _register_error_pages(app: Flask) -> None:
         message = (f"What you sent is larger than we accept ({limit // 1024} KB at most). "
                    "Shorten the text and send it again.")
         if request.is_json or request.accept_mimetypes.best == "application/json":
-            from flask import jsonify
             return jsonify(error=message), 413
         return _page(413, "Too large to send", message)
 

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+from webapp import create_app
 
 # Extra long-running processes started beside the web server: ["flask", "<command>"] lists.
 # The delivery worker (sends the outbox) and the scheduler (scheduled alerts, digests,
@@ -30,8 +32,6 @@ def main() -> int:
     env = {**os.environ, "FLASK_APP": "wsgi:app"}
     children = [subprocess.Popen([flask, *args[1:]], env=env) for args in COMPANIONS]
     try:
-        from urllib.parse import urlsplit
-        from webapp import create_app
         app = create_app()
         host, port = "127.0.0.1", urlsplit(app.config["BASE_URL"]).port or 5000
         print(f"Wardline is running on http://{host}:{port}  (Ctrl+C to stop)", flush=True)

@@ -4,7 +4,8 @@ from sqlalchemy import func, select
 from webapp.accounts.models import User
 from webapp.accounts.passwords import verify_password
 from webapp.extensions import db
-from webapp.wards.services import concern_chart, covered_wards, get_ward
+from webapp.accounts.ward_chart import concern_chart
+from webapp.wards.services import covered_wards, get_ward
 
 
 def _seed():

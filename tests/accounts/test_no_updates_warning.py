@@ -2,7 +2,7 @@
 choices mean the resident will hear nothing."""
 import re
 
-from webapp.taxonomy import CATEGORIES
+from webapp.platform.taxonomy import CATEGORIES
 
 WARNING = "you will get no updates at all"
 

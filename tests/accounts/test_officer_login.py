@@ -11,7 +11,7 @@ import pytest
 from webapp.accounts import mfa
 from webapp.accounts.passwords import hash_password
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 PASSWORD = "correct horse battery staple"
 

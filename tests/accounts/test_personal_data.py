@@ -101,7 +101,7 @@ def test_export_holds_every_resident_value_of_every_table(client, login, make_re
 
 def _counts():
     from webapp.accounts.models import Concern
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     from webapp.alerts.models import AlertAnswer
     return {
         "concerns": db.session.scalar(select(func.count()).select_from(Concern)),

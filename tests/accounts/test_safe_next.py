@@ -9,8 +9,8 @@ import pytest
 from tests.accounts.helpers import signin_path
 from webapp.accounts.passwords import hash_password
 from webapp.extensions import db
-from webapp.security import safe_next
-from webapp.timeutil import utcnow
+from webapp.platform.security import safe_next
+from webapp.platform.timeutil import utcnow
 
 PASSWORD = "correct horse battery staple"
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from webapp.accounts import services
 from webapp.accounts.models import Concern, User, UserCategory, UserWard
 from webapp.extensions import db
-from webapp.wards.services import concern_counts, get_ward
+from webapp.accounts.ward_chart import concern_counts
+from webapp.wards.services import get_ward
 
 
 @pytest.fixture

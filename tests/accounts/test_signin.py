@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.accounts.helpers import sign_up_and_confirm, signin_path, text_of
 from webapp.accounts.models import Concern, User
 from webapp.extensions import db
-from webapp.tokens import make_token
+from webapp.platform.tokens import make_token
 
 
 def _user(email):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from webapp.accounts.models import User
 from webapp.accounts.passwords import hash_password, verify_password
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "seven tired owls under a bridge"
@@ -133,7 +133,7 @@ def test_staff_change_their_own_password_and_other_sessions_end(app, officer):
     assert response.status_code == 303
     assert laptop.get("/officer/inbox").status_code == 200
     assert phone.get("/officer/inbox").status_code == 302
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.password_change"))
 
 

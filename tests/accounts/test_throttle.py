@@ -17,7 +17,7 @@ from webapp.accounts.passwords import hash_password
 from webapp.delivery.models import Delivery
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db, limiter
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 PASSWORD = "correct horse battery staple"
 ATTACKER = "203.0.113.9"
@@ -162,7 +162,7 @@ def test_officer_is_emailed_when_their_account_is_guessed(app, mail, officer, ma
     for n in range(5):
         password_step(browser(app, f"192.0.2.{n + 30}"), officer.email, "wrong password!")
     assert db.session.query(Delivery).count() == 1
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     assert db.session.scalar(select(AuditEvent.action).where(
         AuditEvent.action == "staff.sign_in_guessed")) is not None
 

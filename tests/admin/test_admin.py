@@ -8,8 +8,8 @@ from sqlalchemy import select
 from tests.conftest import HTMX
 from webapp.accounts.models import User
 from webapp.accounts.passwords import verify_password
-from webapp.admin.audit import record
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import record
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.wards.models import Team
 from webapp.wards.services import covers_ward, get_ward

@@ -17,7 +17,7 @@ from webapp.delivery.models import Delivery
 from webapp.delivery.services import save_subscription
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
-from webapp.timeutil import to_london, utcnow
+from webapp.platform.timeutil import to_london, utcnow
 from webapp.wards.services import get_ward
 from tests.conftest import run_at_once
 
@@ -244,7 +244,7 @@ def test_body_is_rendered_and_sanitised():
 # --------------------------------------------------------------------------- urgent
 def test_urgent_needs_confirmation_is_audited_and_reaches_digest_choosers_now(
         app, client, login, make_staff, make_resident, mail):
-    from webapp.admin.models import AuditEvent
+    from webapp.platform.audit import AuditEvent
     officer = make_staff("officer", wards=[A])
     digest_user = make_resident(A, categories=("appeals",), email_frequency="digest")
     login(client, officer)
@@ -274,7 +274,7 @@ def test_non_urgent_alert_waits_for_the_digest(app, make_staff, make_resident, m
     assert deliver_due()["claimed"] == 0
     tomorrow_seven = utcnow() + timedelta(days=1)
     local = to_london(tomorrow_seven).replace(hour=7, minute=5)
-    from webapp.timeutil import london_to_utc
+    from webapp.platform.timeutil import london_to_utc
     at = london_to_utc(local.replace(tzinfo=None))
     assert send_digests(now=at) == 1
     deliver_due(now=at)

@@ -8,7 +8,7 @@ from webapp.alerts.services import create_alert, resolve_target
 from webapp.delivery.services import save_subscription
 from webapp.delivery.worker import MIN_ATTEMPTS, deliver_due
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
 from tests.alerts.test_alerts import alert_input
 

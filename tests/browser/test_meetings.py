@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def meeting(app, make_staff):
     from webapp.meetings.services import MeetingDetails, create_meeting
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
     from datetime import timedelta
     officer = make_staff("officer", wards=["E05013806"], name="Jo Inspector")

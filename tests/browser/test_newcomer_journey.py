@@ -24,7 +24,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def herne_hill_meeting(app, make_staff):
     from webapp.meetings.services import MeetingDetails, create_meeting
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.postcodes import load_postcodes
     from webapp.wards.services import get_ward
     load_postcodes(SAMPLE)

@@ -126,7 +126,7 @@ def test_survey_without_javascript(browser, base_url, sign_in, make_resident):
 
 def test_resident_pages_have_no_serious_accessibility_problems(browser, base_url, app,
                                                                make_resident):
-    for n in range(5):
+    for _n in range(5):
         make_resident("E05014104", concerns=("asb", "burglary"))
     user = make_resident("E05014104", concerns=("asb",))
     ctx = _context(browser, base_url, bypass_csp=True)

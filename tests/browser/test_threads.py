@@ -31,7 +31,7 @@ def test_send_appends_without_reload_and_reply_arrives_by_polling(
         page, app, sign_in, make_resident, make_staff, fast_polling):
     from webapp.threads import services
     from webapp.threads.models import Conversation
-    resident = sign_in(make_resident(ST_JAMES, name="Ruth Resident"))
+    sign_in(make_resident(ST_JAMES, name="Ruth Resident"))
     officer = make_staff("officer", wards=[ST_JAMES], name="Jane Smith", shoulder_number="1234")
     errors = _csp_errors(page)
     page.goto("/messages")
@@ -99,14 +99,14 @@ def test_threads_pages_pass_axe(browser, base_url, app, make_resident, make_staf
 def test_ward_posts_show_more_without_reload(page, app, make_staff):
     from datetime import timedelta
 
-    from webapp.threads import services
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
+    from webapp.posts import create_ward_post
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=[ST_JAMES])
     base = utcnow() - timedelta(days=10)
     for i in range(7):
-        services.create_ward_post(get_ward(ST_JAMES), officer, f"Update number {i}", "Body",
-                                  now=base + timedelta(days=i))
+        create_ward_post(get_ward(ST_JAMES), officer, f"Update number {i}", "Body",
+                         now=base + timedelta(days=i))
     db.session.commit()
     errors = _csp_errors(page)
     page.goto(f"/wards/{ST_JAMES}")

@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery
 from webapp.delivery.worker import MIN_ATTEMPTS, deliver_due
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 def make_dead(user, mail):

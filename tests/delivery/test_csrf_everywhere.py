@@ -38,7 +38,7 @@ def test_officer_of_another_ward_cannot_edit_or_cancel_a_scheduled_alert(client,
 
     from tests.alerts.test_alerts import alert_input
     from webapp.alerts.services import create_alert, resolve_target
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
     owner = make_staff("officer", wards=["E05013806"])
     alert = create_alert(owner, alert_input(resolve_target(owner, "wards", [get_ward("E05013806").id]),

@@ -16,7 +16,7 @@ from webapp.delivery.services import (EndpointTaken, SubscriptionError, remove_s
                                       save_subscription, subscriptions_for, vapid_public_key)
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
-from webapp.timeutil import london_to_utc
+from webapp.platform.timeutil import london_to_utc
 from tests.conftest import run_at_once
 
 

@@ -57,7 +57,7 @@ def _received(mail, to: dict) -> dict:
 
 def test_every_kind_of_email_has_a_title_a_utc_date_and_our_message_id(app, mail, mail_from):
     found = _received(mail, send_every_kind())
-    for kind, (msg, raw) in found.items():
+    for kind, (msg, _raw) in found.items():
         assert msg["Date"].endswith(" +0000"), (kind, msg["Date"])
         assert re.fullmatch(r"<[^@<>\s]+@mail\.wardline\.example>", msg["Message-ID"]), kind
         html = msg.get_body(("html",)).get_content()
@@ -109,7 +109,7 @@ def test_dkim_key_from_the_environment_setting(app, mail, mail_from, dkim_key):
     with open(path, "rb") as handle:
         app.config["DKIM_PRIVATE_KEY"] = handle.read().decode()
     try:
-        from webapp.delivery.mail import send_email
+        from webapp.platform.mail import send_email
         send_email("someone@example.org", "Hello", "accounts/no_account", signup_url="x")
         [raw] = mail.wait_for(1) and mail.raw
         assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: dkim_key)
@@ -119,7 +119,7 @@ def test_dkim_key_from_the_environment_setting(app, mail, mail_from, dkim_key):
 
 
 def test_a_key_that_is_not_a_private_key_is_refused_clearly(app, mail_from, tmp_path):
-    from webapp.delivery.mail import DKIMSigner
+    from webapp.platform.mail import DKIMSigner
     assert DKIMSigner.from_config(app.config) is None  # no key: no signing
     path = tmp_path / "dkim.pem"
     path.write_text("not a key")

@@ -13,7 +13,7 @@ from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 def reply_event(n: int = 1) -> Event:
@@ -46,7 +46,7 @@ def test_smtp_outage_of_six_hours_delays_but_loses_nothing(app, make_resident, m
     db.session.commit()
     mail.refuse = True  # the real aiosmtpd sink answers 451 to every recipient
     start = utcnow()
-    now = run_outage(start, start + timedelta(hours=6), mail)
+    run_outage(start, start + timedelta(hours=6), mail)
     assert states() == {"queued"}  # still retrying after many tries, not "dead"
     assert min(d.attempts for d in db.session.scalars(select(Delivery))) >= 8
     assert not mail.messages

@@ -13,7 +13,7 @@ from webapp.delivery.models import Delivery, PushSubscription
 from webapp.delivery.services import save_subscription, vapid_public_key
 from webapp.delivery.worker import MIN_ATTEMPTS, claim, deliver_due
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 def reply_event(n=1, **kw):
@@ -349,20 +349,20 @@ def test_absurd_retry_after_is_capped_not_a_crash(app, make_resident, push_servi
 def test_one_unsendable_email_does_not_hold_up_the_batch(app, make_resident, mail, monkeypatch):
     """An email that cannot be flattened (here: a header the email package refuses) is
     dead at once with its error; the others in the batch are sent."""
-    import webapp.delivery.emails as emails
+    import webapp.platform.mail as mail_builder
     users = [make_resident() for _ in range(3)]
     for n, u in enumerate(users):
         notify(u, reply_event(n + 1, title=f"Reply {n + 1}"))
     db.session.commit()
-    build = emails.build
+    build = mail_builder.build_message
 
-    def poisoned(to, subject, template, headers, **context):
-        msg = build(to, subject, template, headers, **context)
+    def poisoned(to, subject, template, **context):
+        msg = build(to, subject, template, **context)
         if subject == "Reply 2":
             msg["X-Broken"] = "a\r\nInjected: yes"
         return msg
 
-    monkeypatch.setattr(emails, "build", poisoned)
+    monkeypatch.setattr(mail_builder, "build_message", poisoned)
     result = deliver_due()
     assert result["sent"] == 2
     assert sorted(m["Subject"] for m in mail.wait_for(2)) == ["Reply 1", "Reply 3"]

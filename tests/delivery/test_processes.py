@@ -17,7 +17,7 @@ from tests.conftest import wait_until
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 @pytest.fixture

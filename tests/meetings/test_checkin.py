@@ -9,7 +9,7 @@ import pytest
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Rsvp
-from webapp.tokens import make_token
+from webapp.platform.tokens import make_token
 
 
 def _qr_token(page: bytes) -> None:
@@ -150,7 +150,7 @@ def test_csv_neutralises_a_formula_in_any_cell_email_included(client, login, mak
 
 def test_scanning_twice_says_already_checked_in_at(client, login, make_resident, make_meeting,
                                                    htmx_headers):
-    from webapp.timeutil import format_london
+    from webapp.platform.timeutil import format_london
     meeting = make_meeting()
     resident = make_resident(name="Dev Twice")
     row = services.rsvp(meeting.id, resident.id)

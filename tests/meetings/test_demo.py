@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Meeting
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 def test_seed_demo_adds_meetings_once(runner):

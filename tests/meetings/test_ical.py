@@ -13,7 +13,7 @@ from icalendar import Calendar
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.services import MeetingDetails
-from webapp.timeutil import LONDON, london_to_utc
+from webapp.platform.timeutil import LONDON, london_to_utc
 from webapp.wards.services import get_ward
 
 

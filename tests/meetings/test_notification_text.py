@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from webapp.delivery.worker import deliver_due
 from webapp.meetings import services
-from webapp.timeutil import format_london
+from webapp.platform.timeutil import format_london
 
 
 def _when(start):

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Meeting
-from webapp.timeutil import LONDON
+from webapp.platform.timeutil import LONDON
 from webapp.wards.services import get_ward
 from tests.meetings.conftest import set_times
 
@@ -206,7 +206,7 @@ def test_summary_goes_to_attendees_and_the_ward(client, login, make_resident, ma
     db.session.rollback()
     assert db.session.get(Meeting, meeting.id).summary == text
     assert len(_audit("meeting.summary")) == 1
-    from webapp.threads.models import WardPost
+    from webapp.posts import WardPost
     posts = list(db.session.scalars(select(WardPost)))
     assert [(p.ward_id, p.kind, p.body) for p in posts] == [(meeting.first_ward.id, "meeting_summary", text)]
     login(client, going)

@@ -34,7 +34,7 @@ def test_manifest_is_served_with_its_media_type(client):
 
 
 def test_service_worker_is_served_from_the_root_versioned_and_uncached(client, app):
-    from webapp.static_assets import static_version
+    from webapp.platform.static_assets import static_version
     response = client.get("/sw.js")
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"

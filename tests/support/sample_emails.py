@@ -20,7 +20,7 @@ from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.meetings import services as meetings
 from webapp.meetings.services import MeetingDetails
-from webapp.timeutil import london_to_utc, to_london, utcnow
+from webapp.platform.timeutil import london_to_utc, to_london, utcnow
 from webapp.wards.models import Team
 from webapp.wards.services import get_ward
 

@@ -42,10 +42,10 @@ def gunicorn(app, env: dict | None = None, args: tuple = ()):
             try:
                 urllib.request.urlopen(base + "/healthz", timeout=2)
                 break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline or server.poll() is not None:
                     server.kill()
-                    raise AssertionError("gunicorn did not start:\n" + server.communicate()[0])
+                    raise AssertionError("gunicorn did not start:\n" + server.communicate()[0]) from exc
                 time.sleep(0.2)
         yield base, server
     finally:

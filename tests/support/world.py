@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ST_JAMES = "E05013806"      # the first team's ward
 HERNE_HILL = "E05014104"    # the second team's ward
@@ -40,6 +40,7 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     from webapp.alerts.services import AlertInput, create_alert, resolve_target
     from webapp.delivery.models import Delivery, PushSubscription
     from webapp.meetings import services as meetings
+    from webapp import posts
     from webapp.threads import services as threads
     from webapp.wards.models import Team
     from webapp.wards.services import get_ward
@@ -109,7 +110,7 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     from webapp.alerts.services import answer_useful
     answer_useful(sent, resident, True)
 
-    post = threads.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
+    post = posts.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
     db.session.commit()
 
     # Free text others wrote about the resident: the officers' digest (subject), an admin's

@@ -6,7 +6,8 @@ import json
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.threads.models import Conversation, Message, WardPost
+from webapp.posts import WardPost
+from webapp.threads.models import Conversation, Message
 
 ST_JAMES = "E05013806"
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.threads.models import ConversationAccess, Message
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 
 def test_admin_needs_an_audited_reason_and_access_expires(client, login, make_resident,

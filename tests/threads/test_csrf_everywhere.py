@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from tests.conftest import HTMX
 from webapp.accounts.models import User
 from webapp.extensions import db
-from webapp.threads.models import Conversation, Message, WardPost
+from webapp.posts import WardPost
+from webapp.threads.models import Conversation, Message
 
 DOMAINS = ("core", "accounts", "wards", "threads", "admin")
 

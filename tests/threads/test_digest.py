@@ -7,7 +7,7 @@ from datetime import timedelta
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.threads import services
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ST_JAMES = "E05013806"
 BRIXTON = "E05014095"

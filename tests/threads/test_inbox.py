@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import insert, select
 
 from tests.conftest import HTMX
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.threads import services
 from webapp.threads.models import Conversation, Message
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ST_JAMES = "E05013806"
 BRIXTON = "E05014095"

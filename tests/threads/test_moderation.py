@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from webapp.admin.models import AuditEvent
+from webapp.platform.audit import AuditEvent
 from webapp.extensions import db
 from webapp.threads.models import Message, MessagingBlock
 

@@ -11,7 +11,7 @@ from webapp.delivery.models import Delivery, Notification
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.threads import services
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ST_JAMES = "E05013806"
 BRIXTON = "E05014095"

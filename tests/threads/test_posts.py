@@ -8,8 +8,7 @@ from sqlalchemy import inspect, select
 
 from tests.conftest import HTMX
 from webapp.extensions import db
-from webapp.threads import services
-from webapp.threads.models import WardPost
+from webapp.posts import WardPost, create_ward_post, ward_posts_page
 
 ST_JAMES = "E05013806"
 BRIXTON = "E05014095"
@@ -77,7 +76,7 @@ def test_ward_home_shows_team_and_posts_newest_first_with_show_more(client, logi
                                                                     make_staff):
     from datetime import timedelta
 
-    from webapp.timeutil import utcnow
+    from webapp.platform.timeutil import utcnow
     from webapp.wards.services import get_ward
     ward = get_ward(ST_JAMES)
     # No officers yet: no team section.
@@ -86,7 +85,7 @@ def test_ward_home_shows_team_and_posts_newest_first_with_show_more(client, logi
                          shoulder_number="5678")
     base = utcnow() - timedelta(days=30)
     for i in range(8):
-        services.create_ward_post(ward, officer, f"Post number {i}", f"Body {i}", now=base + timedelta(days=i))
+        create_ward_post(ward, officer, f"Post number {i}", f"Body {i}", now=base + timedelta(days=i))
     db.session.commit()
     page = client.get(f"/wards/{ST_JAMES}").text
     assert "Your ward team" in page and "PCSO Jane Smith (5678)" in page
@@ -110,7 +109,7 @@ def test_ward_home_shows_team_and_posts_newest_first_with_show_more(client, logi
 def test_post_page_and_wrong_ward_404(client, make_staff):
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=[ST_JAMES])
-    post = services.create_ward_post(get_ward(ST_JAMES), officer, "Hello", "Body <script>x</script>")
+    post = create_ward_post(get_ward(ST_JAMES), officer, "Hello", "Body <script>x</script>")
     db.session.commit()
     page = client.get(f"/wards/{ST_JAMES}/posts/{post.id}")
     assert page.status_code == 200 and "&lt;script&gt;" in page.text
@@ -122,11 +121,11 @@ def test_create_ward_post_interface_for_other_domains(app, make_staff):
     """Meetings (summaries) and alerts call this with a kind of their own."""
     from webapp.wards.services import get_ward
     officer = make_staff("officer", wards=[ST_JAMES])
-    post = services.create_ward_post(get_ward(ST_JAMES), officer, "Meeting summary",
+    post = create_ward_post(get_ward(ST_JAMES), officer, "Meeting summary",
                                      "We agreed to patrol the park.", kind="meeting")
     db.session.commit()
     assert post.id and post.kind == "meeting"
-    posts, more = services.ward_posts_page(get_ward(ST_JAMES))
+    posts, more = ward_posts_page(get_ward(ST_JAMES))
     assert posts == [post] and not more
 
 

@@ -1,7 +1,6 @@
 """Postcode search: `flask postcodes load` with an ONSPD-format fixture, the finder's answers
 (full postcode, boundary, outward code, malformed, street name, not set up), and the
 postcodes.io-compatible lookup against a loopback fake."""
-import io
 import tracemalloc
 import zipfile
 from pathlib import Path

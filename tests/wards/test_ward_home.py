@@ -36,10 +36,10 @@ def _answer(ward_code, respondent, topics):
 
 
 def test_concerns_chart_hidden_below_five_respondents_and_shown_at_five(client, make_resident):
-    for n in range(4):
+    for _n in range(4):
         make_resident("E05013806", concerns=("asb", "phone_theft", "visibility"))
     # answers for another ward do not count here
-    for n in range(3):
+    for _n in range(3):
         make_resident("E05014117", concerns=("asb",))
     page = client.get("/wards/E05013806").get_data(as_text=True)
     assert "What residents here care about most" in page

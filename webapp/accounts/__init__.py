@@ -1,7 +1,11 @@
 """Accounts: residents (email links), officers and admins (password + TOTP), settings."""
 from flask import Blueprint
 
+from webapp.accounts.audience import residents_following, ward_team_members  # noqa: F401  (public)
 from webapp.extensions import db, login_manager
+from webapp.accounts.models import User
+from webapp.accounts.sessions import check_staff_session
+from webapp.accounts.sessions import is_revoked, parse_user_id
 
 bp = Blueprint("accounts", __name__)
 
@@ -15,8 +19,6 @@ login_manager.session_protection = "basic"
 def load_user(user_id: str):
     """Load a user from ``"<id>:<session_version>[:<session id>]"``; a stale version or a
     signed-out session id signs them out (see :mod:`webapp.accounts.sessions`)."""
-    from webapp.accounts.models import User
-    from webapp.accounts.sessions import is_revoked, parse_user_id
 
     parsed = parse_user_id(user_id)
     if parsed is None:
@@ -31,11 +33,11 @@ def load_user(user_id: str):
 
 @bp.before_app_request
 def _end_stale_staff_sessions():
-    from webapp.accounts.sessions import check_staff_session
     check_staff_session()
 
 
 from webapp.accounts import sessions, throttle  # noqa: E402,F401  (their tables)
 from webapp.accounts import routes  # noqa: E402,F401
 from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)
+from webapp.accounts import ward_chart  # noqa: E402,F401  (the ward home's chart)
 from webapp.accounts import email_change  # noqa: E402,F401  (changing the email address)

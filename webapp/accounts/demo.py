@@ -14,8 +14,8 @@ from sqlalchemy import select
 from webapp.accounts.models import Concern, User, UserCategory, UserWard
 from webapp.accounts.passwords import hash_password
 from webapp.extensions import db
-from webapp.taxonomy import CATEGORIES, CONCERN_TOPICS
-from webapp.timeutil import utcnow
+from webapp.platform.taxonomy import CATEGORIES, CONCERN_TOPICS
+from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Team
 from webapp.wards.services import get_ward
 

@@ -16,28 +16,20 @@ from flask import current_app, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from wtforms import StringField
-
 from webapp.accounts import bp, services
-from webapp.accounts.forms import EmailForm
+from webapp.accounts import routes as account_routes
+from webapp.accounts.forms import NewEmailForm
 from webapp.accounts.models import User
-from webapp.delivery.mail import send_email
+from webapp.platform.mail import send_email
 from webapp.extensions import db, limiter
-from webapp.forms import EmptyForm
-from webapp.htmx import is_htmx, render
-from webapp.security import resident_required
-from webapp.tokens import TokenError, consume, is_used, make_token, read_token
+from webapp.platform.forms import EmptyForm
+from webapp.platform.htmx import is_htmx, render
+from webapp.platform.security import resident_required
+from webapp.platform.tokens import TokenError, consume, is_used, make_token, read_token
 
 log = logging.getLogger("wardline.accounts")
 PURPOSE = "email-change"
 MAX_AGE = 24 * 60 * 60
-
-
-class NewEmailForm(EmailForm):
-    """Settings: the new address."""
-
-    email = StringField("New email address", filters=[lambda v: v.strip() if isinstance(v, str) else v],
-                        render_kw=dict(EmailForm.email.kwargs.get("render_kw") or {}))
 
 
 def change_token(user: User, new_email: str) -> str:
@@ -104,8 +96,7 @@ def _section(form, *, status: int, sent_to: str | None = None):
     if is_htmx():
         return render("accounts/_settings_email.html", user=current_user, email_form=form,
                       sent_to=sent_to, status=status)
-    from webapp.accounts.routes import _settings_page
-    return _settings_page(status=status, email_form=form, email_sent_to=sent_to)
+    return account_routes._settings_page(status=status, email_form=form, email_sent_to=sent_to)
 
 
 @bp.route("/settings/email/confirm/<token>", methods=["GET", "POST"])

@@ -11,8 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.accounts import services
-from webapp.forms import Form, MultiCheckboxField
-from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
+from webapp.wards.forms import WardPickForm  # noqa: F401  (the finder's form, used by accounts' views)
+from webapp.platform.forms import Form, MultiCheckboxField
+from webapp.platform.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS)
 
 
@@ -34,6 +35,14 @@ class EmailForm(Form):
             field.data = services.normalise_email(field.data)
         except services.AnswerError as exc:
             raise ValidationError(exc.message) from exc
+
+
+class NewEmailForm(EmailForm):
+    """Settings: a new email address (confirmed by a link sent to it)."""
+
+    email = StringField("New email address", filters=[_strip],
+                        render_kw={"maxlength": services.EMAIL_MAX, "type": "email",
+                                   "spellcheck": "false", "autocapitalize": "none"})
 
 
 class LoginForm(EmailForm):
@@ -68,14 +77,6 @@ class WardsForm(Form):
 
     home_ward = HiddenField("Where you live", filters=[_strip])
     extra_wards = SelectMultipleField("Other wards", choices=[], validate_choice=False)
-
-
-class WardPickForm(Form):
-    """One choice from the ward finder: this ward, as home or as an extra ward."""
-
-    ward = HiddenField("Ward", filters=[_strip])
-    role = RadioField("Role", choices=_choices({"home": "I live here", "extra": "Also follow"}),
-                      validate_choice=False)
 
 
 class UpdatesForm(Form):

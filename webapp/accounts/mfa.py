@@ -18,7 +18,11 @@ from sqlalchemy import ForeignKey, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
+from sqlalchemy import func
+from webapp.accounts.models import User
+from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
+from webapp.platform.audit import record
 
 ISSUER = "Wardline"
 BACKUP_CODE_COUNT = 10
@@ -157,7 +161,6 @@ def use_backup_code(user, code: str, now: datetime | None = None) -> bool:
 
 
 def backup_codes_left(user) -> int:
-    from sqlalchemy import func
     return db.session.scalar(select(func.count()).select_from(BackupCode).where(
         BackupCode.user_id == user.id, BackupCode.used_at.is_(None))) or 0
 
@@ -175,7 +178,6 @@ def check_password(email: str, password: str, now: datetime | None = None) -> Pa
     Unknown emails and residents fail exactly like a wrong password (same answer, same
     argon2 work). A one-time password past ``password_expires_at`` fails with ``expired``.
     """
-    from webapp.accounts.passwords import verify_password
     now = now or utcnow()
     user = find_staff(email)
     if user is None:
@@ -190,7 +192,6 @@ def check_password(email: str, password: str, now: datetime | None = None) -> Pa
 
 def find_staff(email: str | None):
     """The officer or admin with a password whose address is ``email``, or None."""
-    from webapp.accounts.models import User
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
     if user is None or not user.is_staff or not user.password_hash:
         return None
@@ -202,8 +203,6 @@ def change_password(user, current: str, new: str, now: datetime | None = None) -
     by field (nothing changes then), or {} on success: the password is no longer one-time,
     every other session of ``user`` ends (the session version moves on), and the change is
     audit-logged. The caller commits."""
-    from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
-    from webapp.admin.audit import record
     errors = {}
     if not verify_password(user.password_hash, current or ""):
         errors["current_password"] = "That is not your current password."

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.crypto import EncryptedString
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 ROLES = ("resident", "officer", "admin")
 OFFICER_RANKS = {"PC": "PC", "PCSO": "PCSO", "Sergeant": "Sergeant", "Inspector": "Inspector",
@@ -134,7 +134,7 @@ class UserWard(db.Model):
 
 
 class UserCategory(db.Model):
-    """An alert category a resident wants (see :data:`webapp.taxonomy.CATEGORIES`)."""
+    """An alert category a resident wants (see :data:`webapp.platform.taxonomy.CATEGORIES`)."""
 
     __tablename__ = "user_categories"
 

@@ -3,7 +3,7 @@ code). The first sign-in enrols the authenticator app; a one-time password (from
 admin) must then be replaced.
 
 Only after the second factor does ``session["mfa_user_id"]`` hold the user's id, which is
-what :func:`webapp.security.role_required` asks of staff. A staff member signed in any other
+what :func:`webapp.platform.security.role_required` asks of staff. A staff member signed in any other
 way (a resident email link) never gets that flag, and it is never remembered: staff
 sessions end with the browser session, after ``STAFF_IDLE_TIMEOUT`` idle and after
 ``STAFF_SESSION_MAX_AGE`` in all (:mod:`webapp.accounts.sessions`).
@@ -22,10 +22,11 @@ from flask_login import current_user, user_logged_in, user_logged_out
 
 from webapp.accounts import bp, mfa, sessions, throttle
 from webapp.accounts.officer_forms import OfficerLoginForm, PasswordChangeForm, TotpForm
-from webapp.admin.audit import record
+from webapp.platform.audit import record
 from webapp.extensions import db, limiter
-from webapp.security import no_store, officer_required, safe_next
-from webapp.timeutil import utcnow
+from webapp.platform.security import no_store, officer_required, safe_next
+from webapp.platform.timeutil import utcnow
+from webapp.accounts.models import User
 
 PENDING_KEY = "staff_pending"
 PENDING_MAX_AGE = timedelta(minutes=10)  # password step to second factor
@@ -48,7 +49,6 @@ def _forget_second_factor_on_logout(sender, user, **extra):
 
 def _pending_user():
     """The staff member who passed the password step in this browser, or None."""
-    from webapp.accounts.models import User
     pending = session.get(PENDING_KEY)
     if not pending:
         return None

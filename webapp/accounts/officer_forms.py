@@ -3,7 +3,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from webapp.forms import Form
+from webapp.platform.forms import Form
 
 
 class OfficerLoginForm(Form):

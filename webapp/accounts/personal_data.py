@@ -17,16 +17,20 @@ fails when a new table or column is not listed, so it must join export and delet
 - ``NOT_PERSONAL``: codes, public announcements, reference data.
 
 :func:`erase_traces` runs first in :func:`webapp.accounts.services.delete_account`, while
-the resident's conversations, messages and devices still exist to say what to look for.
+the resident's conversations, messages and devices still exist to say what to look for
+(each domain's hooks, :mod:`webapp.platform.account_data`).
 """
 from __future__ import annotations
 
 import json
 import re
 
-from sqlalchemy import JSON, String, Text, cast, delete, func, or_, select, update
+from sqlalchemy import JSON, String, Text, cast, func, literal, or_, select, update
 
+from webapp.accounts.models import Concern
 from webapp.extensions import db
+from webapp.platform.account_data import ERASERS, IDENTIFIERS
+from webapp.platform.audit import blank_details
 
 RESIDENT, MENTIONS, KEPT, STAFF, NOT_PERSONAL = "resident", "mentions", "kept", "staff", "not personal"
 REDACTED = "[deleted]"
@@ -169,23 +173,13 @@ def needs_classifying(column) -> bool:
 
 # --------------------------------------------------------------------------- erasure
 def identifying_strings(user) -> list[str]:
-    """What identifies ``user`` in free text: name, address, and what they wrote or was
-    written about them (subjects, messages and replies, concerns, reasons, devices)."""
-    from webapp.accounts.models import Concern
-    from webapp.delivery.models import PushSubscription
-    from webapp.threads.models import Conversation, Message, MessagingBlock
-    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    """What identifies ``user`` in free text: name, address, concerns, and what the
+    domains' ``identify`` hooks name (subjects, messages and replies, reasons, devices)."""
     local = (user.email or "").split("@")[0]
     values = [user.display_name, user.email, local if len(local) >= 6 else None]
-    values += db.session.scalars(select(Conversation.subject).where(Conversation.resident_id == user.id))
-    for body, reason in db.session.execute(select(Message.body, Message.hidden_reason)
-                                           .where(Message.conversation_id.in_(convs))):
-        values += [body, reason]
     values += db.session.scalars(select(Concern.text).where(Concern.user_id == user.id))
-    values += db.session.scalars(select(MessagingBlock.reason).where(MessagingBlock.user_id == user.id))
-    for endpoint, agent in db.session.execute(select(PushSubscription.endpoint, PushSubscription.user_agent)
-                                              .where(PushSubscription.user_id == user.id)):
-        values += [endpoint, agent]
+    for identify in IDENTIFIERS:
+        values += list(identify(user))
     cleaned = {" ".join(v.split()) for v in values if v and len(v.strip()) >= 3}
     return sorted(cleaned, key=len, reverse=True)
 
@@ -244,58 +238,28 @@ def redact_mentions(strings: list[str]) -> int:
         for row in rows:
             keys, values = row[:len(pk)], row[len(pk):]
             new = {}
-            for name, value in zip(columns, values):
+            for name, value in zip(columns, values, strict=False):
                 redacted = (_redact_json(value, patterns) if isinstance(table.c[name].type, JSON)
                             else _redact_text(value, patterns))
                 if redacted != value:
                     new[name] = redacted
             if new:
-                db.session.execute(update(table).where(*[c == k for c, k in zip(pk, keys)])
+                db.session.execute(update(table).where(*[c == k for c, k in zip(pk, keys, strict=False)])
                                    .values(**new))
                 changed += 1
     return changed
 
 
 def erase_traces(user) -> None:
-    """Before the account's rows go: remove the notifications that were the resident's own
-    (every delivery of them to this user; found by joining through ``deliveries``, so it
-    works however notifications are keyed), empty the audit details about them, keep
-    anonymous counts, and redact their identifying strings everywhere staff or the app wrote
-    free text. Does not commit."""
-    from webapp.admin.models import AuditEvent
-    from webapp.alerts.models import AlertAnswer
-    from webapp.delivery.models import Delivery, Notification
-    from webapp.meetings.models import Rsvp
-    from webapp.threads.models import Conversation, Message
-
+    """Before the account's rows go: read what identifies the resident (while their
+    conversations, messages and devices still exist), run the domains' ``erase`` hooks
+    (their own notifications go, audit details about their records are emptied, anonymous
+    counts stay), empty the audit details about their account, and redact their
+    identifying strings everywhere staff or the app wrote free text. Does not commit."""
     strings = identifying_strings(user)
-
-    # Notifications delivered only to them are theirs: delete (deliveries first).
-    mine = select(Delivery.notification_id).where(Delivery.user_id == user.id).distinct()
-    others = select(Delivery.notification_id).where(Delivery.user_id != user.id)
-    own = list(db.session.scalars(select(Notification.id).where(
-        Notification.id.in_(mine), Notification.id.not_in(others))))
-    if own:
-        db.session.execute(delete(Delivery).where(Delivery.notification_id.in_(own))
-                           .execution_options(synchronize_session=False))
-        db.session.execute(delete(Notification).where(Notification.id.in_(own))
-                           .execution_options(synchronize_session=False))
-
-    # Audit events about them (their account, conversations, messages, RSVPs): the event
-    # and its time stay (counts), its free text goes.
-    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
-    msgs = select(Message.id).where(Message.conversation_id.in_(convs))
-    rsvps = select(Rsvp.id).where(Rsvp.user_id == user.id)
-    db.session.execute(update(AuditEvent).where(or_(
-        (AuditEvent.target_type == "users") & (AuditEvent.target_id == user.id),
-        (AuditEvent.target_type == "conversations") & AuditEvent.target_id.in_(convs),
-        (AuditEvent.target_type == "messages") & AuditEvent.target_id.in_(msgs),
-        (AuditEvent.target_type == "rsvps") & AuditEvent.target_id.in_(rsvps),
-    )).values(detail="").execution_options(synchronize_session=False))
-
-    # "Was this useful?" answers stay as anonymous counts.
-    db.session.execute(update(AlertAnswer).where(AlertAnswer.user_id == user.id)
-                       .values(user_id=None).execution_options(synchronize_session=False))
-
+    for erase in ERASERS:
+        erase(user)
+    blank_details("users", select(literal(user.id)))
     redact_mentions(strings)
     db.session.flush()
+

@@ -11,15 +11,16 @@ from flask import (current_app, flash, g, make_response, redirect, render_templa
                    session, url_for)
 from flask_login import current_user, login_required, logout_user
 
-from webapp.forms import EmptyForm
+from webapp.platform.forms import EmptyForm
 from webapp.accounts import bp, services, sessions
-from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, SignupForm,
+from webapp.accounts.forms import (ConcernsForm, LoginForm, NameForm, NewEmailForm, SignupForm,
                                    UpdatesForm, WardPickForm, WardsForm)
+from webapp.platform.taxonomy import CATEGORIES
 from webapp.extensions import db, limiter
-from webapp.htmx import hx_redirect, is_htmx, render
-from webapp.params import int_arg
-from webapp.security import resident_required, safe_next
-from webapp.tokens import TokenError
+from webapp.platform.htmx import hx_redirect, is_htmx, render
+from webapp.platform.params import int_arg
+from webapp.platform.security import resident_required, safe_next
+from webapp.platform.tokens import TokenError
 from webapp.wards.services import finder_results, list_boroughs
 
 log = logging.getLogger("wardline.accounts")
@@ -270,7 +271,6 @@ def _finder_context(mode: str, args) -> dict:
 
 
 def _updates_form(user, formdata=None) -> UpdatesForm:
-    from webapp.taxonomy import CATEGORIES
     # Until the resident has chosen, every update is ticked (a choice of nothing is made
     # on purpose, and warned about).
     categories = sorted(user.category_codes) if services.updates_chosen(user) else list(CATEGORIES)
@@ -429,7 +429,6 @@ def _settings_page(*, status: int = 200, **forms):
 
 
 def _new_email_form():
-    from webapp.accounts.email_change import NewEmailForm
     return NewEmailForm(formdata=None)
 
 

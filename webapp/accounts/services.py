@@ -8,7 +8,7 @@ change data say whether they commit. Email goes out only after the commit
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from urllib.parse import urljoin
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,15 +16,18 @@ from flask import current_app, url_for
 from sqlalchemy import delete, select, update
 
 from webapp.accounts.models import Concern, User, UserCategory, UserWard
-from webapp.delivery.mail import send_email
+from webapp.platform.mail import send_email
+from webapp.accounts.personal_data import erase_traces
 from webapp.extensions import db
-from webapp.security import safe_next
-from webapp.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
+from webapp.platform.account_data import DELETERS, EXPORTERS
+from webapp.platform.security import safe_next
+from webapp.platform.taxonomy import (CATEGORIES, CONCERN_TEXT_MAX, CONCERN_TOPICS, EMAIL_FREQUENCIES,
                              MAX_CONCERNS, MAX_EXTRA_WARDS)
-from webapp.timeutil import utcnow
-from webapp.tokens import TokenError, consume, is_used, make_token, read_token
+from webapp.platform.timeutil import utcnow
+from webapp.platform.tokens import TokenError, consume, is_used, make_token, read_token
 from webapp.wards.models import Ward
 from webapp.wards.services import get_ward
+import unicodedata
 
 log = logging.getLogger("wardline.accounts")
 
@@ -105,7 +108,6 @@ def name_key(value: str) -> str:
     """``value`` folded for comparing names: compatibility forms (full-width, ligatures),
     Cyrillic and Greek look-alikes, accents and case removed, anything but letters and digits turned into single spaces
     (so "P.C.", "P C" and "ＰＣ" all read "p c" / "pc")."""
-    import unicodedata
     folded = unicodedata.normalize("NFKD", value)
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
     folded = folded.translate(_LOOKALIKES).casefold()
@@ -440,28 +442,6 @@ def set_display_name(user: User, raw: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- export, deletion
-#: Functions ``(user) -> (key, data)`` that other domains add with
-#: :func:`register_account_data` so "Download my data" includes what they hold: messages,
-#: RSVPs, devices. ``data`` must be JSON-able.
-EXPORTERS: list[Callable[[User], tuple[str, object]]] = []
-
-#: Other domains add functions ``(user) -> None`` here to remove or anonymise what they
-#: hold about ``user`` before the account row is deleted. They run in the deletion's
-#: transaction and must not commit.
-DELETERS: list[Callable[[User], None]] = []
-
-
-def register_account_data(*, export: Callable | None = None, forget: Callable | None = None) -> None:
-    """Add a domain's exporter and/or deleter to :data:`EXPORTERS`/:data:`DELETERS`.
-
-    Safe to call more than once (each function is added once).
-    """
-    if export is not None and export not in EXPORTERS:
-        EXPORTERS.append(export)
-    if forget is not None and forget not in DELETERS:
-        DELETERS.append(forget)
-
-
 def _iso(value) -> str | None:
     return value.isoformat() + "Z" if value else None
 
@@ -504,7 +484,6 @@ def delete_account(user: User) -> None:
     words; then the user row goes, and with it (by cascade) their wards and categories.
     A keyed hash of a blocked resident's address stays (see ``BlockedAddress``).
     """
-    from webapp.accounts.personal_data import erase_traces
     erase_traces(user)
     for deleter in DELETERS:
         deleter(user)

@@ -23,7 +23,7 @@ from sqlalchemy import String, delete
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 STAFF_SINCE = "staff_since"  # epoch seconds of the second-factor sign-in
 STAFF_SEEN = "staff_seen"    # epoch seconds of the last request (polls excluded)

@@ -18,15 +18,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import datetime, timedelta
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import ForeignKey, String, UniqueConstraint, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
-from webapp.tokens import TokenError, make_token, read_token
+from webapp.platform.audit import record
+from webapp.platform.db import insert_ignore
+from webapp.platform.timeutil import utcnow
+from webapp.platform.tokens import TokenError, make_token, read_token
+
+#: Sent (sender: the staff user; ``count``, ``now``, ``audit_event_id``) when a staff
+#: account is being guessed; ``webapp.admin`` queues the warning email (accounts sits
+#: below delivery, so it does not write the outbox itself).
+sign_in_guessed = Namespace().signal("staff-sign-in-guessed")
 
 DEVICE_COOKIE = "wardline_device"
 DEVICE_PURPOSE = "staff-device"
@@ -72,7 +81,6 @@ def account_key(email: str | None) -> str:
 # --------------------------------------------------------------------------- sources
 def device_cookie_value(user) -> str:
     """A signed cookie value marking this browser as one ``user`` signed in from."""
-    import secrets
     return make_token(DEVICE_PURPOSE, {"uid": user.id, "did": secrets.token_urlsafe(12)})
 
 
@@ -124,7 +132,6 @@ def blocked_until(account: str, source: str, now: datetime | None = None) -> dat
 def record_failure(account: str, source: str, now: datetime | None = None) -> datetime | None:
     """Count a failed attempt; return when this source may try again (None: at once).
     The caller commits."""
-    from webapp.delivery.services import insert_ignore
     now = now or utcnow()
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < now - FORGET_AFTER))
     db.session.execute(insert_ignore(LoginThrottle.__table__).values(
@@ -163,10 +170,9 @@ def recent_failures(email: str, now: datetime | None = None) -> int:
 def alert_if_guessed(user, now: datetime | None = None) -> bool:
     """Email ``user`` (a staff member) when their account is being guessed: at least
     ``LOGIN_ALERT_AFTER`` failures in the last hour, and no alert in the last hour.
-    Queued in the outbox and audit-logged in the caller's transaction. True if queued."""
-    from webapp.admin.audit import record
-    from webapp.delivery.services import Event, notify
-    from webapp.timeutil import format_london
+    Audit-logged in the caller's transaction, and announced with the
+    :data:`sign_in_guessed` signal, whose receiver (``webapp.admin``, above delivery)
+    queues the email in the outbox in the same transaction. True if announced."""
     now = now or utcnow()
     count = recent_failures(user.email, now)
     if count < current_app.config["LOGIN_ALERT_AFTER"]:
@@ -180,13 +186,5 @@ def alert_if_guessed(user, now: datetime | None = None) -> bool:
         state.alerted_at = now
     event = record(None, "staff.sign_in_guessed", user, f"{count} failed attempts in the last hour")
     db.session.flush()
-    notify(user, Event(
-        kind="security", source_type="staff_login_alert", source_id=event.id,
-        title="Someone is trying to sign in to your Wardline account",
-        body=(f"{count} sign-in attempts on your account failed in the hour to "
-              f"{format_london(now, '%H:%M')}. If this was not you, tell an administrator."),
-        url="/officer/login", urgent=True,
-        email_template="accounts/login_alert",
-        email_context={"count": count, "when": format_london(now, "%d %B %Y %H:%M"),
-                       "name": user.display_name}))
+    sign_in_guessed.send(user, count=count, now=now, audit_event_id=event.id)
     return True

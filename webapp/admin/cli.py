@@ -7,6 +7,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.accounts.models import User
+from webapp.admin import services
 
 officers_cli = AppGroup("officers", help="Create and manage officer and admin accounts.")
 teams_cli = AppGroup("teams", help="Create teams, give them wards, add officers.")
@@ -29,7 +31,6 @@ def _fail(message: str):
               help="Type the first password instead of printing a generated one.")
 def create_officer_command(email, name, rank, shoulder, admin, team_names, prompt_password):
     """Create an officer or admin and print their one-time password."""
-    from webapp.admin import services
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True) \
         if prompt_password else None
     if password is not None and len(password) < 12:
@@ -59,8 +60,6 @@ def create_officer_command(email, name, rank, shoulder, admin, team_names, promp
 @click.option("--email", required=True)
 def reset_2fa_command(email):
     """Forget an officer's authenticator (lost phone); they enrol again at next sign-in."""
-    from webapp.accounts.models import User
-    from webapp.admin import services
     user = db.session.scalar(select(User).where(User.email == services.normalise_email(email)))
     if user is None or not user.is_staff:
         _fail("No officer or admin with that email.")
@@ -75,7 +74,6 @@ def reset_2fa_command(email):
               help="ONS code of a ward the team covers (repeatable).")
 def create_team_command(name, ward_codes):
     """Create a team covering the given wards."""
-    from webapp.admin import services
     try:
         wards = services.parse_ward_codes(" ".join(ward_codes))
         team = services.create_team(None, name, wards)
@@ -90,8 +88,6 @@ def create_team_command(name, ward_codes):
 @click.option("--email", required=True)
 def add_officer_command(team_name, email):
     """Add an officer to a team."""
-    from webapp.accounts.models import User
-    from webapp.admin import services
     team = services.get_team_by_name(team_name)
     if team is None:
         _fail(f"No team called {team_name!r}.")

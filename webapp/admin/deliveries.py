@@ -14,12 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy import func, select, update
 
 from webapp.admin import bp
-from webapp.admin.audit import record
+from webapp.platform.audit import record
 from webapp.delivery.models import Delivery, Notification
 from webapp.extensions import db
-from webapp.params import page_arg
-from webapp.security import admin_required
-from webapp.timeutil import utcnow
+from webapp.platform.params import page_arg
+from webapp.platform.security import admin_required
+from webapp.platform.timeutil import utcnow
+from webapp.accounts.models import User
+from webapp.delivery.health import outbox_health
 
 PAGE_SIZE = 50
 # Notifications whose text comes from a conversation (a subject, a reply): admins reading
@@ -33,7 +35,6 @@ log = logging.getLogger("wardline.admin")
 
 def dead_deliveries(limit: int = PAGE_SIZE, offset: int = 0):
     """Dead deliveries, newest first, with their notification and resident."""
-    from webapp.accounts.models import User
     stmt = (select(Delivery, Notification, User)
             .join(Notification, Notification.id == Delivery.notification_id)
             .join(User, User.id == Delivery.user_id)
@@ -98,7 +99,6 @@ def _outbox_banner():
         if not has_request_context() or not request.path.startswith(STAFF_PATHS) \
                 or not _is_admin():
             return None
-        from webapp.delivery.health import outbox_health
         try:
             return outbox_health()
         except SQLAlchemyError:  # never let the banner break a page (or the error page)
@@ -112,6 +112,5 @@ def _outbox_banner():
 @admin_required
 def outbox_status():
     """The banner alone (htmx refreshes it every minute)."""
-    from webapp.delivery.health import outbox_health
     response = render_template("admin/_outbox_status.html", health=outbox_health())
     return response, 200, {"Cache-Control": "no-store"}

@@ -5,7 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.accounts.models import OFFICER_RANKS
-from webapp.forms import Form
+from webapp.platform.forms import Form
 
 
 class CheckboxesField(SelectMultipleField):

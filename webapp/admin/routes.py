@@ -8,11 +8,11 @@ from wtforms.fields.choices import SelectChoice
 from webapp.accounts import mfa, throttle
 from webapp.admin import bp, services
 from webapp.admin.forms import OfficerForm, TeamForm
-from webapp.forms import EmptyForm
+from webapp.platform.forms import EmptyForm
 from webapp.extensions import db
-from webapp.htmx import render
-from webapp.params import page_arg
-from webapp.security import admin_required, no_store
+from webapp.platform.htmx import render
+from webapp.platform.params import page_arg
+from webapp.platform.security import admin_required, no_store
 
 
 def _page_arg() -> int:

@@ -10,16 +10,19 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from webapp.accounts import mfa, throttle
 from webapp.accounts.models import OFFICER_RANKS, User
 from webapp.accounts.passwords import hash_password
-from webapp.admin.audit import record
-from webapp.admin.models import AuditEvent
+from webapp.platform.account_data import register_account_data
+from webapp.platform.audit import AuditEvent, record
+from webapp.threads.models import Conversation, Message
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Team, Ward
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 AUDIT_PAGE_SIZE = 50
 WARD_CODE_RE = re.compile(r"E05\d{6}", re.IGNORECASE)
@@ -49,7 +52,6 @@ def normalise_email(email: str) -> str:
 
 def list_staff() -> list[User]:
     """Officers and admins, by name, with their teams."""
-    from sqlalchemy.orm import selectinload
     stmt = (select(User).where(User.role.in_(("officer", "admin")))
             .options(selectinload(User.teams)).order_by(User.display_name, User.id))
     return list(db.session.scalars(stmt))
@@ -139,7 +141,6 @@ def unlock(actor, user: User) -> None:
 
 # --------------------------------------------------------------------------- teams
 def list_teams() -> list[Team]:
-    from sqlalchemy.orm import selectinload
     return list(db.session.scalars(select(Team).options(
         selectinload(Team.wards), selectinload(Team.members)).order_by(Team.name)))
 
@@ -207,7 +208,6 @@ def add_to_team(actor, team: Team, user: User) -> bool:
 def audit_page(action: str | None = None, page: int = 1, per_page: int = AUDIT_PAGE_SIZE
                ) -> tuple[list[AuditEvent], bool]:
     """A page of the audit log, newest first (optionally one action), and whether more."""
-    from sqlalchemy.orm import joinedload
     stmt = (select(AuditEvent).options(joinedload(AuditEvent.actor))
             .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
             .limit(per_page + 1).offset((max(page, 1) - 1) * per_page))
@@ -219,3 +219,22 @@ def audit_page(action: str | None = None, page: int = 1, per_page: int = AUDIT_P
 
 def audit_actions() -> list[str]:
     return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+# --------------------------------------------------------------------------- account data
+def export_audit_events(user) -> tuple[str, list]:
+    """For "Download my data": the audit events about the resident (their account, their
+    conversations and messages): what staff did, when, and the recorded reason."""
+    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    msgs = select(Message.id).where(Message.conversation_id.in_(convs))
+    events = db.session.scalars(select(AuditEvent).where(or_(
+        (AuditEvent.target_type == "users") & (AuditEvent.target_id == user.id),
+        (AuditEvent.target_type == "conversations") & AuditEvent.target_id.in_(convs),
+        (AuditEvent.target_type == "messages") & AuditEvent.target_id.in_(msgs),
+    )).order_by(AuditEvent.id))
+    return "audit_events_about_you", [
+        {"action": e.action, "at": e.created_at.isoformat() + "Z",
+         "about": f"{e.target_type} {e.target_id}", "detail": e.detail or None} for e in events]
+
+
+register_account_data(export=export_audit_events)

@@ -12,7 +12,7 @@ from webapp.accounts.models import User
 from webapp.alerts.models import Alert
 from webapp.alerts.services import AlertInput, create_alert, resolve_target
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
 
 DEMO_ALERTS = [

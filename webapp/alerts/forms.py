@@ -7,8 +7,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX
-from webapp.taxonomy import CATEGORIES
-from webapp.forms import Form, MultiCheckboxField, db_id, one_line
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.forms import Form, MultiCheckboxField, db_id, one_line
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 

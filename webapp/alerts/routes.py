@@ -8,10 +8,12 @@ from flask_login import current_user
 from webapp.alerts import bp, services
 from webapp.alerts.forms import DT_FORMAT, AlertForm
 from webapp.extensions import db
-from webapp.htmx import is_htmx, render
-from webapp.security import officer_required
-from webapp.taxonomy import CATEGORIES
-from webapp.timeutil import london_to_utc, to_london
+from webapp.platform.htmx import is_htmx, render
+from webapp.platform.security import officer_required
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.timeutil import london_to_utc, to_london
+from webapp.wards.services import covered_wards
+from webapp.wards.services import list_boroughs
 
 
 @bp.app_template_global()
@@ -21,14 +23,12 @@ def ward_recent_alerts(ward, limit: int = 5):
 
 
 def _form(alert=None, formdata=None) -> AlertForm:
-    from webapp.wards.services import covered_wards
     wards = covered_wards(current_user)
     boroughs = {}
     for ward in wards:
         boroughs.setdefault(ward.borough.id, ward.borough.name)
     is_admin = current_user.role == "admin"
     if is_admin:
-        from webapp.wards.services import list_boroughs
         boroughs = {b.id: b.name for b in list_boroughs()}
     kwargs = dict(ward_choices=[(w.id, f"{w.name} ({w.borough.name})") for w in wards],
                   borough_choices=sorted(boroughs.items(), key=lambda kv: kv[1]),

@@ -15,18 +15,23 @@ from datetime import datetime, timedelta
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import and_, case, exists, func, literal, or_, select, true, union_all, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 
-from webapp.accounts.models import User, UserCategory, UserWard
+from webapp.accounts import residents_following
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, PushSubscription
-from webapp.delivery.services import Event, email_channel_sql, insert_ignore, notification_for
+from webapp import delivery
+from webapp.delivery import Event
+from webapp.delivery.services import email_channel_sql
 from webapp.extensions import db
-from webapp.taxonomy import CATEGORIES
-from webapp.transactions import write_transaction
-from webapp.timeutil import utcnow
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.account_data import register_account_data
+from webapp.platform.db import insert_ignore, write_transaction
+from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
+from webapp.delivery.models import Notification
+from webapp.platform.audit import record
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br"}
 _markdown = MarkdownIt("commonmark", {"html": False, "breaks": True})
@@ -100,19 +105,6 @@ def resolve_target(user, scope: str, ward_ids=(), borough_id: int | None = None)
     return Target(wanted, "wards", label[:200])
 
 
-# --------------------------------------------------------------------------- audience SQL
-def audience(ward_ids, category: str):
-    """SELECT (user_id, email_frequency) of the residents an alert reaches.
-
-    ``ward_ids``: a list or a SELECT of ward ids. EXISTS (not a join) keeps each resident
-    once however many of their wards are targeted.
-    """
-    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids))
-    chose = exists().where(UserCategory.user_id == User.id, UserCategory.category == category)
-    return (select(User.id.label("user_id"), User.email_frequency.label("email_frequency"))
-            .where(User.role == "resident", User.confirmed_at.is_not(None), follows, chose))
-
-
 @dataclass
 class AudienceCounts:
     residents: int = 0
@@ -124,10 +116,10 @@ class AudienceCounts:
 
 def audience_counts(ward_ids, category: str, channels, urgent: bool) -> AudienceCounts:
     """How many residents the alert reaches, and by which channel (the live preview).
-    Uses :func:`audience` and :func:`email_channel_sql`, exactly as :func:`fan_out`."""
+    Uses :func:`residents_following` and :func:`email_channel_sql`, exactly as :func:`fan_out`."""
     if not ward_ids or category not in CATEGORIES:
         return AudienceCounts()
-    who = audience(ward_ids, category).subquery()
+    who = residents_following(ward_ids, category).subquery()
     channel = email_channel_sql(who.c.email_frequency, "alert", urgent)
     residents, email_now, digest = db.session.execute(select(
         func.count(),
@@ -146,42 +138,16 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
 
 
 def fan_out(alert: Alert, now: datetime) -> int:
-    """Write the alert's deliveries to the outbox in one set-based statement:
-    INSERT ... SELECT of the email/digest rows UNION ALL the push rows (one per device),
-    over the audience computed once (a CTE). ON CONFLICT DO NOTHING makes a repeated
-    send harmless. Runs in the caller's transaction; returns the number of new rows."""
-    notification_id = notification_for(event_for(alert))
+    """Write the alert's deliveries to the outbox (:func:`webapp.delivery.fan_out`: one
+    set-based statement; a repeated send adds nothing). Runs in the caller's transaction;
+    returns the number of new rows."""
     # A list, not a sub-SELECT: the planner then knows how many wards there are (a
     # London-wide alert has ~700) and picks hash joins instead of nested loops.
     ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
                                        .where(AlertWard.alert_id == alert.id)))
-    who = audience(ward_ids, alert.category).cte("audience")
-    parts = []
-    if "email" in alert.channel_list:
-        channel = email_channel_sql(who.c.email_frequency, "alert", alert.urgent)
-        parts.append(select(who.c.user_id, channel.label("channel"),
-                            literal(0).label("device_id")).where(channel.is_not(None)))
-    if "push" in alert.channel_list:
-        parts.append(select(PushSubscription.user_id, literal("push").label("channel"),
-                            PushSubscription.id.label("device_id"))
-                     .join(who, who.c.user_id == PushSubscription.user_id))
-    if not parts:
-        return 0
-    targets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("targets")
-    rows = select(literal(notification_id), targets.c.user_id, targets.c.channel,
-                  targets.c.device_id, literal("queued"), literal(0), literal(now),
-                  literal(now)).where(true())  # WHERE: SQLite's INSERT…SELECT…ON CONFLICT
-    before = _delivery_count(notification_id)
-    db.session.execute(insert_ignore(Delivery.__table__).from_select(
-        ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
-         "next_attempt_at", "created_at"], rows).on_conflict_do_nothing())
     # Counted, not RETURNING: sending 100,000 ids back to Python would cost more.
-    return _delivery_count(notification_id) - before
-
-
-def _delivery_count(notification_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(Delivery).where(
-        Delivery.notification_id == notification_id))
+    return delivery.fan_out(event_for(alert), residents_following(ward_ids, alert.category),
+                            channels=alert.channel_list, now=now, returning=False)
 
 
 def event_for(alert: Alert) -> Event:
@@ -238,7 +204,6 @@ def _apply(alert: Alert, data: AlertInput, now: datetime) -> None:
 def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert:
     """Save a new alert and, unless scheduled, send it (fan out) in the same transaction.
     Urgent alerts are audit-logged. Commits. Raises AlertError."""
-    from webapp.admin.audit import record
     now = now or utcnow()
     _validate(data, now)
     alert = Alert(author_id=author.id, state="scheduled", title="", body="", body_html="",
@@ -258,7 +223,6 @@ def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert
 def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = None) -> Alert:
     """Change a scheduled alert (until it goes). Commits. Raises AlertError when it has
     gone or was cancelled."""
-    from webapp.admin.audit import record
     now = now or utcnow()
     if not may_manage(user, alert):
         raise NotAllowed("You can only change alerts whose every ward you cover.")
@@ -280,7 +244,6 @@ def cancel_alert(user, alert: Alert) -> None:
     """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
     half-sent state. Commits. Raises AlertError if it has already gone, NotAllowed when
     ``user`` does not cover every ward of it."""
-    from webapp.admin.audit import record
     if not may_manage(user, alert):
         raise NotAllowed("You can only cancel alerts whose every ward you cover.")
     done = db.session.execute(update(Alert).where(Alert.id == alert.id,
@@ -387,7 +350,6 @@ STAT_COLUMNS = ("queued", "retrying", "sent", "dead", "removed")
 def alert_stats(alert: Alert) -> dict:
     """Per channel (email, digest, push): queued / retrying (failed, will retry) / sent /
     dead / removed counts; plus usefulness answers."""
-    from webapp.delivery.models import Notification
     bucket = case(
         (Delivery.state == "sent", "sent"),
         (Delivery.state == "dead", "dead"),
@@ -443,10 +405,11 @@ def export_alert_answers(user) -> tuple[str, list]:
                               "answered_at": r.answered_at.isoformat() + "Z"} for r in rows]
 
 
-def register_account_hooks() -> None:
-    """Called when the blueprint is registered. Deleting an account needs no hook:
-    answers stay as anonymous counts (user_id SET NULL, done first by
-    ``accounts.personal_data.erase_traces``) and authored alerts keep their text with the
-    author cleared (SET NULL)."""
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_alert_answers)
+def keep_answers_anonymous(user) -> None:
+    """Account deletion: "Was this useful?" answers stay as anonymous counts (authored
+    alerts keep their text with the author cleared, SET NULL)."""
+    db.session.execute(update(AlertAnswer).where(AlertAnswer.user_id == user.id)
+                       .values(user_id=None).execution_options(synchronize_session=False))
+
+
+register_account_data(export=export_alert_answers, erase=keep_answers_anonymous)

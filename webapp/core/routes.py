@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from webapp.core import bp
 from webapp.extensions import db
-from webapp.security import officer_required
+from webapp.platform.security import officer_required
 
 
 @bp.get("/")

@@ -1,19 +1,12 @@
 """The delivery domain: the outbox, workers, push, email, digests and scheduler ticks.
 
-Other domains call ``notify(user, Event(...))`` inside their transaction; see
-:mod:`webapp.delivery.services`.
+The outbox has one public API, used by every other domain inside its own transaction:
+``notify(user, Event(...))`` for one person, ``fan_out(Event(...), audience)`` for a
+set-based audience (a SQL select of user ids); see :mod:`webapp.delivery.services`.
 """
 from flask import Blueprint
 
 bp = Blueprint("delivery", __name__)
 
-from webapp.delivery.services import Event, notify  # noqa: E402,F401
-
-
-@bp.record_once
-def _setup(state):
-    from webapp.delivery.services import register_account_hooks
-    register_account_hooks()
-
-
+from webapp.delivery.services import Event, fan_out, notify  # noqa: E402,F401  (public)
 from webapp.delivery import routes  # noqa: E402,F401  (registers the views on bp)

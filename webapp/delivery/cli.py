@@ -6,6 +6,9 @@ import signal
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from webapp.delivery.scheduler import build_scheduler
+from webapp.delivery.services import vapid_public_key
+from webapp.delivery.worker import run_forever
 
 
 @click.command("deliver")
@@ -21,7 +24,6 @@ from flask.cli import with_appcontext
 def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, loops: int,
                     once: bool):
     """Send due deliveries until stopped (several workers may run at once)."""
-    from webapp.delivery.worker import run_forever
     if concurrency:
         current_app.config["PUSH_CONCURRENCY"] = concurrency
     run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once, loops=loops)
@@ -31,7 +33,6 @@ def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float,
 @with_appcontext
 def scheduler_command():
     """Run the periodic ticks (scheduled alerts, digests, reminders) until stopped."""
-    from webapp.delivery.scheduler import build_scheduler
     app = current_app._get_current_object()
     scheduler = build_scheduler(app)
 
@@ -51,7 +52,6 @@ def scheduler_command():
 @with_appcontext
 def vapid_command():
     """Print the VAPID public key (applicationServerKey), creating the key pair if needed."""
-    from webapp.delivery.services import vapid_public_key
     click.echo(vapid_public_key())
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 from datetime import datetime, time as dtime
 
 from flask import current_app
-from sqlalchemy import and_, literal, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
-from webapp.timeutil import LONDON, london_to_utc, to_london, utcnow
+from webapp.platform.timeutil import LONDON, london_to_utc, to_london, utcnow
 
 from webapp.delivery.models import Delivery
-from webapp.delivery.services import Event, insert_ignore, notification_for
-from webapp.transactions import write_transaction
+from webapp.delivery.services import Event, fan_out, notification_for
+from webapp.platform.db import write_transaction
 
 DEFAULT_DIGEST_HOUR = 7
 
@@ -43,22 +43,20 @@ def send_digests(now: datetime | None = None) -> int:
         return _gather(now, cutoff)
 
 
-def _gather(now: datetime, cutoff: datetime) -> int:
+def digest_event(now: datetime) -> Event:
+    """The digest email of ``now``'s day (Europe/London): one broadcast notification."""
     day = to_london(now).date()
-    notification_id = notification_for(Event(
-        kind="digest", source_type="digest", source_id=int(day.strftime("%Y%m%d")),
-        title=f"Your Wardline updates for {to_london(now).strftime('%-d %B')}",
-        url="/", tag="digest"))
+    return Event(kind="digest", source_type="digest", source_id=int(day.strftime("%Y%m%d")),
+                 title=f"Your Wardline updates for {to_london(now).strftime('%-d %B')}",
+                 url="/", tag="digest")
+
+
+def _gather(now: datetime, cutoff: datetime) -> int:
     due = and_(Delivery.channel == "digest", Delivery.state == "queued",
                Delivery.created_at < cutoff)
-    gather = (select(literal(notification_id), Delivery.user_id, literal("email"), literal(0),
-                     literal("queued"), literal(0), literal(now), literal(now))
-              .where(due).distinct())
-    created = db.session.execute(
-        insert_ignore(Delivery.__table__).from_select(
-            ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
-             "next_attempt_at", "created_at"], gather).on_conflict_do_nothing()
-        .returning(Delivery.__table__.c.id)).all()
+    created = fan_out(digest_event(now), select(Delivery.user_id.label("user_id"))
+                      .where(due).distinct(), channels=("email",), now=now)
+    notification_id = notification_for(digest_event(now))
     # Attach the rows to today's digest email, unless it has already gone (rows that
     # arrive after it went wait for tomorrow's).
     carrier = aliased(Delivery)
@@ -69,4 +67,4 @@ def _gather(now: datetime, cutoff: datetime) -> int:
     db.session.execute(update(Delivery).where(due, carrier_id.is_not(None))
                        .values(state="batched", digest_delivery_id=carrier_id)
                        .execution_options(synchronize_session=False))
-    return len(created)
+    return created

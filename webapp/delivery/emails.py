@@ -3,30 +3,27 @@
 Every outbox email carries RFC 8058 one-click unsubscribe headers with a signed,
 per-resident token (purpose "unsubscribe"), so a mail client's "Unsubscribe" button works
 without signing in, and a ``List-Id`` (RFC 2919) naming which of Wardline's lists it is.
-A cancelled meeting's email carries the calendar with ``METHOD:CANCEL``, so calendar apps
-remove the meeting.
+Messages are built by the one builder, :func:`webapp.platform.mail.build_message`. A domain
+may add attachments to a kind of email (:func:`register_attachment`): a cancelled meeting's
+email carries the calendar with ``METHOD:CANCEL``, so calendar apps remove the meeting.
 """
 from __future__ import annotations
 
-from email.header import Header
+from collections.abc import Callable
 from email.message import Message
-from email.policy import compat32
-from email.mime.multipart import MIMEMultipart
 from email.mime.base import MIMEBase
-from email.mime.text import MIMEText
 
 from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.tokens import make_token, read_token
+from webapp.platform.tokens import make_token, read_token
 
-from webapp.delivery.mail import mail_domain, stamp
+from webapp.platform import mail
+from webapp.platform.mail import MIME_POLICY, mail_domain
 from webapp.delivery.models import Delivery, Notification
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
-# Do not fold long headers: a folded List-Unsubscribe URL confuses some mail clients.
-_POLICY = compat32.clone(max_line_length=998)
 
 
 def unsubscribe_token(user, category: str | None = None) -> str:
@@ -78,71 +75,20 @@ def list_id(kind: str) -> str:
 
 def calendar_part(body: bytes, method: str, filename: str) -> MIMEBase:
     """An iCalendar attachment (``text/calendar; method=...``, RFC 6047)."""
-    part = MIMEBase("text", "calendar", method=method, charset="utf-8", policy=_POLICY)
+    part = MIMEBase("text", "calendar", method=method, charset="utf-8", policy=MIME_POLICY)
     part.set_payload(body.decode("utf-8"), "utf-8")
     part.add_header("Content-Disposition", "attachment", filename=filename)
     return part
 
 
-def cancellation_calendar(notification: Notification, to: str) -> MIMEBase | None:
-    """For a cancelled meeting's email: the meeting as iTIP ``METHOD:CANCEL`` (its current
-    SEQUENCE, STATUS:CANCELLED), or None when the meeting is gone or not cancelled."""
-    from webapp.meetings.ical import build_calendar
-    from webapp.meetings.models import Meeting
-    meeting_id = (notification.email_context or {}).get("meeting_id")
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
-    if meeting is None or not meeting.is_cancelled:
-        return None
-    config = current_app.config
-    body = build_calendar([meeting], base_url=config["BASE_URL"], name=meeting.title,
-                          method="CANCEL", organizer=config["MAIL_FROM"], attendee=to)
-    return calendar_part(body, "CANCEL", f"meeting-{meeting.id}.ics")
+#: ``kind -> (notification, to) -> MIME part or None``: attachments a domain adds to the
+#: outbox emails of a kind (meetings: a cancelled meeting's calendar, ``METHOD:CANCEL``).
+ATTACHMENTS: dict[str, Callable] = {}
 
 
-def place_calendar(notification: Notification, to: str) -> MIMEBase | None:
-    """For a confirmed place (an RSVP or a promotion from the waitlist): the meeting as an
-    .ics attachment (``METHOD:PUBLISH``), or None when the meeting is gone or cancelled."""
-    from webapp.meetings.ical import build_calendar
-    from webapp.meetings.models import Meeting
-    meeting_id = (notification.email_context or {}).get("meeting_id")
-    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
-    if meeting is None or meeting.is_cancelled:
-        return None
-    body = build_calendar([meeting], base_url=current_app.config["BASE_URL"], name=meeting.title)
-    return calendar_part(body, "PUBLISH", f"meeting-{meeting.id}.ics")
-
-
-def build(to: str, subject: str, template: str, headers: dict, *, attachments=(),
-          **context) -> Message:
-    """A multipart/alternative (text + HTML) message from ``templates/email/<template>``.
-
-    Built with the ``email.mime`` classes (compat32) rather than :class:`EmailMessage`:
-    the same MIME on the wire, but the default policy parses and refolds every header on
-    assignment and again on output, which made building and flattening cost more than
-    sending over SMTP (measured in ``bench/fanout.py``). With ``attachments`` the message
-    is multipart/mixed: the text and HTML alternatives, then each attachment.
-    """
-    config = current_app.config
-    context.setdefault("base_url", config["BASE_URL"])
-    subject = " ".join(subject.split())  # one line: a CR/LF from a title is no header break
-    context.setdefault("email_subject", subject)
-    msg = MIMEMultipart("mixed" if attachments else "alternative", policy=_POLICY)
-    stamp(msg, to, config)
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
-    for name, value in headers.items():
-        msg[name] = value
-    # Straight from the Jinja environment: web-page context processors (current user,
-    # CSRF, assets) have no place in an email and would run for every message.
-    env = current_app.jinja_env
-    alternative = MIMEMultipart("alternative", policy=_POLICY) if attachments else msg
-    for name, subtype in ((f"email/{template}.txt", "plain"), (f"email/{template}.html", "html")):
-        body = env.get_template(name).render(**context)
-        alternative.attach(MIMEText(body, subtype, "utf-8", policy=_POLICY))
-    if attachments:
-        msg.attach(alternative)
-        for part in attachments:
-            msg.attach(part)
-    return msg
+def register_attachment(kind: str, attach: Callable) -> None:
+    """Add ``attach(notification, to)`` for the outbox emails of ``kind``."""
+    ATTACHMENTS[kind] = attach
 
 
 def message_for(delivery: Delivery, notification: Notification, user) -> Message | None:
@@ -163,13 +109,10 @@ def message_for(delivery: Delivery, notification: Notification, user) -> Message
         items = digest_items(delivery.id)
         if not items:
             return None
-        return build(user.email, notification.title, "delivery/digest", headers,
-                     items=items, **context)
+        return mail.build_message(user.email, notification.title, "delivery/digest",
+                                  headers=headers, items=items, **context)
     template = notification.email_template or "delivery/notification"
-    attachments = []
-    if notification.kind == "meeting_cancelled":
-        attachments = [part for part in [cancellation_calendar(notification, user.email)] if part]
-    elif notification.kind in ("meeting_confirmed", "waitlist_promoted"):
-        attachments = [part for part in [place_calendar(notification, user.email)] if part]
-    return build(user.email, notification.title, template, headers, attachments=attachments,
-                 **context)
+    attach = ATTACHMENTS.get(notification.kind)
+    attachments = [part for part in [attach(notification, user.email)] if part] if attach else []
+    return mail.build_message(user.email, notification.title, template, headers=headers,
+                              attachments=attachments, **context)

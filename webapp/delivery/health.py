@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 
 from webapp.delivery.models import Delivery
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 SENDABLE = ("email", "push")
 

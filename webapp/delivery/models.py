@@ -14,7 +14,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 # Delivery channels. "digest" rows are never sent on their own: the daily digest tick
 # gathers them into one "email" delivery per resident (see webapp.delivery.digest).

@@ -5,11 +5,16 @@ from flask import abort, render_template, request
 
 from webapp.delivery import bp
 from webapp.extensions import csrf, db
-from webapp.tokens import TokenError
+from webapp.platform.tokens import TokenError
+from webapp.accounts.models import User
+from webapp.delivery.emails import read_unsubscribe_token
+from webapp.delivery.services import stop_email
+from webapp.accounts.services import remove_extra_ward
+from webapp.platform.forms import EmptyForm
+from webapp.platform.taxonomy import CATEGORIES, EMAIL_FREQUENCIES
 
 
 def _payload_for(token: str) -> dict:
-    from webapp.delivery.emails import read_unsubscribe_token
     try:
         payload = read_unsubscribe_token(token)
     except TokenError:
@@ -21,7 +26,6 @@ def _page(token: str, user, *, done: str | None = None, error: str | None = None
           status: int = 200):
     """The unsubscribe page: stop this kind of update, a ward, or everything; or email
     less often."""
-    from webapp.taxonomy import CATEGORIES, EMAIL_FREQUENCIES
     category = _payload_for(token).get("c")
     category = category if category in CATEGORIES and category in user.category_codes else None
     extra_wards = [link.ward for link in user.wards if not link.is_home]
@@ -33,8 +37,6 @@ def _page(token: str, user, *, done: str | None = None, error: str | None = None
 
 def _user_for(token: str):
     """The user named by a valid unsubscribe token, or 404 (tampered or unknown)."""
-    from webapp.accounts.models import User
-    from webapp.delivery.emails import read_unsubscribe_token
     if len(token) > 400:
         abort(404)
     try:
@@ -61,7 +63,6 @@ def unsubscribe_post(token: str):
     """Turn email off. CSRF-exempt on purpose: RFC 8058 one-click unsubscribe is a POST
     from the mail client that cannot carry our CSRF token; the signed per-resident token
     in the URL is the proof instead, and the only effect is "stop emailing me"."""
-    from webapp.delivery.services import stop_email
     user = _user_for(token)
     stop_email(user)
     db.session.commit()
@@ -74,9 +75,6 @@ def unsubscribe_post(token: str):
 def unsubscribe_choose(token: str):
     """The finer choices of the unsubscribe page (a form of ours, so CSRF-checked): stop
     one kind of update, stop following a ward, or change how often we email."""
-    from webapp.accounts.services import remove_extra_ward
-    from webapp.forms import EmptyForm
-    from webapp.taxonomy import CATEGORIES, EMAIL_FREQUENCIES
     user = _user_for(token)
     if not EmptyForm().validate():
         return _page(token, user, error="The form expired. Please try again.", status=422)
@@ -98,7 +96,6 @@ def unsubscribe_choose(token: str):
         if frequency not in EMAIL_FREQUENCIES:
             return _page(token, user, error="Choose how often we should email you.", status=422)
         if frequency == "off":
-            from webapp.delivery.services import stop_email
             stop_email(user)
         user.email_frequency = frequency
         done = "frequency"

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from importlib import import_module
+from apscheduler.schedulers.blocking import BlockingScheduler
+from webapp.extensions import db
 
 log = logging.getLogger("wardline.scheduler")
 
@@ -32,7 +34,6 @@ def resolve(path: str):
 def run_tick(app, path: str):
     """Run one tick in a fresh app context; log (never raise) its errors so one failing
     tick does not stop the others."""
-    from webapp.extensions import db
     with app.app_context():
         try:
             result = resolve(path)()
@@ -47,7 +48,6 @@ def run_tick(app, path: str):
 
 def build_scheduler(app, ticks=None):
     """A BlockingScheduler with one interval job per tick (never overlapping itself)."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
     scheduler = BlockingScheduler(timezone="Europe/London")
     # Ticks log what they did; APScheduler's per-run lines would drown that out.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)

@@ -1,9 +1,8 @@
 """Deciding who gets what on which channel, and writing it to the outbox.
 
-:func:`notify` is the entry point for personal events (a reply, a meeting reminder): it
-writes outbox rows in the caller's transaction and never sends anything itself. Alerts
-to thousands of residents use the same rules as set-based SQL (:mod:`webapp.alerts.services`
-calls :func:`email_channel_sql` and :func:`insert_ignore`).
+:func:`notify` (one person: a reply, a meeting reminder) and :func:`fan_out` (a set-based
+audience: an alert, a meeting invitation, the daily digest) are the only ways to write the
+outbox. Both write rows in the caller's transaction and never send anything themselves.
 
 What a message says is a :class:`Notification`, identified by its whole content, its
 recipient and the caller's occasion (:func:`notification_key`): :func:`notify` writes one
@@ -32,12 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import case, literal, select
+from sqlalchemy import case, delete, func, literal, select, true, union_all, update
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.account_data import register_account_data
+from webapp.platform.db import insert_ignore
+from webapp.platform.timeutil import utcnow
 
 from webapp.delivery.models import Delivery, Notification, PushSubscription
+from cryptography.hazmat.primitives import serialization
+from py_vapid import Vapid
+from webapp.delivery.endpoints import endpoint_problem
+import os
 
 log = logging.getLogger("wardline.delivery")
 
@@ -82,16 +87,6 @@ class Event:
 
 
 # --------------------------------------------------------------------------- SQL helpers
-def insert_ignore(table):
-    """An INSERT for ``table`` that skips rows violating a unique constraint, on the
-    current dialect (PostgreSQL and SQLite both spell it ON CONFLICT DO NOTHING)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
-
-
 def email_channel_sql(frequency_column, kind: str, urgent: bool):
     """SQL expression giving the email channel for a user ("email", "digest" or NULL).
 
@@ -179,6 +174,59 @@ def notify(user, event: Event) -> int:
     return len(db.session.execute(stmt).all())
 
 
+_DELIVERY_COLUMNS = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
+                     "next_attempt_at", "created_at"]
+
+
+def fan_out(event: Event, audience, *, channels=("email", "push"), now=None,
+            returning: bool = True) -> int:
+    """Write ``event`` to the outbox for a whole ``audience`` in one set-based statement.
+
+    ``audience`` is a SQL select of users: a ``user_id`` column and, to apply each user's
+    email preference (:func:`email_channel_sql`), an ``email_frequency`` column; without
+    it every member gets an immediate email (the caller has decided, as the digest has).
+    ``channels``: "email" (email or digest rows), "push" (one row per device). The rows
+    share one broadcast notification (:func:`notification_for` without a recipient):
+    INSERT ... SELECT of the email rows UNION ALL the push rows, over the audience computed
+    once (a CTE); ON CONFLICT DO NOTHING makes a repeated fan-out harmless. Runs in the
+    caller's transaction; returns the number of new rows, from RETURNING, or with
+    ``returning=False`` (a very large audience: no ids back to Python) by counting.
+    """
+    db.session.flush()
+    now = now or utcnow()
+    notification_id = notification_for(event)
+    who = audience.cte("audience")
+    parts = []
+    if "email" in channels:
+        channel = (email_channel_sql(who.c.email_frequency, event.kind, event.urgent)
+                   if "email_frequency" in who.c else literal("email"))
+        parts.append(select(who.c.user_id, channel.label("channel"),
+                            literal(0).label("device_id")).where(channel.is_not(None)))
+    if "push" in channels:
+        parts.append(select(PushSubscription.user_id, literal("push").label("channel"),
+                            PushSubscription.id.label("device_id"))
+                     .join(who, who.c.user_id == PushSubscription.user_id))
+    if not parts:
+        return 0
+    targets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("targets")
+    rows = select(literal(notification_id), targets.c.user_id, targets.c.channel,
+                  targets.c.device_id, literal("queued"), literal(0), literal(now),
+                  literal(now)).where(true())  # WHERE: SQLite's INSERT…SELECT…ON CONFLICT
+    stmt = (insert_ignore(Delivery.__table__).from_select(_DELIVERY_COLUMNS, rows)
+            .on_conflict_do_nothing())
+    if returning:
+        return len(db.session.execute(stmt.returning(Delivery.__table__.c.id)).all())
+    before = delivery_count(notification_id)
+    db.session.execute(stmt)
+    return delivery_count(notification_id) - before
+
+
+def delivery_count(notification_id: int) -> int:
+    """How many outbox rows carry ``notification_id``."""
+    return db.session.scalar(select(func.count()).select_from(Delivery).where(
+        Delivery.notification_id == notification_id))
+
+
 # --------------------------------------------------------------------------- push subscriptions
 class SubscriptionError(ValueError):
     """The subscription JSON is not a valid Web Push subscription."""
@@ -208,7 +256,6 @@ def validate_subscription(data) -> dict:
     Raises :class:`SubscriptionError` for a wrong shape, an endpoint that is not one of a
     known push service (see :mod:`webapp.delivery.endpoints`), or keys of the wrong size.
     """
-    from webapp.delivery.endpoints import endpoint_problem
     if not isinstance(data, dict):
         raise SubscriptionError("subscription must be an object")
     endpoint = data.get("endpoint")
@@ -282,7 +329,6 @@ def vapid() -> "object":
     From ``VAPID_PRIVATE_KEY`` (PEM text, or base64url raw/DER) when set, else from
     ``instance/vapid_private.pem``, generated (mode 0600) on first use.
     """
-    from py_vapid import Vapid
     configured = current_app.config.get("VAPID_PRIVATE_KEY")
     cache_key = configured or current_app.instance_path
     key = _vapid_cache.get(cache_key)
@@ -295,7 +341,6 @@ def vapid() -> "object":
     else:
         path = Path(current_app.instance_path) / "vapid_private.pem"
         if not path.exists():
-            import os
             fresh = Vapid()
             fresh.generate_keys()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +356,6 @@ def vapid() -> "object":
 def vapid_public_key() -> str:
     """The applicationServerKey for ``pushManager.subscribe()``: the uncompressed P-256
     public key, base64url without padding."""
-    from cryptography.hazmat.primitives import serialization
     raw = vapid().public_key.public_bytes(serialization.Encoding.X962,
                                           serialization.PublicFormat.UncompressedPoint)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -320,7 +364,6 @@ def vapid_public_key() -> str:
 def stop_email(user) -> int:
     """Turn email off for ``user`` (unsubscribe) and drop their unsent email and digest
     deliveries. Does not commit. Returns how many deliveries were dropped."""
-    from sqlalchemy import update
     user.email_frequency = "off"
     return db.session.execute(
         update(Delivery).where(Delivery.user_id == user.id,
@@ -346,30 +389,30 @@ def export_deliveries(user) -> tuple[str, list]:
          "sent_at": r.sent_at.isoformat() + "Z" if r.sent_at else None} for r in rows]
 
 
-def export_push_devices(user) -> tuple[str, dict]:
-    """For "Download my data": the devices registered for push, and the hashes of those
-    removed in Settings (kept so a removed phone does not re-add itself)."""
-    from webapp.pwa.models import RemovedDevice
-
-    def iso(value):
-        return value.isoformat() + "Z" if value else None
-
-    devices = db.session.scalars(select(PushSubscription).where(
-        PushSubscription.user_id == user.id).order_by(PushSubscription.id))
-    removed = db.session.scalars(select(RemovedDevice).where(RemovedDevice.user_id == user.id))
-    return "push_devices", {
-        "devices": [{"endpoint": d.endpoint, "p256dh": d.p256dh, "auth": d.auth,
-                     "user_agent": d.user_agent, "added_at": iso(d.created_at),
-                     "last_success_at": iso(d.last_success_at)} for d in devices],
-        "removed_device_hashes": [{"endpoint_sha256": r.endpoint_hash,
-                                   "removed_at": iso(r.removed_at)} for r in removed],
-    }
+def identifying_devices(user) -> list[str]:
+    """What identifies a resident in free text: their devices' push endpoints and browsers."""
+    values = []
+    for endpoint, agent in db.session.execute(select(PushSubscription.endpoint,
+                                                     PushSubscription.user_agent)
+                                              .where(PushSubscription.user_id == user.id)):
+        values += [endpoint, agent]
+    return values
 
 
-def register_account_hooks() -> None:
-    """Called when the blueprint is registered (not at import: accounts.services imports
-    this package). Deleting an account needs no hook: deliveries and devices go with the
-    user row (ON DELETE CASCADE)."""
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_deliveries)
-    register_account_data(export=export_push_devices)
+def erase_own_notifications(user) -> None:
+    """Account deletion: the notifications delivered only to them are theirs and go
+    (found by joining through ``deliveries``, so it works however notifications are
+    keyed); their deliveries and devices go with the user row (ON DELETE CASCADE)."""
+    mine = select(Delivery.notification_id).where(Delivery.user_id == user.id).distinct()
+    others = select(Delivery.notification_id).where(Delivery.user_id != user.id)
+    own = list(db.session.scalars(select(Notification.id).where(
+        Notification.id.in_(mine), Notification.id.not_in(others))))
+    if own:
+        db.session.execute(delete(Delivery).where(Delivery.notification_id.in_(own))
+                           .execution_options(synchronize_session=False))
+        db.session.execute(delete(Notification).where(Notification.id.in_(own))
+                           .execution_options(synchronize_session=False))
+
+
+register_account_data(export=export_deliveries, identify=identifying_devices,
+                      erase=erase_own_notifications)

@@ -40,10 +40,17 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
-from webapp.transactions import read_only
+from webapp.platform.timeutil import utcnow
+from webapp.platform.db import read_only, write_connection
 
 from webapp.delivery.models import Delivery, Notification, PushSubscription
+from webapp.accounts.models import User
+from webapp.delivery.emails import message_for
+from webapp.delivery.endpoints import endpoint_problem
+from webapp.delivery.push import PushClient
+from webapp.delivery.push import build_payload
+from webapp.delivery.services import vapid
+from webapp.platform.mail import SMTPConnection
 
 log = logging.getLogger("wardline.delivery.worker")
 
@@ -101,25 +108,16 @@ def claim(batch_size: int = 100, now=None, token: str | None = None,
                     attempts=Delivery.attempts + 1)
             .returning(Delivery.id)
             .execution_options(synchronize_session=False))
-    with write_transaction() as conn:
+    with write_connection() as conn:
         ids = list(conn.scalars(stmt))
     return token, ids
-
-
-@contextmanager
-def write_transaction():
-    """A connection of its own in a write transaction (BEGIN IMMEDIATE on SQLite, see
-    :mod:`webapp.transactions`), committed on exit: the worker's claims, heartbeats and
-    results never wait for, or mix with, the session's work."""
-    with db.engine.begin() as conn:
-        yield conn
 
 
 def renew(token: str, lease: float, now=None) -> int:
     """Extend the lease of the rows still claimed by ``token`` to ``now + lease``; never
     shortens one. Returns how many rows it renewed."""
     until = (now or utcnow()) + timedelta(seconds=lease)
-    with write_transaction() as conn:
+    with write_connection() as conn:
         return conn.execute(update(Delivery).where(
             Delivery.claimed_by == token, Delivery.state == "sending",
             Delivery.lease_until < until).values(lease_until=until)
@@ -156,8 +154,6 @@ def heartbeat(token: str, lease: float, now=None):
 def push_client():
     """The process-wide :class:`~webapp.delivery.push.PushClient` (built on first use)."""
     global _push_client
-    from webapp.delivery.push import PushClient
-    from webapp.delivery.services import vapid
     key = vapid()
     if _push_client is None or _push_client.vapid.key is not key:
         cfg = current_app.config
@@ -205,8 +201,6 @@ def _send_push(rows, outcome: Outcome) -> None:
     since it was saved): one that is not allowed is never contacted and its delivery is
     dead, with the reason.
     """
-    from webapp.delivery.endpoints import endpoint_problem
-    from webapp.delivery.push import build_payload
     config = current_app.config
     items, keys, payloads = [], [], {}
     for delivery, notification, _user, sub in rows:
@@ -226,7 +220,7 @@ def _send_push(rows, outcome: Outcome) -> None:
         items.append((sub.info, payload, "high" if notification.urgent else "normal"))
         keys.append((delivery, sub))
     deadline = float(config.get("PUSH_BATCH_DEADLINE") or 30)
-    for (delivery, sub), result in zip(keys, push_client().send_many(items, deadline)):
+    for (delivery, sub), result in zip(keys, push_client().send_many(items, deadline), strict=False):
         if result.status == "sent":
             outcome.sent.append(delivery.id)
             outcome.ok_devices.add(sub.id)
@@ -244,8 +238,6 @@ def _send_email(rows, outcome: Outcome) -> None:
     Messages are built in a helper thread that runs ahead of the sending loop, so
     rendering the next message overlaps waiting for the server's replies to this one.
     """
-    from webapp.delivery.emails import message_for
-    from webapp.delivery.mail import SMTPConnection
     if not rows:
         return
     app = current_app._get_current_object()
@@ -262,7 +254,7 @@ def _send_email(rows, outcome: Outcome) -> None:
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="email-build") as builder, \
                 SMTPConnection() as smtp:
-            for (delivery, *_), (msg, error) in zip(rows, builder.map(build, rows)):
+            for (delivery, *_), (msg, error) in zip(rows, builder.map(build, rows), strict=False):
                 try:
                     if error:
                         outcome.fail(delivery.id, delivery.attempts, error, permanent=True)
@@ -297,7 +289,7 @@ def _send_email(rows, outcome: Outcome) -> None:
 def record(outcome: Outcome, token: str, now) -> None:
     """Write a batch's outcome. Only rows still claimed by ``token`` are touched, so a
     worker whose lease expired cannot overwrite another worker's result."""
-    with write_transaction() as conn:
+    with write_connection() as conn:
         _record(conn, outcome, token, now)
 
 
@@ -378,7 +370,6 @@ def load_batch(ids: list[int]) -> list[tuple]:
     session of their own that is closed at once: no transaction stays open during the
     network part, and the caller's session is left alone.
     """
-    from webapp.accounts.models import User
     d = Delivery.__table__.c
     with read_only(), Session(db.engine, expire_on_commit=False) as session:
         claimed = [Claimed(*row) for row in session.execute(
@@ -442,7 +433,6 @@ def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = Fal
     app context and database session), so one loop's database work (claim, load, record)
     overlaps another's sending instead of leaving the network idle.
     """
-    import threading
     app = current_app._get_current_object()
     stopping = threading.Event()
 

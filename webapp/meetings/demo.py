@@ -11,8 +11,9 @@ from webapp.accounts.models import User, UserCategory, UserWard
 from webapp.extensions import db
 from webapp.meetings import services
 from webapp.meetings.models import Meeting, MeetingWard
-from webapp.timeutil import LONDON, london_to_utc, utcnow
-from webapp.wards.services import get_ward, ward_team_members
+from webapp.platform.timeutil import LONDON, london_to_utc, utcnow
+from webapp.accounts import ward_team_members
+from webapp.wards.services import get_ward
 
 
 NAMES = ["Amara Okafor", "Ben Hughes", "Chloe Martin", "Dev Patel", "Ella Novak", "Femi Adeyemi",

@@ -7,9 +7,10 @@ from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberR
 from wtforms.fields.choices import SelectChoice
 
 from webapp.meetings.services import SUMMARY_MAX, MeetingDetails
-from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
-from webapp.timeutil import london_to_utc, to_london
-from webapp.forms import Form, MultiCheckboxField, db_id, one_line
+from webapp.platform.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS
+from webapp.platform.timeutil import london_to_utc, to_london
+from webapp.platform.forms import Form, MultiCheckboxField, db_id, one_line
+from wtforms.validators import ValidationError
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -37,7 +38,6 @@ class MeetingForm(Form):
                           choices=[SelectChoice(0, "No: only the wards ticked")])
 
     def validate_online_url(self, field):
-        from wtforms.validators import ValidationError
         if field.data and not field.data.lower().startswith("https://"):
             raise ValidationError("The online link must start with https://")
 

@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress
 
-from webapp.timeutil import LONDON, utcnow
+from flask import current_app
+
+from webapp.delivery.emails import calendar_part, register_attachment
+from webapp.extensions import db
+from webapp.meetings.models import Meeting
+from webapp.platform.timeutil import LONDON, utcnow
 
 TZID = "Europe/London"
 
@@ -105,3 +110,34 @@ def build_calendar(meetings, *, base_url: str, name: str, method: str = "PUBLISH
             event.add("attendee", vCalAddress(f"mailto:{attendee}"))
         cal.add_component(event)
     return cal.to_ical()
+
+
+def cancellation_calendar(notification, to: str):
+    """For a cancelled meeting's email: the meeting as iTIP ``METHOD:CANCEL`` (its current
+    SEQUENCE, STATUS:CANCELLED), or None when the meeting is gone or not cancelled."""
+    meeting_id = (notification.email_context or {}).get("meeting_id")
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or not meeting.is_cancelled:
+        return None
+    config = current_app.config
+    body = build_calendar([meeting], base_url=config["BASE_URL"], name=meeting.title,
+                          method="CANCEL", organizer=config["MAIL_FROM"], attendee=to)
+    return calendar_part(body, "CANCEL", f"meeting-{meeting.id}.ics")
+
+
+register_attachment("meeting_cancelled", cancellation_calendar)
+
+
+def place_calendar(notification, to: str):
+    """For a confirmed place (an RSVP, or a promotion from the waitlist): the meeting as an
+    .ics attachment (``METHOD:PUBLISH``), or None when the meeting is gone or cancelled."""
+    meeting_id = (notification.email_context or {}).get("meeting_id")
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or meeting.is_cancelled:
+        return None
+    body = build_calendar([meeting], base_url=current_app.config["BASE_URL"], name=meeting.title)
+    return calendar_part(body, "PUBLISH", f"meeting-{meeting.id}.ics")
+
+
+register_attachment("meeting_confirmed", place_calendar)
+register_attachment("waitlist_promoted", place_calendar)

@@ -11,17 +11,21 @@ from markupsafe import Markup
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
-from webapp.htmx import hx_redirect, is_htmx, render
+from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
-from webapp.forms import EmptyForm
+from webapp.platform.tokens import TokenError
+from webapp.platform.forms import EmptyForm
 from webapp.meetings.forms import (AnsweredForm, CancelMeetingForm, CheckinForm, ConcernForm,
                                    MeetingForm, SummaryForm)
 from webapp.meetings.ical import build_calendar
 from webapp.meetings.models import Meeting
-from webapp.security import officer_required, resident_required
-from webapp.taxonomy import MAX_CONCERNS
-from webapp.timeutil import utcnow
+from webapp.platform.security import officer_required, resident_required
+from webapp.platform.taxonomy import MAX_CONCERNS
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import covered_wards, get_ward
+from webapp.platform.audit import record
+import io
+import segno
 
 
 def _per_user() -> str:
@@ -48,9 +52,7 @@ def _managed_or_abort(meeting_id: int) -> Meeting:
 
 def qr_svg(data: str) -> Markup:
     """An inline SVG QR code (no inline styles, so it passes the CSP)."""
-    import io
 
-    import segno
     out = io.BytesIO()
     segno.make(data, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False, omitsize=True,
                                      scale=4, border=2, svgclass="qr", lineclass="qr-line",
@@ -75,7 +77,6 @@ def mine():
 
 
 def _cancel_link_row(token: str):
-    from webapp.tokens import TokenError
     try:
         return services.rsvp_for_cancel_token(token), None
     except TokenError as exc:
@@ -457,7 +458,6 @@ def officer_checkin_rsvp(meeting_id, rsvp_id):
 @officer_required
 def officer_csv(meeting_id):
     """The attendee list as CSV (email addresses only for the organising team)."""
-    from webapp.admin.audit import record
     meeting = _managed_or_abort(meeting_id)
     body = services.attendee_csv(meeting, current_user)
     record(current_user, "meeting.export", meeting,

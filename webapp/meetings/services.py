@@ -19,16 +19,23 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
+from webapp import delivery
+from webapp.accounts import residents_following
 from webapp.accounts.models import Concern, User, UserWard
-from webapp.admin.audit import record
+from webapp.delivery import Event, notify
+from webapp.posts import create_ward_post
+from webapp.platform.account_data import register_account_data
+from webapp.platform.audit import blank_details, record
 from webapp.extensions import db
-from webapp.transactions import write_transaction
+from webapp.platform.db import write_transaction
 from webapp.meetings.models import ConcernAnswer, Meeting, MeetingWard, Rsvp
-from webapp.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS, MAX_CONCERNS
-from webapp.timeutil import format_london, utcnow
-from webapp.tokens import TokenError, make_token, read_token
+from webapp.platform.taxonomy import CONCERN_TEXT_MAX, CONCERN_TOPICS, MAX_CONCERNS
+from webapp.platform.timeutil import format_london, utcnow
+from webapp.platform.tokens import TokenError, make_token, read_token
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
+from webapp.platform.spreadsheet import csv_text
+from webapp.wards.models import TeamMember
 
 CHECKIN_PURPOSE = "checkin"
 SUMMARY_MAX = 4000
@@ -520,7 +527,6 @@ def _event(meeting: Meeting, kind: str, *, title: str, body: str, template: str,
     """The outbox event for ``meeting``. Its text is taken from the meeting as it is now
     (the notification's identity covers the text, so a changed meeting is a new message);
     ``occasion`` tells apart repeated tellings of the same words (see ``delivery.Event``)."""
-    from webapp.delivery import Event
     return Event(kind=kind, source_type=source_type,
                  source_id=source_id if source_id is not None else meeting.id,
                  title=title[:200], body=body, url=meeting_path(meeting), category="events",
@@ -535,7 +541,6 @@ def _notify_many(users, meeting: Meeting, kind: str, **event_kw) -> int:
     users = list(users)
     if not users:
         return 0
-    from webapp.delivery import notify
     event = _event(meeting, kind, **event_kw)
     for user in users:
         notify(user, event)
@@ -543,42 +548,17 @@ def _notify_many(users, meeting: Meeting, kind: str, **event_kw) -> int:
 
 
 def send_invitations(meeting: Meeting) -> int:
-    """Invite the meeting's audience through the alerts pipeline, in the caller's
-    transaction: residents following one of its wards who chose "local events and
-    meetings" (alerts' audience SQL), on their channels (email now or in the daily digest,
-    per delivery's rules; push to each device), written set-based like an alert's fan-out.
-    Returns the number of outbox rows written.
+    """Invite the meeting's audience, in the caller's transaction: residents following one
+    of its wards who chose "local events and meetings" (:func:`residents_following`), on
+    their channels (email now or in the daily digest, per delivery's rules; push to each
+    device), written set-based (:func:`webapp.delivery.fan_out`). Returns the number of
+    outbox rows written.
     """
-    from sqlalchemy import literal
-
-    from webapp.alerts.services import audience
-    from webapp.delivery.models import Delivery, PushSubscription
-    from webapp.delivery.services import email_channel_sql, insert_ignore, notification_for
-
-    db.session.flush()
     event = _event(meeting, "meeting_invite", title=f"Invitation: {meeting.title}",
                    body=f"{_when(meeting)} at {meeting.venue_name}, {meeting.address}.",
                    template="meetings/invite")
-    notification_id = notification_for(event)
     ward_ids = select(MeetingWard.ward_id).where(MeetingWard.meeting_id == meeting.id)
-    who = audience(ward_ids, "events").subquery()
-    now = utcnow()
-    columns = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
-               "next_attempt_at", "created_at"]
-    channel = email_channel_sql(who.c.email_frequency, event.kind, event.urgent)
-    email_rows = (select(literal(notification_id), who.c.user_id, channel, literal(0),
-                         literal("queued"), literal(0), literal(now), literal(now))
-                  .where(channel.is_not(None)))
-    push_rows = (select(literal(notification_id), PushSubscription.user_id, literal("push"),
-                        PushSubscription.id, literal("queued"), literal(0), literal(now),
-                        literal(now))
-                 .join(who, who.c.user_id == PushSubscription.user_id))
-    written = 0
-    for rows in (email_rows, push_rows):
-        written += len(db.session.execute(
-            insert_ignore(Delivery.__table__).from_select(columns, rows)
-            .on_conflict_do_nothing().returning(Delivery.__table__.c.id)).all())
-    return written
+    return delivery.fan_out(event, residents_following(ward_ids, "events"))
 
 
 # --------------------------------------------------------------------------- reminders
@@ -834,7 +814,6 @@ def in_organising_team(user, meeting: Meeting) -> bool:
 
     They are the "organising team", who may see attendees' email addresses.
     """
-    from webapp.wards.models import TeamMember
     if user is None or meeting.created_by_id is None:
         return False
     if user.id == meeting.created_by_id:
@@ -846,7 +825,6 @@ def in_organising_team(user, meeting: Meeting) -> bool:
 
 def attendee_csv(meeting: Meeting, viewer) -> str:
     """The attendee list as CSV: names, status, check-in; emails for the organising team."""
-    from webapp.spreadsheet import csv_text
 
     with_email = in_organising_team(viewer, meeting)
     header = ["name", "status", "waitlist_position", "checked_in_at"]
@@ -891,11 +869,6 @@ def post_summary(officer, meeting: Meeting, text: str) -> Meeting:
 
 
 def _post_to_wards(officer, meeting: Meeting, text: str) -> None:
-    try:
-        from webapp.threads.services import create_ward_post
-    except ImportError:  # threads not built yet: the summary still reaches attendees
-        current_app.logger.warning("threads.create_ward_post unavailable; no ward post")
-        return
     title = f"Meeting summary: {meeting.title}"[:120]
     for ward in meeting.wards:
         create_ward_post(ward, officer, title, text, kind="meeting_summary")
@@ -939,9 +912,10 @@ def forget_meetings(user) -> None:
             _fill_places(meeting)
 
 
-def _register_account_hooks() -> None:
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_meetings, forget=forget_meetings)
+def erase_rsvp_traces(user) -> None:
+    """Account deletion: the audit events about the user's RSVPs keep their time, not
+    their words."""
+    blank_details("rsvps", select(Rsvp.id).where(Rsvp.user_id == user.id))
 
 
-_register_account_hooks()
+register_account_data(export=export_meetings, erase=erase_rsvp_traces, forget=forget_meetings)

@@ -12,17 +12,17 @@ from flask import (abort, flash, jsonify, make_response, redirect, render_templa
 from flask_login import current_user, login_required
 
 from webapp.extensions import db, limiter
-from webapp.htmx import render
+from webapp.platform.htmx import render
 from webapp.pwa import bp
 from webapp.pwa import services
-from webapp.static_assets import asset_url, static_version
+from webapp.platform.static_assets import asset_url, static_version
 
 from webapp.delivery.endpoints import MAX_LENGTH as ENDPOINT_MAX
+from webapp.delivery import services as delivery_services
 
 
 def _delivery():
     """The delivery domain's subscription services (imported late: no import cycle)."""
-    from webapp.delivery import services as delivery_services
     return delivery_services
 
 

@@ -13,9 +13,11 @@ import re
 from flask import current_app, url_for
 from sqlalchemy import delete, select
 
+from webapp.delivery.models import PushSubscription
 from webapp.extensions import db
-
-from webapp.static_assets import asset_url
+from webapp.platform.account_data import register_account_data
+from webapp.platform.static_assets import asset_url
+from webapp.pwa.models import RemovedDevice, endpoint_hash
 
 THEME_COLOUR = "#12355b"
 BACKGROUND_COLOUR = "#ffffff"
@@ -105,21 +107,18 @@ def manifest() -> dict:
 
 def forget_removal(user_id: int, endpoint: str) -> None:
     """The resident turned notifications on again with this endpoint: drop its tombstone."""
-    from webapp.pwa.models import RemovedDevice, endpoint_hash
     db.session.execute(delete(RemovedDevice).where(
         RemovedDevice.endpoint_hash == endpoint_hash(endpoint), RemovedDevice.user_id == user_id))
 
 
 def record_removal(user_id: int, endpoint: str) -> None:
     """Remember that the resident removed this device in Settings (see :mod:`models`)."""
-    from webapp.pwa.models import RemovedDevice, endpoint_hash
     forget_removal(user_id, endpoint)
     db.session.add(RemovedDevice(endpoint_hash=endpoint_hash(endpoint), user_id=user_id))
 
 
 def was_removed(user_id: int, endpoint: str) -> bool:
     """Did the resident remove this device from their account in Settings?"""
-    from webapp.pwa.models import RemovedDevice, endpoint_hash
     return db.session.scalar(select(RemovedDevice.endpoint_hash).where(
         RemovedDevice.endpoint_hash == endpoint_hash(endpoint),
         RemovedDevice.user_id == user_id)) is not None
@@ -138,3 +137,25 @@ def describe_user_agent(user_agent: str | None) -> str:
                                             ("Mac OS X", "Mac"), ("CrOS", "ChromeOS"),
                                             ("Linux", "Linux")) if token in ua), None)
     return f"{browser} on {system}" if system else browser
+
+
+# --------------------------------------------------------------------------- account data
+def export_push_devices(user) -> tuple[str, dict]:
+    """For "Download my data": the devices registered for push, and the hashes of those
+    removed in Settings (kept so a removed phone does not re-add itself)."""
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    devices = db.session.scalars(select(PushSubscription).where(
+        PushSubscription.user_id == user.id).order_by(PushSubscription.id))
+    removed = db.session.scalars(select(RemovedDevice).where(RemovedDevice.user_id == user.id))
+    return "push_devices", {
+        "devices": [{"endpoint": d.endpoint, "p256dh": d.p256dh, "auth": d.auth,
+                     "user_agent": d.user_agent, "added_at": iso(d.created_at),
+                     "last_success_at": iso(d.last_success_at)} for d in devices],
+        "removed_device_hashes": [{"endpoint_sha256": r.endpoint_hash,
+                                   "removed_at": iso(r.removed_at)} for r in removed],
+    }
+
+
+register_account_data(export=export_push_devices)

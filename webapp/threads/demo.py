@@ -12,9 +12,11 @@ from webapp.accounts.demo import (
 from webapp.accounts.models import User, UserWard
 from webapp.extensions import db
 from webapp.threads import services
-from webapp.threads.models import Conversation, WardPost
-from webapp.timeutil import utcnow
+from webapp.posts import WardPost, create_ward_post
+from webapp.threads.models import Conversation
+from webapp.platform.timeutil import utcnow
 from webapp.wards.services import get_ward
+from webapp.accounts.demo import seed as seed_people
 
 # (ward, resident: the demo resident or the n-th demo resident of that ward, subject,
 #  [(hours ago, "resident"|"officer", text)...], closed?)
@@ -83,7 +85,6 @@ def _officer_for(ward_code: str) -> User | None:
 def seed() -> str:
     """Create the demo conversations and posts that do not exist yet; commit; summarise."""
     if _user(DEMO_OFFICER) is None or _user(DEMO_SERGEANT) is None:
-        from webapp.accounts.demo import seed as seed_people  # idempotent
         seed_people()
     now = utcnow()
     made_conversations = made_posts = 0
@@ -110,7 +111,7 @@ def seed() -> str:
         if author is None or db.session.scalar(select(WardPost.id).where(
                 WardPost.ward_id == ward.id, WardPost.title == title)):
             continue
-        services.create_ward_post(ward, author, title, body, kind=kind, question=question,
+        create_ward_post(ward, author, title, body, kind=kind, question=question,
                                   now=now - timedelta(hours=96 if kind == "answer" else 12))
         made_posts += 1
     db.session.commit()

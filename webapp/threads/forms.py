@@ -4,7 +4,7 @@ import uuid
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.forms import Form
+from webapp.platform.forms import Form
 from webapp.threads.models import MESSAGE_MAX, SUBJECT_MAX
 
 

@@ -1,4 +1,4 @@
-"""Conversations between a resident and their ward team, ward posts, and moderation.
+"""Conversations between a resident and their ward team, and moderation.
 
 A :class:`Conversation` belongs to one resident and one ward; the officers covering that
 ward (:func:`webapp.wards.services.covered_ward_ids`) see it. It keeps a few denormalised
@@ -13,7 +13,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.timeutil import utcnow
+from webapp.platform.timeutil import utcnow
 
 SUBJECT_MAX = 120
 MESSAGE_MAX = 2000
@@ -119,30 +119,6 @@ class ConversationAccess(db.Model):
     reason: Mapped[str] = mapped_column(String(500))
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
-
-
-class WardPost(db.Model):
-    """A public post for one ward: an officer's update, or a published question and answer.
-
-    Deliberately no link to a resident or conversation: a published question carries only
-    the wording the officer chose.
-    """
-
-    __tablename__ = "ward_posts"
-    __table_args__ = (Index("ix_ward_posts_ward_id_created", "ward_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # The author's name and role when posting, so the post reads the same if they leave.
-    author_label: Mapped[str] = mapped_column(String(120), default="")
-    kind: Mapped[str] = mapped_column(String(24), default="post")  # post | answer | meeting | ...
-    title: Mapped[str] = mapped_column(String(160))
-    question: Mapped[str | None] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    ward: Mapped["Ward"] = relationship()  # noqa: F821
 
 
 class OfficerDigestState(db.Model):

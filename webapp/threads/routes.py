@@ -13,16 +13,18 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
-from webapp.htmx import hx_redirect, is_htmx, render
-from webapp.params import int_arg, int_value, page_arg
-from webapp.security import admin_required, officer_required, resident_required
-from webapp.forms import EmptyForm
-from webapp.transactions import write_transaction
+from webapp.posts import PostError, create_ward_post
+from webapp.platform.htmx import hx_redirect, is_htmx, render
+from webapp.platform.params import int_arg, int_value, page_arg
+from webapp.platform.security import admin_required, officer_required, resident_required
+from webapp.platform.forms import EmptyForm
+from webapp.platform.db import write_transaction
 from webapp.threads import bp, services
 from webapp.threads.forms import (AdminAccessForm, BlockForm, NewConversationForm, PublishForm,
                                   ReasonForm, ReplyForm, WardPostForm)
 from webapp.threads.models import STATUSES
-from webapp.wards.services import covered_wards, get_ward
+from webapp.wards.services import covered_wards
+from webapp.accounts import ward_team_members
 
 # Residents' sending limit, shared by "new conversation" and "reply" (officers exempt).
 RESIDENT_SEND_LIMIT = "10 per minute;60 per day"
@@ -51,7 +53,7 @@ send_limit = limiter.shared_limit(RESIDENT_SEND_LIMIT, scope="resident-messages"
                                                            and current_user.is_resident))
 
 
-_int_value, _int_arg = int_value, int_arg  # webapp.params: one parser for every integer
+_int_value, _int_arg = int_value, int_arg  # webapp.platform.params: one parser for every integer
 
 
 def _idempotency_key(form) -> str | None:
@@ -99,7 +101,7 @@ def _send(conversation, *, officer: bool):
             with write_transaction():
                 message, _created = services.add_message(
                     conversation, current_user, form.body.data, _idempotency_key(form))
-        except services.ThreadError as exc:
+        except (services.ThreadError, PostError) as exc:
             error = str(exc)
         else:
             if not is_htmx():
@@ -187,7 +189,7 @@ def start():
             with write_transaction():
                 conversation = services.start_conversation(
                     current_user, ward, form.subject.data, form.body.data, _idempotency_key(form))
-        except services.ThreadError as exc:
+        except (services.ThreadError, PostError) as exc:
             error = str(exc)
         else:
             return hx_redirect(url_for("threads.conversation", conversation_id=conversation.id))
@@ -257,7 +259,7 @@ def admin_access():
         try:
             services.grant_admin_access(current_user, form.reason.data, minutes)
             db.session.commit()
-        except services.ThreadError as exc:
+        except (services.ThreadError, PostError) as exc:
             db.session.rollback()
             error = str(exc)
         else:
@@ -392,12 +394,12 @@ def officer_publish(conversation_id):
             post = services.publish_answer(conv, current_user, form.title.data,
                                            form.question.data, form.answer.data)
             db.session.commit()
-        except services.ThreadError as exc:
+        except (services.ThreadError, PostError) as exc:
             db.session.rollback()
             error = str(exc)
         else:
             flash("Published to the ward.", "success")
-            return redirect(url_for("threads.ward_post", code=conv.ward.code, post_id=post.id), 303)
+            return redirect(url_for("posts.ward_post", code=conv.ward.code, post_id=post.id), 303)
     status = 422 if (form.errors or error) else 200
     return render("threads/publish.html", status=status, conversation=conv, form=form, error=error)
 
@@ -415,53 +417,19 @@ def officer_new_post():
         if ward is None:
             abort(404)
         try:
-            post = services.create_ward_post(ward, current_user, form.title.data, form.body.data)
+            post = create_ward_post(ward, current_user, form.title.data, form.body.data)
             db.session.commit()
-        except services.ThreadError as exc:
+        except (services.ThreadError, PostError) as exc:
             db.session.rollback()
             error = str(exc)
         else:
             flash("Posted to the ward.", "success")
-            return redirect(url_for("threads.ward_post", code=ward.code, post_id=post.id), 303)
+            return redirect(url_for("posts.ward_post", code=ward.code, post_id=post.id), 303)
     status = 422 if (form.errors or error) else 200
     return render("threads/new_post.html", status=status, form=form, error=error)
-
-
-# --------------------------------------------------------------------------- ward posts
-def _ward_or_404(code: str):
-    ward = get_ward(code)
-    if ward is None:
-        abort(404)
-    return ward
-
-
-@bp.get("/wards/<code>/posts")
-def ward_posts(code):
-    """A page of the ward's posts; htmx "Show more" gets just the next items."""
-    ward = _ward_or_404(code)
-    page = page_arg()
-    posts, has_more = services.ward_posts_page(ward, page)
-    return render("threads/ward_posts.html", "threads/_ward_post_items.html", ward=ward,
-                  posts=posts, has_more=has_more, current_page=page)
-
-
-@bp.get("/wards/<code>/posts/<int:post_id>")
-def ward_post(code, post_id):
-    ward = _ward_or_404(code)
-    post = services.get_ward_post(ward, post_id)
-    if post is None:
-        abort(404)
-    return render("threads/ward_post.html", ward=ward, post=post)
 
 
 @bp.app_template_global()
 def ward_team_for(ward):
     """Officers shown as "Your ward team" on a ward home (used by the partial)."""
-    from webapp.wards.services import ward_team_members
     return ward_team_members(ward) if ward is not None else []
-
-
-@bp.app_template_global()
-def ward_posts_for(ward, page: int = 1):
-    """The first page of a ward's posts for the ward home (used by the partial)."""
-    return services.ward_posts_page(ward, page) if ward is not None else ([], False)

@@ -1,4 +1,4 @@
-"""Conversations, messages, moderation and ward posts: plain functions, no ``request``.
+"""Conversations, messages and moderation: plain functions, no ``request``.
 
 Every query for conversations goes through :func:`conversations_visible_to`, so a resident
 only ever sees their own and an officer only those of the wards they cover. Functions that
@@ -15,18 +15,28 @@ from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, joinedload
 
-from webapp.admin.audit import record
+from webapp.platform.account_data import register_account_data
+from webapp.platform.audit import AuditEvent, blank_details, record
+from webapp import posts
 from webapp.extensions import db
 from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, BlockedAddress,
                                    Conversation, ConversationAccess, ConversationRead, Message,
-                                   MessagingBlock, OfficerDigestState, WardPost)
-from webapp.timeutil import format_london, utcnow
+                                   MessagingBlock, OfficerDigestState)
+from webapp.platform.timeutil import format_london, utcnow
 from webapp.wards.models import Ward
 from webapp.wards.services import covered_ward_ids
+from flask import current_app
+from sqlalchemy import delete
+from webapp.accounts.models import User
+from webapp.config import load_or_create_secret
+from webapp.delivery import Event, notify
+from webapp.delivery.services import insert_ignore
+from webapp.wards.models import TeamMember, TeamWard
+import hashlib
+import hmac
 
 PAGE_SIZE = 50          # messages shown at once in a conversation
 INBOX_PAGE_SIZE = 25
-POSTS_PAGE_SIZE = 5
 POLL_LIMIT = 200        # most messages one poll returns
 DIGEST_INTERVAL = timedelta(hours=1)
 IDEMPOTENCY_KEY_MAX = 64
@@ -60,7 +70,6 @@ def conversations_visible_to(user):
 
 def team_ward_ids(user):
     """A SELECT of the wards of the teams ``user`` belongs to (an admin's own teams)."""
-    from webapp.wards.models import TeamMember, TeamWard
     return (select(TeamWard.ward_id).join(TeamMember, TeamMember.team_id == TeamWard.team_id)
             .where(TeamMember.user_id == user.id).distinct())
 
@@ -130,18 +139,16 @@ def resident_wards(user) -> list[Ward]:
 
 # --------------------------------------------------------------------------- validation
 def clean_text(value: str | None, limit: int, what: str) -> str:
-    """Trim ``value``; raise :class:`ThreadError` when it is empty or too long.
+    """Trim ``value``; raise :class:`ThreadError` when it is empty or too long (the rule of
+    :func:`webapp.posts.clean_text`).
 
     Text is stored as written and escaped when shown (Jinja autoescaping), so markup in a
     message is displayed, never run.
     """
-    text = (value or "").replace("\r\n", "\n").replace("\x00", "").strip()
-    if not text:
-        raise ThreadError(f"Enter your {what}.")
-    if len(text) > limit:
-        raise ThreadError(f"Your {what} must be {limit:,} characters or fewer "
-                          f"(it has {len(text):,}).")
-    return text
+    try:
+        return posts.clean_text(value, limit, what)
+    except posts.PostError as exc:
+        raise ThreadError(str(exc)) from None
 
 
 def clean_key(key: str | None) -> str | None:
@@ -181,12 +188,8 @@ def address_hmac(email: str) -> str:
     """HMAC-SHA256 of :func:`address_key`, keyed by ``BLOCKLIST_KEY`` (from the environment,
     else generated into ``instance/blocklist_key``): without the key the stored hashes
     cannot be tested against a list of addresses."""
-    import hashlib
-    import hmac
 
-    from flask import current_app
 
-    from webapp.config import load_or_create_secret
     key = current_app.config.get("BLOCKLIST_KEY") or \
         load_or_create_secret(current_app.instance_path, "blocklist_key")
     return hmac.new(key.encode(), address_key(email).encode(), hashlib.sha256).hexdigest()
@@ -301,7 +304,6 @@ def add_message(conversation: Conversation, author, body: str,
 def _notify_reply(conversation: Conversation, message: Message, officer) -> None:
     """Tell the resident about an officer's reply through the delivery domain (which
     decides, from their choices, email now / in a digest / push / nothing)."""
-    from webapp.delivery import Event, notify
     resident = conversation.resident
     preview = message.body if len(message.body) <= 300 else message.body[:297] + "…"
     url = f"/messages/{conversation.id}"
@@ -480,7 +482,6 @@ def block_resident(resident, officer, reason: str) -> MessagingBlock:
         db.session.add(block)
     else:
         block.reason, block.blocked_by_id = reason, officer.id
-    from webapp.delivery.services import insert_ignore
     db.session.execute(insert_ignore(BlockedAddress.__table__).values(
         address_hmac=address_hmac(resident.email), created_at=utcnow()).on_conflict_do_nothing())
     record(officer, "resident.block", resident, reason)
@@ -489,7 +490,6 @@ def block_resident(resident, officer, reason: str) -> MessagingBlock:
 
 def unblock_resident(resident, officer) -> None:
     """Lift a block (the resident's own, or one carried over by their address)."""
-    from sqlalchemy import delete
     block = db.session.get(MessagingBlock, resident.id)
     carried = db.session.execute(delete(BlockedAddress).where(
         BlockedAddress.address_hmac == address_hmac(resident.email))).rowcount
@@ -504,53 +504,9 @@ def record_view(conversation: Conversation, officer) -> None:
     record(officer, "conversation.view", conversation)
 
 
-# --------------------------------------------------------------------------- ward posts
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE_RE = re.compile(r"(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d)")
-
-
-def scrub_identity(text: str, resident) -> str:
-    """Remove the resident's name, email and any email address or phone number from
-    ``text`` (a safety net: the officer edits the wording, but a name can slip through)."""
-    if not text:
-        return text
-    text = EMAIL_RE.sub("[removed]", text)
-    text = PHONE_RE.sub("[removed]", text)
-    names = []
-    if resident is not None:
-        full = (resident.display_name or "").strip()
-        if full:
-            names.append(full)
-            names.extend(part for part in full.split() if len(part) >= 3)
-        local = (resident.email or "").split("@")[0]
-        if len(local) >= 3:
-            names.append(local)
-    for name in sorted(set(names), key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "[removed]", text, flags=re.IGNORECASE)
-    return text
-
-
-def create_ward_post(ward: Ward, author, title: str, body: str, kind: str = "post",
-                     question: str | None = None, now: datetime | None = None) -> WardPost:
-    """Add a public post to ``ward`` (an officer's update, a published answer, a meeting
-    summary...). Raises :class:`ThreadError` for empty or oversized text. The caller commits."""
-    title = clean_text(title, 160, "title")
-    body = clean_text(body, 5000, "post")
-    if question is not None:
-        question = clean_text(question, MESSAGE_MAX, "question")
-    post = WardPost(ward_id=ward.id, author_id=getattr(author, "id", None),
-                    author_label=getattr(author, "officer_label", "") or "Your ward team",
-                    kind=kind[:24], title=title, question=question, body=body,
-                    created_at=now or utcnow())
-    db.session.add(post)
-    db.session.flush()
-    if author is not None:
-        record(author, "ward_post.publish", post, f"{kind} in {ward.code}")
-    return post
-
-
+# --------------------------------------------------------------------------- publishing
 def publish_answer(conversation: Conversation, officer, title: str, question: str,
-                   answer: str) -> WardPost:
+                   answer: str) -> posts.WardPost:
     """Publish a question and its answer from ``conversation`` to the conversation's ward.
 
     The resident's identity never appears: the officer's wording is scrubbed of the
@@ -558,9 +514,9 @@ def publish_answer(conversation: Conversation, officer, title: str, question: st
     no link to the conversation or the resident.
     """
     resident = conversation.resident
-    return create_ward_post(conversation.ward, officer, scrub_identity(title, resident),
-                            scrub_identity(answer, resident), kind="answer",
-                            question=scrub_identity(question, resident))
+    return posts.create_ward_post(conversation.ward, officer, posts.scrub_identity(title, resident),
+                            posts.scrub_identity(answer, resident), kind="answer",
+                            question=posts.scrub_identity(question, resident))
 
 
 def default_publication(conversation: Conversation) -> dict:
@@ -573,25 +529,9 @@ def default_publication(conversation: Conversation) -> dict:
         Message.conversation_id == conversation.id, Message.from_officer.is_(True),
         Message.hidden_at.is_(None)).order_by(Message.id.desc()).limit(1))
     resident = conversation.resident
-    return {"title": scrub_identity(conversation.subject, resident),
-            "question": scrub_identity(first.body if first else "", resident),
-            "answer": scrub_identity(reply.body if reply else "", resident)}
-
-
-def ward_posts_page(ward: Ward, page: int = 1, per_page: int = POSTS_PAGE_SIZE
-                    ) -> tuple[list[WardPost], bool]:
-    """A page of ``ward``'s posts, newest first, and whether there are more."""
-    page = max(page, 1)
-    stmt = (select(WardPost).where(WardPost.ward_id == ward.id)
-            .order_by(WardPost.created_at.desc(), WardPost.id.desc())
-            .limit(per_page + 1).offset((page - 1) * per_page))
-    rows = list(db.session.scalars(stmt))
-    return rows[:per_page], len(rows) > per_page
-
-
-def get_ward_post(ward: Ward, post_id: int) -> WardPost | None:
-    return db.session.scalar(select(WardPost).where(WardPost.id == post_id,
-                                                    WardPost.ward_id == ward.id))
+    return {"title": posts.scrub_identity(conversation.subject, resident),
+            "question": posts.scrub_identity(first.body if first else "", resident),
+            "answer": posts.scrub_identity(reply.body if reply else "", resident)}
 
 
 # --------------------------------------------------------------------------- digests
@@ -601,9 +541,6 @@ def send_officer_digests(now: datetime | None = None) -> int:
     digest. Idempotent (a scheduler tick): each officer's ``last_digest_at`` is claimed with
     a conditional UPDATE, so parallel runs send one digest. Commits; returns how many were
     queued."""
-    from webapp.accounts.models import User
-    from webapp.delivery import Event, notify
-    from webapp.wards.models import TeamMember, TeamWard
     now = now or utcnow()
     due_before = now - DIGEST_INTERVAL
     state = OfficerDigestState
@@ -685,7 +622,6 @@ def export_messages(user) -> tuple[str, object]:
                  "moderation": {"hidden_at": iso(m.hidden_at), "reason": m.hidden_reason}
                  if m.hidden_at is not None else None})
     block = block_for(user)
-    from webapp.admin.models import AuditEvent
     history = db.session.execute(
         select(AuditEvent.action, AuditEvent.created_at, AuditEvent.detail)
         .where(AuditEvent.target_type == "users", AuditEvent.target_id == user.id,
@@ -710,7 +646,6 @@ def forget_messages(user) -> None:
     """Account deletion (accounts.DELETERS): remove the resident's conversations (with
     every message in them), read markers and any messaging block. Published ward posts stay:
     they never held the resident's identity. Does not commit."""
-    from sqlalchemy import delete
     ids = select(Conversation.id).where(Conversation.resident_id == user.id)
     db.session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
     db.session.execute(delete(ConversationRead).where(or_(
@@ -719,9 +654,27 @@ def forget_messages(user) -> None:
     db.session.execute(delete(MessagingBlock).where(MessagingBlock.user_id == user.id))
 
 
-def _register_account_hooks() -> None:
-    from webapp.accounts.services import register_account_data
-    register_account_data(export=export_messages, forget=forget_messages)
+def identifying_messages(user) -> list[str]:
+    """What identifies a resident in free text others wrote: their conversations' subjects,
+    the messages in them (and moderators' reasons), the reason they were blocked."""
+    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    values = list(db.session.scalars(select(Conversation.subject)
+                                     .where(Conversation.resident_id == user.id)))
+    for body, reason in db.session.execute(select(Message.body, Message.hidden_reason)
+                                           .where(Message.conversation_id.in_(convs))):
+        values += [body, reason]
+    values += db.session.scalars(select(MessagingBlock.reason)
+                                 .where(MessagingBlock.user_id == user.id))
+    return values
 
 
-_register_account_hooks()
+def erase_message_traces(user) -> None:
+    """Account deletion: the audit events about the resident's conversations and messages
+    keep their time, not their words."""
+    convs = select(Conversation.id).where(Conversation.resident_id == user.id)
+    blank_details("conversations", convs)
+    blank_details("messages", select(Message.id).where(Message.conversation_id.in_(convs)))
+
+
+register_account_data(export=export_messages, identify=identifying_messages,
+                      erase=erase_message_traces, forget=forget_messages)

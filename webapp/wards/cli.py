@@ -3,6 +3,8 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from webapp.wards.postcodes import load_postcodes, open_directory
+from webapp.wards.services import DATA_FILE, load_wards
 
 wards_cli = AppGroup("wards", help="London's boroughs and wards.")
 
@@ -12,7 +14,6 @@ wards_cli = AppGroup("wards", help="London's boroughs and wards.")
               help="GeoJSON file (default: data/london-wards.geojson).")
 def load_command(path):
     """Load or update boroughs, wards and neighbours (safe to run again)."""
-    from webapp.wards.services import DATA_FILE, load_wards
     counts = load_wards(path or DATA_FILE)
     click.echo(f"Loaded {counts['boroughs']} boroughs, {counts['wards']} wards, "
                f"{counts['neighbour_links'] // 2} neighbour pairs.")
@@ -26,7 +27,6 @@ postcodes_cli = AppGroup("postcodes", help="Postcode search (ONS Postcode Direct
 def load_postcodes_command(path):
     """Load London's postcodes from the ONS Postcode Directory (ONSPD or NSPL: the zip as
     ONS publishes it, or its CSV). Streams the file; safe to run again."""
-    from webapp.wards.postcodes import load_postcodes, open_directory
     stream, size = open_directory(path)
     stream.close()
     with click.progressbar(length=size, label="Reading postcodes", file=sys.stderr) as bar:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+import json
 
 # London's extent (from the data), padded: points outside are "not in London".
 LONDON_BOUNDS = (-0.52, 51.28, 0.345, 51.70)  # min lon, min lat, max lon, max lat
@@ -77,7 +79,6 @@ class WardLocator:
 
     @classmethod
     def from_geojson(cls, rows: list[tuple[str, str]]) -> "WardLocator":
-        import json
         return cls([(code, shape(json.loads(geo))) for code, geo in rows])
 
     def locate(self, lat: float, lon: float) -> Suggestion:
@@ -95,7 +96,6 @@ class WardLocator:
         index = int(self.tree.nearest(point))
         nearest = self.geometries[index]
         # Distance in metres, measured in the local projection.
-        from shapely.ops import nearest_points
         _, on_ward = nearest_points(point, nearest)
         px, py = _project(lon, lat, lat)
         wx, wy = _project(on_ward.x, on_ward.y, lat)
@@ -111,7 +111,6 @@ class WardLocator:
         point = Point(lon, lat)
         # A box a little bigger than ``metres`` in degrees, then exact distances in metres.
         pad = metres / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.1)) * 1.5
-        from shapely.ops import nearest_points
         codes = []
         for index in self.tree.query(point.buffer(pad)):
             geom = self.geometries[int(index)]

@@ -22,9 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import requests
+from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
+from webapp.wards import services as ward_services  # (a cycle: services.finder_search uses lookup)
 from webapp.wards.models import Borough, Postcode, Ward
 
 FULL_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -133,7 +138,6 @@ def load_postcodes(path: Path | str, progress=None) -> LoadReport:
     """Stream the ONSPD/NSPL file at ``path`` (CSV or zip) and upsert London's live
     postcodes in batches, committing each. Memory stays flat whatever the file's size;
     ``progress(n_bytes)`` is called as the file is read. Safe to run again."""
-    from webapp.wards.services import locator
     stream, _size = open_directory(path)
     counted = _CountingReader(stream, progress or (lambda n: None))
     text = io.TextIOWrapper(io.BufferedReader(counted, 1 << 16), encoding="utf-8-sig",
@@ -182,7 +186,7 @@ def load_postcodes(path: Path | str, progress=None) -> LoadReport:
                 report.skip("outside London")
                 continue
             # A London postcode whose ward code is of another vintage: place it by its centroid.
-            suggestion = locator().locate(lat, lon)
+            suggestion = ward_services.locator().locate(lat, lon)
             ward_id = wards.get(suggestion.ward_code) if suggestion.ward_code and \
                 suggestion.distance_m < 50 else None
             if ward_id is None:
@@ -202,10 +206,7 @@ def load_postcodes(path: Path | str, progress=None) -> LoadReport:
 
 def _upsert(rows: list[dict]) -> None:
     """Insert or update one batch of postcodes (PostgreSQL and SQLite both have ON CONFLICT)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     # One row per postcode within a batch (ON CONFLICT cannot touch a row twice).
     rows = list({r["postcode"]: r for r in rows}.values())
     stmt = insert(Postcode).values(rows)
@@ -234,8 +235,6 @@ def clear_cache() -> None:
 def _api_get(path: str):
     """GET ``POSTCODES_API_URL`` + ``path``: the ``result`` (None for a 404), cached for
     ``POSTCODES_API_CACHE_SECONDS``. Raises :class:`LookupFailed` (never cached)."""
-    import requests
-    from flask import current_app
     base = (current_app.config.get("POSTCODES_API_URL") or "").rstrip("/")
     ttl = current_app.config.get("POSTCODES_API_CACHE_SECONDS", 86400)
     key = base + path
@@ -266,7 +265,6 @@ def _api_get(path: str):
 
 
 def _api_configured() -> bool:
-    from flask import current_app
     return bool(current_app.config.get("POSTCODES_API_URL"))
 
 
@@ -302,9 +300,8 @@ def _wards_by_ids(ids) -> list[Ward]:
 def _near_boundary(ward: Ward, lat: float | None, lon: float | None) -> list[Ward]:
     if lat is None or lon is None:
         return []
-    from webapp.wards.services import get_ward, locator
-    codes = locator().within(lat, lon, BOUNDARY_METRES)
-    return [w for w in (get_ward(c) for c in codes if c != ward.code) if w is not None]
+    codes = ward_services.locator().within(lat, lon, BOUNDARY_METRES)
+    return [w for w in (ward_services.get_ward(c) for c in codes if c != ward.code) if w is not None]
 
 
 def lookup(query: str) -> PostcodeAnswer | None:
@@ -323,7 +320,7 @@ def lookup(query: str) -> PostcodeAnswer | None:
 
 
 def _lookup_full(postcode: str, loaded: bool, api: bool) -> PostcodeAnswer:
-    from webapp.wards.services import get_ward, suggest_ward
+    get_ward, suggest_ward = ward_services.get_ward, ward_services.suggest_ward
     row = db.session.get(Postcode, postcode) if loaded else None
     if row is not None:
         return PostcodeAnswer("found", postcode, postcode, row.ward,

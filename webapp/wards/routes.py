@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
-from flask import abort, request, url_for
+from flask import abort, redirect, request, url_for
 
-from webapp.htmx import render
+from webapp.platform.htmx import render
 from webapp.wards import bp
-from webapp.wards.services import (concern_chart, finder_results, finder_search, get_ward,
-                                   list_boroughs, suggest_ward, wards_in_borough)
+from webapp.wards.services import (finder_results, finder_search, get_ward, list_boroughs,
+                                   suggest_ward, wards_in_borough)
+from webapp.wards.forms import WardPickForm
 
 # Where a finder's choices go: nowhere (visitors follow links to ward pages), or the
 # resident's survey or settings (each choice is a POST that saves it).
@@ -18,7 +19,6 @@ PICK_MODES = ("survey", "settings")
 
 def _pick_context() -> dict:
     """Finder context shared by the fragments: whether results are links or choices."""
-    from webapp.accounts.forms import WardPickForm
     pick = request.args.get("pick")
     pick = pick if pick in PICK_MODES else None
     return {"pick": pick, "pick_form": WardPickForm(formdata=None)}
@@ -86,6 +86,5 @@ def ward_home(code: str):
     if ward is None:
         abort(404)
     if code != ward.code:
-        from flask import redirect
         return redirect(url_for("wards.ward_home", code=ward.code), 301)
-    return render("wards/home.html", None, ward=ward, chart=concern_chart(ward))
+    return render("wards/home.html", None, ward=ward)

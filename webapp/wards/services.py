@@ -9,8 +9,10 @@ from shapely.geometry import shape
 from sqlalchemy import delete, func, or_, select
 
 from webapp.extensions import db
+from webapp.wards import postcodes  # (a cycle: postcodes uses the locator)
 from webapp.wards.geo import Suggestion, WardLocator, find_neighbours, svg_for
 from webapp.wards.models import Borough, Ward, WardNeighbour
+from webapp.wards.models import TeamMember, TeamWard
 
 DATA_FILE = Path(__file__).resolve().parents[2] / "data" / "london-wards.geojson"
 SEARCH_LIMIT = 20
@@ -133,7 +135,6 @@ def covered_ward_ids(user):
     Use it inside queries (``Model.ward_id.in_(covered_ward_ids(user))``) so every officer
     query is scoped in one place. Residents and visitors cover nothing.
     """
-    from webapp.wards.models import TeamMember, TeamWard
     if user is None or not getattr(user, "is_authenticated", False):
         return select(Ward.id).where(False)
     if user.role == "admin":
@@ -157,26 +158,14 @@ def covers_ward(user, ward_id: int) -> bool:
         Ward.id == ward_id, Ward.id.in_(covered_ward_ids(user)))) > 0
 
 
-def ward_team_members(ward: Ward) -> list:
-    """Officers of the teams that cover ``ward`` ("Your ward team"), by name."""
-    from webapp.accounts.models import User
-    from webapp.wards.models import TeamMember, TeamWard
-    stmt = (select(User).join(TeamMember, TeamMember.user_id == User.id)
-            .join(TeamWard, TeamWard.team_id == TeamMember.team_id)
-            .where(TeamWard.ward_id == ward.id, User.role == "officer")
-            .distinct().order_by(User.display_name))
-    return list(db.session.scalars(stmt))
-
-
 # --------------------------------------------------------------------------- finder, ward home
 def finder_search(query: str):
     """``(wards matching a name, PostcodeAnswer)`` for the finder's search box: a
     postcode-shaped query gets a :class:`~webapp.wards.postcodes.PostcodeAnswer` (and no
     name results), anything else the wards whose name matches. ``(None, None)`` when empty."""
-    from webapp.wards.postcodes import lookup
     if not (query or "").strip():
         return None, None
-    answer = lookup(query)
+    answer = postcodes.lookup(query)
     if answer is not None:
         return None, answer
     return search_wards(query), None
@@ -192,43 +181,3 @@ def finder_results(query: str, borough_code: str):
     results, answer = finder_search(query)
     borough_wards = wards_in_borough(borough_code) if borough_code else None
     return results, borough_wards, answer
-
-
-#: Ward charts appear only once this many distinct residents answered, so that no one
-#: can be identified from the counts.
-CHART_MIN_RESPONDENTS = 5
-
-
-def concern_counts(ward: Ward) -> tuple[int, list[tuple[str, int]]]:
-    """``(respondents, [(topic, residents), ...])`` for ``ward``, most common first.
-
-    Counts distinct ``respondent_key``s, so a resident counts once per topic, and answers
-    kept anonymously after an account was deleted still count.
-    """
-    from webapp.accounts.models import Concern
-    respondents = db.session.scalar(
-        select(func.count(func.distinct(Concern.respondent_key))).where(Concern.ward_id == ward.id))
-    rows = db.session.execute(
-        select(Concern.topic, func.count(func.distinct(Concern.respondent_key)).label("n"))
-        .where(Concern.ward_id == ward.id).group_by(Concern.topic)
-        .order_by(func.count(func.distinct(Concern.respondent_key)).desc(), Concern.topic)).all()
-    return respondents or 0, [(topic, n) for topic, n in rows]
-
-
-def concern_chart(ward: Ward, minimum: int = CHART_MIN_RESPONDENTS) -> dict | None:
-    """The data of the ward's "what residents care about most" bar chart, or None while
-    fewer than ``minimum`` residents answered. Bars are laid out here (widths in SVG units)
-    so the template only draws."""
-    from webapp.taxonomy import CONCERN_TOPICS
-    respondents, counts = concern_counts(ward)
-    if respondents < minimum or not counts:
-        return None
-    top = max(n for _, n in counts)
-    label_w, bar_w, row_h = 0, 300.0, 34
-    bars = []
-    for i, (topic, n) in enumerate(counts):
-        bars.append({"topic": topic, "label": CONCERN_TOPICS.get(topic, topic), "count": n,
-                     "y": i * row_h, "width": round(max(bar_w * n / top, 2), 1),
-                     "x": label_w})
-    return {"respondents": respondents, "bars": bars, "row_height": row_h,
-            "height": len(bars) * row_h, "bar_max": bar_w}

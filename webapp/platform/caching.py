@@ -1,7 +1,7 @@
 """HTTP caching in one place (an ``after_request`` hook).
 
 - A static file asked for with its current content hash (``?v=<hash>``, see
-  :func:`webapp.static_assets.asset_url`) is ``public, max-age=31536000, immutable``: a new
+  :func:`webapp.platform.static_assets.asset_url`) is ``public, max-age=31536000, immutable``: a new
   version has a new URL. Without the version, or with a stale one, it stays ``no-cache``.
 - Anything answered to a signed-in person is never public: ``private`` (``no-cache`` unless
   the view chose ``no-store``), with ``Vary: Cookie``.
@@ -22,7 +22,7 @@ import re
 from flask import current_app, request, session
 from flask_login import current_user
 
-from webapp.static_assets import asset_version
+from webapp.platform.static_assets import asset_version
 
 IMMUTABLE_MAX_AGE = 31536000  # one year, the longest HTTP/1.1 caches are asked to keep
 CONDITIONAL_MIMETYPES = {"text/html", "text/calendar", "application/manifest+json"}

@@ -1,4 +1,10 @@
-"""SQLite's one-writer rule, handled in one place for every transaction.
+"""Database helpers every domain uses: transactions, SQLite's one-writer rule, ON CONFLICT.
+
+:func:`write_transaction` (the session's work as one write transaction),
+:func:`write_connection` (a connection of its own, for workers), :func:`read_only`,
+:func:`insert_ignore`, and the engine setup for SQLite (:func:`install_sqlite_begin`).
+
+SQLite's one-writer rule is handled here for every transaction.
 
 SQLite allows one writer at a time. In WAL mode a transaction that reads first and writes
 later fails at once ("database is locked", without waiting for the busy timeout) if another
@@ -19,6 +25,7 @@ import contextvars
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
 
@@ -75,3 +82,20 @@ def write_transaction():
     except BaseException:
         db.session.rollback()
         raise
+
+
+@contextmanager
+def write_connection():
+    """A connection of its own in a write transaction (BEGIN IMMEDIATE on SQLite), committed
+    on exit: a worker's claims, heartbeats and results never wait for, or mix with, the
+    session's work."""
+    with db.engine.begin() as conn:
+        yield conn
+
+
+def insert_ignore(table):
+    """An INSERT for ``table`` that skips rows violating a unique constraint, on the
+    current dialect (PostgreSQL and SQLite both spell it ON CONFLICT DO NOTHING)."""
+    if db.engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -74,7 +74,7 @@ def set_security_headers(response):
                                 "camera=(self), geolocation=(self), microphone=()")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    return response  # Cache-Control, Vary and ETag: webapp.caching
+    return response  # Cache-Control, Vary and ETag: webapp.platform.caching
 
 
 def role_required(*roles: str):

@@ -11,7 +11,7 @@ write them in production, and both go through :func:`redact`:
   :class:`RedactTokens` to the app's logger.
 
 Development is different on purpose: with no ``SMTP_HOST`` the links are logged so a
-newcomer can sign in (see :mod:`webapp.delivery.mail`).
+newcomer can sign in (see :mod:`webapp.platform.mail`).
 """
 from __future__ import annotations
 

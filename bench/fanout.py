@@ -15,7 +15,11 @@ categories, email frequency, push devices for about a quarter), then measures:
     target ≥ 2.5 × the plain loop;
 (c) emails per second to a loopback SMTP sink (aiosmtpd) sent by the real workers,
     beside raw ``smtplib`` sending the same (pre-built) messages over one connection;
-    target ≥ 70 %.
+    target ≥ 70 %;
+(d) text messages per second to the fake GOV.UK Notify API (``tests/support/fake_notify.py``,
+    which verifies every request's JWT and payload) sent by the real workers through
+    ``notifications-python-client``, beside a plain loop of the client's
+    ``send_sms_notification()`` (``--texts`` residents get a confirmed mobile).
 
 The sinks run in their own processes. Everything shares the machine's cores, so figures
 vary by ±10–20 % from run to run.
@@ -99,6 +103,31 @@ def _smtp_sink(port_queue, counter):
     port_queue.put(port)
     signal.sigwait({signal.SIGTERM})
     controller.stop()
+
+
+def _notify_sink(port_queue):
+    """The tests' fake GOV.UK Notify API (checks every request), in a process of its own."""
+    from tests.support.fake_notify import FakeNotify
+    fake = FakeNotify().start()
+    port_queue.put((fake.base_url, fake.api_key, fake.sms_template))
+    signal.sigwait({signal.SIGTERM})
+    fake.stop()
+
+
+def add_mobiles(db, count: int, rng: random.Random) -> int:
+    """Give ``count`` random residents a confirmed UK mobile number."""
+    from sqlalchemy import select
+    from webapp.accounts.models import User
+    from webapp.accounts.phone import SmsNumber
+    from webapp.platform.timeutil import utcnow
+    ids = list(db.session.scalars(select(User.id).where(User.role == "resident")))
+    chosen = rng.sample(ids, min(count, len(ids)))
+    now = utcnow()
+    db.session.execute(SmsNumber.__table__.insert(), [
+        {"user_id": uid, "phone": f"+4479{rng.randrange(10 ** 8):08d}", "confirmed_at": now}
+        for uid in chosen])
+    db.session.commit()
+    return len(chosen)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -238,13 +267,14 @@ def wait_sent(db, notification_id, total, timeout=600):
     raise RuntimeError(f"deliveries not sent within {timeout}s")
 
 
-def send_alert_now(db, admin, title, channels, ward_ids):
+def send_alert_now(db, admin, title, channels, ward_ids, urgent=False):
     from webapp.alerts.services import AlertInput, Target, create_alert
     from webapp.delivery.models import Notification
     from sqlalchemy import select
     alert = create_alert(admin, AlertInput(
         title=title, body="Keep your phone out of sight near the station. " * 3,
-        category="prevention", channels=channels, target=Target(ward_ids, "wards", "bench")))
+        category="prevention", channels=channels, target=Target(ward_ids, "wards", "bench"),
+        urgent=urgent))
     nid = db.session.scalar(select(Notification.id).where(Notification.source_type == "alert",
                                                           Notification.source_id == alert.id))
     return alert, nid
@@ -265,6 +295,8 @@ def main() -> int:
                         help="PostgreSQL server to create the bench database on")
     parser.add_argument("--plain", type=int, default=2000, help="messages in the plain loops")
     parser.add_argument("--emails", type=int, default=3000, help="emails for (c)")
+    parser.add_argument("--texts", type=int, default=2000,
+                        help="residents with a mobile number for (d)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
@@ -274,6 +306,7 @@ def main() -> int:
     push_url = f"http://127.0.0.1:{push_port}"
     counter = multiprocessing.Value("i", 0)
     smtp_proc, smtp_port = start_process(_smtp_sink, counter)
+    notify_proc, (notify_url, notify_key, notify_template) = start_process(_notify_sink)
     instance = tempfile.mkdtemp(prefix="wardline-bench-")
     url = make_database(args.database_url)
     results = []
@@ -461,6 +494,52 @@ def main() -> int:
                 print(f"(c) workers: {emails:,} emails in {took:.2f} s = {worker_rate:,.0f}/s; "
                       f"raw smtplib {raw_before:,.0f}/s before, {raw_after:,.0f}/s after",
                       flush=True)
+
+                # (d) text messages through GOV.UK Notify's client, to the fake Notify
+                from notifications_python_client.notifications import NotificationsAPIClient
+                from webapp.accounts.phone import SmsNumber
+                mobiles = add_mobiles(db, args.texts, rng)
+                sms_preview = audience_counts(london.ward_ids, "prevention", ["sms"], True)
+                alert, nid = send_alert_now(db, admin, "Urgent text alert", ["sms"],
+                                            london.ward_ids, urgent=True)
+                mine = Delivery.notification_id == nid
+                texts = count_deliveries(db, nid)
+                assert texts == sms_preview.sms, (texts, sms_preview.sms)
+                db.session.execute(Delivery.__table__.update().where(mine).values(
+                    next_attempt_at=utcnow() + timedelta(days=1)))
+                db.session.commit()
+                numbers = list(db.session.scalars(select(SmsNumber.phone).limit(args.plain // 4)))
+                db.session.rollback()
+
+                def plain_client_loop():
+                    """The client's send_sms_notification() in a loop, one request at a time."""
+                    client = NotificationsAPIClient(notify_key, base_url=notify_url)
+                    t = time.perf_counter()
+                    for number in numbers:
+                        client.send_sms_notification(
+                            phone_number=number, template_id=notify_template,
+                            personalisation={"title": "Bench", "line": "One line.",
+                                             "link": "http://wardline.bench/alerts/1"})
+                    return len(numbers) / (time.perf_counter() - t)
+
+                plain_sms_before = plain_client_loop()
+                sms_env = {**env, "NOTIFY_API_KEY": notify_key, "NOTIFY_BASE_URL": notify_url,
+                           "NOTIFY_SMS_TEMPLATE_ID": notify_template}
+                workers = start_workers(args.workers, sms_env, args.concurrency, log)
+                time.sleep(3)
+                db.session.execute(Delivery.__table__.update().where(mine).values(
+                    next_attempt_at=utcnow()))
+                db.session.commit()
+                took = wait_sent(db, nid, texts)
+                sms_rate = texts / took
+                stop_workers(workers)
+                failed = db.session.scalar(select(func.count()).select_from(Delivery).where(
+                    mine, Delivery.state != "sent"))
+                assert failed == 0, f"{failed} texts not sent (see {instance}/workers.log)"
+                plain_sms = (plain_sms_before + plain_client_loop()) / 2
+                print(f"(d) workers: {texts:,} texts in {took:.2f} s = {sms_rate:,.0f}/s "
+                      f"({mobiles:,} residents with a mobile); plain client loop "
+                      f"{plain_sms:,.0f}/s", flush=True)
             finally:
                 stop_workers(workers)
                 log.close()
@@ -471,6 +550,12 @@ def main() -> int:
                             f"{worker_rate:,.0f}/s", f"{worker_rate / raw_rate:.0%} of raw "
                             "(rendering, tokens and outbox included)", "≥ 70 %",
                             worker_rate >= 0.7 * raw_rate))
+            results.append(("(d) sms: plain send_sms_notification() loop", f"{plain_sms:,.0f}/s",
+                            f"{len(numbers):,} texts, one at a time, to the fake Notify", "",
+                            None))
+            results.append((f"(d) sms: Wardline workers ({args.workers} processes)",
+                            f"{sms_rate:,.0f}/s", f"{texts:,} texts of an urgent London-wide "
+                            f"alert; {sms_rate / plain_sms:.1f}× the plain loop", "", None))
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -478,6 +563,8 @@ def main() -> int:
         push_proc.terminate()
         os.kill(smtp_proc.pid, signal.SIGTERM)
         smtp_proc.join(5)
+        os.kill(notify_proc.pid, signal.SIGTERM)
+        notify_proc.join(5)
 
     print()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

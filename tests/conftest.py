@@ -395,3 +395,28 @@ def run_at_once(app, fn, n: int = 2, timeout: float = 30.0) -> list:
         raise errors[0]
     assert len(results) == n, "a thread did not finish"
     return results
+
+
+# --------------------------------------------------------------------------- GOV.UK Notify
+@pytest.fixture(scope="session")
+def _fake_notify():
+    from tests.support.fake_notify import FakeNotify
+    with FakeNotify() as fake:
+        yield fake
+
+
+@pytest.fixture
+def notify_api(app, _fake_notify):
+    """The app pointed at a fake GOV.UK Notify API on loopback (``tests/support/fake_notify.py``),
+    with its API key, template ids and callback tokens; restored afterwards."""
+    fake = _fake_notify
+    fake.reset()
+    settings = {"NOTIFY_API_KEY": fake.api_key, "NOTIFY_BASE_URL": fake.base_url,
+                "NOTIFY_SMS_TEMPLATE_ID": fake.sms_template,
+                "NOTIFY_CODE_TEMPLATE_ID": fake.code_template,
+                "NOTIFY_RECEIPT_TOKEN": "receipt-token-" + secrets.token_hex(8),
+                "NOTIFY_INBOUND_TOKEN": "inbound-token-" + secrets.token_hex(8)}
+    saved = {k: app.config.get(k) for k in (*settings, "NOTIFY_EMAIL_TEMPLATE_ID")}
+    app.config.update(settings)
+    yield fake
+    app.config.update(saved)

@@ -51,6 +51,8 @@ PAGES: tuple[Page, ...] = (
     Page("survey-2", "accounts.survey", "/survey?step=2", "newcomer"),
     Page("survey-3", "accounts.survey", "/survey?step=3", "newcomer"),
     Page("settings", "accounts.settings", "/settings", "resident"),
+    Page("settings-phone", "accounts.phone_settings", "/settings/phone", "resident"),
+    Page("settings-phone-newcomer", "accounts.phone_settings", "/settings/phone", "newcomer"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
     Page("email-confirm", "accounts.confirm_email", "/settings/email/confirm/{email_change_token}"),
     Page("email-confirm-broken", "accounts.confirm_email", "/settings/email/confirm/broken",
@@ -116,6 +118,18 @@ PAGES: tuple[Page, ...] = (
     Page("officer-publish", "threads.officer_publish",
          "/officer/messages/{conversation}/publish", "officer"),
     Page("officer-new-post", "threads.officer_new_post", "/officer/posts/new", "officer"),
+    # priorities
+    Page("ward-priorities", "priorities.ward_priorities", f"/wards/{ST_JAMES}/priorities"),
+    Page("priority", "priorities.priority_page", f"/wards/{ST_JAMES}/priorities/{{priority}}"),
+    Page("priority-resident", "priorities.priority_page", f"/wards/{ST_JAMES}/priorities/{{priority}}",
+         "resident"),
+    Page("ward-stats", "priorities.ward_stats", f"/wards/{ST_JAMES}/stats"),
+    Page("london-stats", "priorities.london_stats", "/stats?sort=median&dir=desc"),
+    Page("round", "priorities.round_answer", "/rounds/{round}", "resident"),
+    Page("officer-priorities", "priorities.officer_index", "/officer/priorities", "officer"),
+    Page("set-priorities", "priorities.set_priorities", f"/officer/wards/{ST_JAMES}/priorities",
+         "officer"),
+    Page("edit-priority", "priorities.edit_priority", "/officer/priorities/{priority}/edit", "officer"),
     # delivery, pwa
     Page("unsubscribe", "delivery.unsubscribe", "/unsubscribe/{unsubscribe_token}"),
     Page("unsubscribe-category", "delivery.unsubscribe",
@@ -144,10 +158,15 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("survey-errors", "resident", "/survey", {"step": "3", "other_text": "x" * 3000}),
     ("settings-name-errors", "resident", "/settings/name", {"display_name": ""}),
     ("settings-email-errors", "resident", "/settings/email", {"email": "bad"}),
+    ("phone-errors", "resident", "/settings/phone", {"phone": "020 7946 0000"}),
+    ("phone-code-errors", "resident", "/settings/phone/confirm", {"code": "12"}),
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
     ("ward-post-errors", "officer", "/officer/posts/new", {"title": ""}),
+    ("priority-errors", "officer", f"/officer/wards/{ST_JAMES}/priorities", {"title": ""}),
+    ("priority-edit-errors", "officer", "/officer/priorities/{priority}/edit", {"title": ""}),
+    ("round-errors", "resident", "/rounds/{round}", {"concerns": ["other"]}),
     ("admin-officer-errors", "admin", "/admin/officers/new", {"email": "bad"}),
     ("admin-team-errors", "admin", "/admin/teams/new", {"name": ""}),
 )
@@ -156,6 +175,8 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
 NOT_HTML = {
     "static", "core.healthz", "pwa.manifest", "pwa.service_worker", "pwa.push_key",
     "accounts.export", "meetings.meeting_ics", "meetings.ward_feed", "meetings.officer_csv",
+    "priorities.priorities_json", "priorities.priorities_wardline_json", "priorities.ward_feed",
+    "priorities.london_feed",
 }
 
 
@@ -212,6 +233,13 @@ def build_world(make_resident, make_staff) -> World:
     verifying = make_staff("officer", team=officer.teams[0], name="Verifying Officer")
     verifying.totp_secret = "JBSWY3DPEHPK3PXP"
     verifying.totp_confirmed_at = utcnow()
+    # Text messages: a confirmed number with a category, and a code waiting for a new number.
+    from webapp.accounts.phone import PhoneCode, SmsCategory, SmsNumber
+    db.session.add_all([
+        SmsNumber(user_id=resident.id, phone="+447911123456", confirmed_at=utcnow()),
+        SmsCategory(user_id=resident.id, category="appeals"),
+        PhoneCode(user_id=resident.id, phone="+447911123457", code_hash="0" * 64,
+                  expires_at=utcnow() + timedelta(minutes=10))])
     db.session.commit()
 
     target = resolve_target(officer, "wards", [ward.id])
@@ -250,12 +278,27 @@ def build_world(make_resident, make_staff) -> World:
     record(admin, "team.update", officer.teams[0], "Wards changed")
     db.session.commit()
 
+    from webapp.priorities import services as priorities
+    from webapp.priorities.models import ConversationTopic
+    db.session.add(ConversationTopic(conversation_id=conversation.id, topic="burglary"))
+    priority = priorities.create_priority(officer, ward, priorities.PriorityInput(
+        "Burglary on quiet streets", "Evening patrols and free door locks.", ["burglary", "asb"],
+        (utcnow() + timedelta(days=60)).date()))
+    priorities.add_action(officer, priority, priorities.ActionInput(
+        "Fitted 20 door locks on King Street", link=f"post:{post.id}"))
+    closed = priorities.create_priority(officer, ward, priorities.PriorityInput(
+        "Phone snatches", "Plain-clothes patrols.", ["phone_theft"], (utcnow() + timedelta(days=30)).date()))
+    priorities.close_priority(officer, closed, "Snatches fell by a third.")
+    round_ = priorities.open_round(officer, ward, "What matters most here this quarter?")
+    priorities.answer_round(resident, round_, None)
+    db.session.commit()
+
     return World(
         users={"resident": resident, "newcomer": newcomer, "officer": officer, "admin": admin,
                "enrolling": enrolling, "verifying": verifying},
         values={"alert": alert.id, "scheduled_alert": scheduled.id, "meeting": meeting.id,
                 "conversation": conversation.id, "last_message": message.id + 1,
-                "post": post.id, "officer": officer.id, "team": officer.teams[0].id,
+                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
                 "unsubscribe_token": unsubscribe_token(resident),
                 "unsubscribe_category_token": unsubscribe_token(resident, "appeals"),

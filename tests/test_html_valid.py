@@ -107,7 +107,8 @@ def fetch_pages(app, world) -> dict[str, str]:
             if session:
                 with client.session_transaction() as sess:
                     sess.update(session)
-            response = client.post(url, data=data, headers={"HX-Request": "true"} if htmx else {})
+            response = client.post(url.format(**world.values), data=data,
+                                   headers={"HX-Request": "true"} if htmx else {})
             if response.status_code != 422:
                 wrong.append((name, htmx, response.status_code, response.location))
                 continue

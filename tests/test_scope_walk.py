@@ -169,6 +169,10 @@ RESIDENT_OWN = {
     "meetings.delete_concern": "deletes the caller's own concern only",
     "alerts.answer": "sent alerts are public; the answer is the caller's own",
     "pwa.remove_device": "removes the caller's own device only",
+    "accounts.phone_add": "texts a code for the caller's own number",
+    "accounts.phone_confirm": "confirms the caller's own number",
+    "accounts.phone_categories": "the caller's own text categories",
+    "accounts.phone_remove": "removes the caller's own number only",
 }
 
 

@@ -78,6 +78,26 @@ class Config:
     # Seconds a batch waits for its push requests; the rest are retried later.
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
 
+    # GOV.UK Notify (text messages; email too when NOTIFY_EMAIL_TEMPLATE_ID is set). The API
+    # key is "<key name>-<service id>-<secret>"; without it texts are only logged (development).
+    NOTIFY_API_KEY = os.environ.get("NOTIFY_API_KEY")
+    NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+    NOTIFY_TIMEOUT = float(os.environ.get("NOTIFY_TIMEOUT", "10"))  # seconds per request
+    # Template ids (UUIDs) made in Notify: an alert text ((title)) ((line)) ((link)), the
+    # phone-confirmation text ((code)), and an email ((subject)) ((body)) (None: email by SMTP).
+    NOTIFY_SMS_TEMPLATE_ID = os.environ.get("NOTIFY_SMS_TEMPLATE_ID")
+    NOTIFY_CODE_TEMPLATE_ID = os.environ.get("NOTIFY_CODE_TEMPLATE_ID")
+    NOTIFY_EMAIL_TEMPLATE_ID = os.environ.get("NOTIFY_EMAIL_TEMPLATE_ID")
+    # Bearer tokens Notify sends to our callbacks (set the same in Notify's "Callbacks"
+    # page): delivery receipts, and received text messages ("STOP"). None: callback off.
+    NOTIFY_RECEIPT_TOKEN = os.environ.get("NOTIFY_RECEIPT_TOKEN")
+    NOTIFY_INBOUND_TOKEN = os.environ.get("NOTIFY_INBOUND_TOKEN")
+    # Confirming a mobile number: a six-digit code valid this many minutes, this many tries
+    # per code, and at most this many codes sent per account (and per number) an hour.
+    SMS_CODE_MINUTES = int(os.environ.get("SMS_CODE_MINUTES", "10"))
+    SMS_CODE_ATTEMPTS = int(os.environ.get("SMS_CODE_ATTEMPTS", "5"))
+    SMS_CODES_PER_HOUR = int(os.environ.get("SMS_CODES_PER_HOUR", "3"))
+
     # The outbox workers. A claimed batch is leased for DELIVERY_LEASE_SECONDS, renewed while
     # it is being sent: a killed worker's rows are retried after at most one lease.
     DELIVERY_LEASE_SECONDS = float(os.environ.get("DELIVERY_LEASE_SECONDS", "60"))
@@ -126,6 +146,11 @@ class Config:
     BLOCKLIST_KEY = os.environ.get("BLOCKLIST_KEY")
     # How long an admin's explicit "view all conversations" step lasts.
     ADMIN_CONVERSATION_ACCESS_MINUTES = int(os.environ.get("ADMIN_CONVERSATION_ACCESS_MINUTES", "30"))
+
+    # Ward priorities: how many a ward may have at once; public counts of people (priority
+    # topics, responsiveness statistics, round results) are hidden below STATS_MIN_COUNT.
+    PRIORITIES_MAX = int(os.environ.get("PRIORITIES_MAX", "3"))
+    STATS_MIN_COUNT = int(os.environ.get("STATS_MIN_COUNT", "5"))
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
     # Sign-in links sent (blank or invalid addresses do not count): per address, per IP

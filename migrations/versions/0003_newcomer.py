@@ -2,14 +2,14 @@
 search in the ward finder)
 
 Revision ID: 0003_newcomer
-Revises: 0002_scope
+Revises: 0003_priorities
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_newcomer"
-down_revision = "0002_scope"
+down_revision = "0003_priorities"
 branch_labels = None
 depends_on = None
 

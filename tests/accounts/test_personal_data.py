@@ -13,14 +13,14 @@ import json
 from sqlalchemy import JSON, String, Text, cast, func, select
 
 from tests.support.world import (BLOCK_REASON, CONCERN_TEXT, ENDPOINT, HIDE_REASON, MESSAGE,
-                                 REPLY, RESIDENT_EMAIL, RESIDENT_NAME, SUBJECT, USER_AGENT,
+                                 PENDING_PHONE, PHONE, REPLY, RESIDENT_EMAIL, RESIDENT_NAME, SUBJECT, USER_AGENT,
                                  build_world)
 from webapp.accounts.personal_data import (COLUMNS, KEPT, MENTIONS, NOT_PERSONAL,
                                            NOT_PERSONAL_TABLES, RESIDENT, STAFF, needs_classifying)
 from webapp.extensions import db
 
 TRACES = [RESIDENT_NAME, RESIDENT_EMAIL, SUBJECT, MESSAGE, REPLY, CONCERN_TEXT, BLOCK_REASON,
-          HIDE_REASON, USER_AGENT, ENDPOINT, "quillfeather"]
+          HIDE_REASON, USER_AGENT, ENDPOINT, "quillfeather", PHONE, PENDING_PHONE]
 
 
 def _user_fk(table):
@@ -97,6 +97,10 @@ def test_export_holds_every_resident_value_of_every_table(client, login, make_re
         "action": "stopped", "at": data["conversations"]["block_history"][0]["at"],
         "reason": BLOCK_REASON}
     assert any(e["action"] == "conversation.view" for e in data["audit_events_about_you"])
+    # Text messages: the number, its categories and the code waiting for another number.
+    assert data["text_messages"]["number"] == PHONE
+    assert data["text_messages"]["categories"] == ["appeals"]
+    assert [c["number"] for c in data["text_messages"]["codes_sent"]] == [PENDING_PHONE]
 
 
 def _counts():
@@ -137,7 +141,7 @@ def test_deletion_leaves_nothing_that_identifies_the_resident(client, login, mak
     for where in ("notifications.title", "notifications.email_context", "audit_events.detail",
                   "conversations.subject", "messages.body", "messaging_blocks.reason",
                   "push_subscriptions.user_agent", "concerns.text", "users.email",
-                  "conversation_access.reason"):
+                  "conversation_access.reason", "sms_numbers.phone", "phone_codes.phone"):
         assert any(hit.startswith(where) for hit in before), where
     counts = _counts()
 

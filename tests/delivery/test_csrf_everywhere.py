@@ -1,6 +1,8 @@
 """CSRF on every state-changing request of the alerts, delivery, meetings and PWA pages:
 each POST/DELETE rule refuses a request without the token (400), whoever sends it. The one
-exemption is the RFC 8058 one-click unsubscribe, which mail clients POST with no session."""
+exemptions are the RFC 8058 one-click unsubscribe, which mail clients POST with no session,
+and GOV.UK Notify's callbacks (receipts, received texts), which carry Notify's bearer token
+instead (tests/delivery/test_sms.py checks it)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +13,7 @@ from webapp.alerts.models import Alert
 from webapp.extensions import db
 
 DOMAINS = ("alerts", "delivery", "meetings", "pwa")
-EXEMPT = {"delivery.unsubscribe_post"}
+EXEMPT = {"delivery.unsubscribe_post", "delivery.notify_receipt", "delivery.notify_inbound"}
 
 
 def _state_changing_rules(app):

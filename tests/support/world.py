@@ -25,6 +25,8 @@ BLOCK_REASON = "Quillfeather block reason: abusive"
 HIDE_REASON = "Quillfeather hide reason"
 USER_AGENT = "Quillfeather phone agent"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/quillfeather-device"
+PHONE = "+447700900461"  # a confirmed mobile (Ofcom drama range)
+PENDING_PHONE = "+447700900462"  # a number being confirmed
 
 
 @dataclass
@@ -78,6 +80,15 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
                        .values(state="dead", last_error="550 mailbox unavailable"))
     db.session.commit()
 
+    # A confirmed mobile number, its text categories, and a code waiting for a new number.
+    from webapp.accounts.phone import PhoneCode, SmsCategory, SmsNumber
+    db.session.add_all([
+        SmsNumber(user_id=resident.id, phone=PHONE, confirmed_at=utcnow()),
+        SmsCategory(user_id=resident.id, category="appeals"),
+        PhoneCode(user_id=resident.id, phone=PENDING_PHONE, code_hash="0" * 64,
+                  expires_at=utcnow() + timedelta(minutes=10))])
+    db.session.commit()
+
     # A meeting with the resident's RSVP, concern and check-in.
     from webapp.meetings.services import MeetingDetails
     start = (utcnow() + timedelta(days=3)).replace(second=0, microsecond=0)
@@ -124,7 +135,17 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
     db.session.add(RemovedDevice(endpoint_hash=endpoint_hash(ENDPOINT + "-old"), user_id=resident.id))
     db.session.commit()
 
-    world.ids = {"conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
+    # A priority with an action, and an open "ask residents again" round the resident answered.
+    from webapp.priorities import services as priorities
+    priority = priorities.create_priority(officer, get_ward(ST_JAMES), priorities.PriorityInput(
+        "St James's priority", "Patrols.", ["burglary"], (utcnow() + timedelta(days=30)).date()))
+    priorities.add_action(officer, priority, priorities.ActionInput("Patrolled"))
+    round_ = priorities.open_round(officer, get_ward(ST_JAMES), "What matters most?")
+    priorities.answer_round(resident, round_, None)
+    db.session.commit()
+
+    world.ids = {"code": ST_JAMES, "priority_id": priority.id, "round_id": round_.id,
+                 "conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
                  "meeting_id": meeting.id, "concern_id": concern.id, "rsvp_id": rsvp.id,
                  "alert_id": london.id, "own_alert_id": own_alert.id, "sent_alert_id": sent.id,
                  "subscription_id": device.id, "delivery_id": delivery.id,

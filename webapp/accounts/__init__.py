@@ -40,4 +40,5 @@ from webapp.accounts import sessions, throttle  # noqa: E402,F401  (their tables
 from webapp.accounts import routes  # noqa: E402,F401
 from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)
 from webapp.accounts import ward_chart  # noqa: E402,F401  (the ward home's chart)
+from webapp.accounts import phone_routes  # noqa: E402,F401  (text-message settings)
 from webapp.accounts import email_change  # noqa: E402,F401  (changing the email address)

@@ -167,3 +167,4 @@ class Concern(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ward: Mapped["Ward"] = relationship()  # noqa: F821
+from webapp.accounts import phone as _phone  # noqa: E402,F401  (sms_numbers, phone_codes, sms_categories)

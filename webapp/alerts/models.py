@@ -11,7 +11,8 @@ from webapp.platform.timeutil import utcnow
 
 TITLE_MAX = 120
 BODY_MAX = 5000
-ALERT_CHANNELS = {"email": "Email", "push": "Push notification"}
+ALERT_CHANNELS = {"email": "Email", "push": "Push notification",
+                  "sms": "Text message (urgent alerts, and residents who chose this category)"}
 # scheduled: waits for send_at (the scheduler sends it); sent; cancelled.
 ALERT_STATES = ("scheduled", "sent", "cancelled")
 

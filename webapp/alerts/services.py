@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import and_, case, exists, func, or_, select, update
 
 from webapp.accounts import residents_following
+from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp import delivery
@@ -112,6 +113,7 @@ class AudienceCounts:
     digest: int = 0
     push_residents: int = 0
     push_devices: int = 0
+    sms: int = 0  # residents texted (a confirmed mobile; urgent, or the category chosen)
 
 
 def audience_counts(ward_ids, category: str, channels, urgent: bool) -> AudienceCounts:
@@ -134,6 +136,9 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
             select(func.count(func.distinct(PushSubscription.user_id)),
                    func.count(PushSubscription.id))
             .join(who, who.c.user_id == PushSubscription.user_id)).one()
+    if "sms" in channels:
+        counts.sms = db.session.scalar(select(func.count()).select_from(who).where(
+            texted(who.c.user_id, category, urgent)))
     return counts
 
 
@@ -351,7 +356,7 @@ def alert_stats(alert: Alert) -> dict:
     """Per channel (email, digest, push): queued / retrying (failed, will retry) / sent /
     dead / removed counts; plus usefulness answers."""
     bucket = case(
-        (Delivery.state == "sent", "sent"),
+        (Delivery.state.in_(("sent", "delivered")), "sent"),
         (Delivery.state == "dead", "dead"),
         (Delivery.state == "gone", "removed"),
         (and_(Delivery.state == "queued", Delivery.last_error.is_not(None)), "retrying"),
@@ -362,7 +367,7 @@ def alert_stats(alert: Alert) -> dict:
         .where(Notification.source_type == "alert", Notification.source_id == alert.id,
                Notification.kind == "alert")
         .group_by(Delivery.channel, bucket)).all()
-    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push")}
+    channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push", "sms")}
     for channel, state, count in rows:
         channels.setdefault(channel, dict.fromkeys(STAT_COLUMNS, 0))[state] += count
     yes, no = db.session.execute(select(

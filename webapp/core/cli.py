@@ -10,6 +10,7 @@ SEEDERS: list[str] = [
     "webapp.threads.demo:seed",  # conversations and ward posts
     "webapp.meetings.demo:seed",
     "webapp.alerts.demo:seed",  # sent and scheduled alerts in the demo wards
+    "webapp.priorities.demo:seed",  # a priority history in every demo ward with residents
 ]
 
 

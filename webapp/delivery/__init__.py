@@ -10,3 +10,4 @@ bp = Blueprint("delivery", __name__)
 
 from webapp.delivery.services import Event, fan_out, notify  # noqa: E402,F401  (public)
 from webapp.delivery import routes  # noqa: E402,F401  (registers the views on bp)
+from webapp.delivery import notify_callbacks  # noqa: E402,F401  (GOV.UK Notify's callbacks)

@@ -18,17 +18,19 @@ from webapp.platform.timeutil import utcnow
 
 # Delivery channels. "digest" rows are never sent on their own: the daily digest tick
 # gathers them into one "email" delivery per resident (see webapp.delivery.digest).
-CHANNELS = ("email", "push", "digest")
+CHANNELS = ("email", "push", "digest", "sms")
 
 # Delivery states.
 #   queued    due at next_attempt_at (new, or waiting for a retry after a failure)
 #   sending   claimed by a worker (claimed_by) until lease_until; reclaimed when it expires
-#   sent      delivered (digest rows: gathered into a digest email that was sent)
+#   sent      delivered (digest rows: gathered into a digest email that was sent); for
+#             texts and Notify email: accepted by GOV.UK Notify
+#   delivered Notify's delivery receipt says it reached the phone or inbox
 #   batched   digest rows gathered into a digest email that is not sent yet
 #   dead      still failing DELIVERY_GIVE_UP_HOURS after it was written, or a permanent
 #             error; admins may retry
 #   gone      the push subscription was removed (404/410) or the address unsubscribed
-STATES = ("queued", "sending", "sent", "batched", "dead", "gone")
+STATES = ("queued", "sending", "sent", "delivered", "batched", "dead", "gone")
 
 
 class Notification(db.Model):
@@ -104,9 +106,9 @@ class Delivery(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8))  # see CHANNELS
     # PushSubscription.id for push (no foreign key: the subscription may be removed while
-    # the delivery waits; the worker then marks it "gone"); 0 for email and digest.
+    # the delivery waits; the worker then marks it "gone"); 0 for email, digest and sms.
     device_id: Mapped[int] = mapped_column(default=0)
-    state: Mapped[str] = mapped_column(String(8), default="queued")
+    state: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(64))

@@ -33,6 +33,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import case, delete, func, literal, select, true, union_all, update
 
+from webapp.accounts.phone import texted
 from webapp.extensions import db
 from webapp.platform.account_data import register_account_data
 from webapp.platform.db import insert_ignore
@@ -48,7 +49,10 @@ log = logging.getLogger("wardline.delivery")
 
 # Kinds a digest-chooser receives in the daily digest (unless urgent). Everything else is
 # personal or time-bound and is emailed at once (unless email is off).
-DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post"})
+# "priority" (a ward priority answering a topic the resident named was set, acted on or
+# closed) and "priority_round" (an invitation to confirm one's top three) are news, not
+# time-bound: digest-choosers get them in the digest.
+DIGESTIBLE_KINDS = frozenset({"alert", "meeting_invite", "ward_post", "priority", "priority_round"})
 
 MAX_TITLE = 200
 MAX_BODY = 5000
@@ -185,7 +189,8 @@ def fan_out(event: Event, audience, *, channels=("email", "push"), now=None,
     ``audience`` is a SQL select of users: a ``user_id`` column and, to apply each user's
     email preference (:func:`email_channel_sql`), an ``email_frequency`` column; without
     it every member gets an immediate email (the caller has decided, as the digest has).
-    ``channels``: "email" (email or digest rows), "push" (one row per device). The rows
+    ``channels``: "email" (email or digest rows), "push" (one row per device), "sms" (a
+    text to members with a confirmed mobile, see :func:`webapp.accounts.phone.texted`). The rows
     share one broadcast notification (:func:`notification_for` without a recipient):
     INSERT ... SELECT of the email rows UNION ALL the push rows, over the audience computed
     once (a CTE); ON CONFLICT DO NOTHING makes a repeated fan-out harmless. Runs in the
@@ -206,6 +211,12 @@ def fan_out(event: Event, audience, *, channels=("email", "push"), now=None,
         parts.append(select(PushSubscription.user_id, literal("push").label("channel"),
                             PushSubscription.id.label("device_id"))
                      .join(who, who.c.user_id == PushSubscription.user_id))
+    if "sms" in channels:
+        # A text to each member with a confirmed number, for urgent events or the
+        # categories they chose by text (webapp.accounts.phone.texted).
+        parts.append(select(who.c.user_id, literal("sms").label("channel"),
+                            literal(0).label("device_id"))
+                     .where(texted(who.c.user_id, event.category, event.urgent)))
     if not parts:
         return 0
     targets = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("targets")

@@ -51,6 +51,9 @@ from webapp.delivery.push import PushClient
 from webapp.delivery.push import build_payload
 from webapp.delivery.services import vapid
 from webapp.platform.mail import SMTPConnection
+from webapp.accounts.phone import SmsNumber
+from webapp.delivery.notify_client import (REFERENCE_PREFIX, email_by_notify, send_email,
+                                           send_sms_batch, sms_personalisation)
 
 log = logging.getLogger("wardline.delivery.worker")
 
@@ -58,7 +61,7 @@ MIN_ATTEMPTS = 3  # tries before giving up by age (a row retried by an admin get
 BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 6 * 3600
 RETRY_AFTER_CAP = 24 * 3600  # longest wait a push service's Retry-After can ask for
-SENDABLE = ("email", "push")
+SENDABLE = ("email", "push", "sms")
 
 _push_client = None
 
@@ -232,6 +235,62 @@ def _send_push(rows, outcome: Outcome) -> None:
                          permanent=result.status == "failed", retry_after=result.retry_after)
 
 
+def _send_sms(rows, outcome: Outcome) -> None:
+    """Send a batch's text messages through GOV.UK Notify (:mod:`webapp.delivery.notify_client`):
+    429 and 5xx are retried, other 4xx are final. A resident who removed their number, or
+    sent "STOP", is not texted ("gone")."""
+    config = current_app.config
+    items = []
+    for delivery, notification, _user, phone in rows:
+        if phone is None:
+            outcome.gone.append((delivery.id, "no mobile number (removed, or STOP received)"))
+            continue
+        items.append((delivery.id, phone, sms_personalisation(
+            notification.title, notification.body, notification.url, config["BASE_URL"])))
+    if not items:
+        return
+    attempts = {delivery.id: delivery.attempts for delivery, *_ in rows}
+    for delivery_id, result in send_sms_batch(items, config).items():
+        if result.status == "sent":
+            outcome.sent.append(delivery_id)
+        else:
+            outcome.fail(delivery_id, attempts[delivery_id], result.error,
+                         permanent=result.status == "failed")
+
+
+def _send_email_by_notify(rows, outcome: Outcome) -> None:
+    """Email through GOV.UK Notify instead of SMTP (``NOTIFY_EMAIL_TEMPLATE_ID``): the
+    message is built as for SMTP, then its subject and text part fill the template's
+    ((subject)) and ((body)); its one-click unsubscribe link goes with it."""
+    config = current_app.config
+    for delivery, notification, user in ((r[0], r[1], r[2]) for r in rows):
+        try:
+            msg = message_for(delivery, notification, user)
+        except Exception as exc:  # a template bug must not stall the outbox
+            log.exception("building email for delivery %s failed", delivery.id)
+            outcome.fail(delivery.id, delivery.attempts,
+                         f"building the email failed: {type(exc).__name__}: {exc}", permanent=True)
+            continue
+        if msg is None:
+            outcome.gone.append((delivery.id, "email turned off"))
+            continue
+        text = next((part for part in msg.walk() if part.get_content_type() == "text/plain"),
+                    None)
+        unsubscribe = (msg.get("List-Unsubscribe") or "").strip()
+        unsubscribe = unsubscribe[1:-1] if unsubscribe.startswith("<") else None
+        result = send_email(str(msg["To"]), config["NOTIFY_EMAIL_TEMPLATE_ID"],
+                            {"subject": str(msg["Subject"]),
+                             "body": text.get_payload(decode=True).decode(
+                                 text.get_content_charset() or "utf-8") if text else ""},
+                            reference=f"{REFERENCE_PREFIX}{delivery.id}",
+                            unsubscribe_url=unsubscribe, config=config)
+        if result.status == "sent":
+            outcome.sent.append(delivery.id)
+        else:
+            outcome.fail(delivery.id, delivery.attempts, result.error,
+                         permanent=result.status == "failed")
+
+
 def _send_email(rows, outcome: Outcome) -> None:
     """Send a batch's emails over one SMTP connection.
 
@@ -240,6 +299,8 @@ def _send_email(rows, outcome: Outcome) -> None:
     """
     if not rows:
         return
+    if email_by_notify():
+        return _send_email_by_notify(rows, outcome)
     app = current_app._get_current_object()
 
     def build(row):
@@ -362,7 +423,8 @@ class Device:
 
 
 def load_batch(ids: list[int]) -> list[tuple]:
-    """(delivery, notification, user, device) for each claimed id.
+    """(delivery, notification, user, device) for each claimed id (for a text message,
+    the number to text instead of a device: None when removed or stopped).
 
     Deliveries and devices come back as plain tuples (building ORM objects for thousands
     of rows cost more than encrypting them); notifications (a handful per batch) and the
@@ -386,8 +448,13 @@ def load_batch(ids: list[int]) -> list[tuple]:
         devices = {row[0]: Device(*row) for row in session.execute(
             select(s.id, s.endpoint, s.p256dh, s.auth).where(s.id.in_(device_ids)))} \
             if device_ids else {}
+        texted = {c.user_id for c in claimed if c.channel == "sms"}
+        phones = {uid: phone for uid, phone in session.execute(
+            select(SmsNumber.user_id, SmsNumber.phone).where(
+                SmsNumber.user_id.in_(texted), SmsNumber.stopped_at.is_(None)))} if texted else {}
     return [(c, notifications[c.notification_id], users.get(c.user_id),
-             devices.get(c.device_id) if c.channel == "push" else None) for c in claimed]
+             devices.get(c.device_id) if c.channel == "push" else
+             phones.get(c.user_id) if c.channel == "sms" else None) for c in claimed]
 
 
 def deliver_due(batch_size: int = 100, now=None) -> dict:
@@ -417,6 +484,7 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
         # Email first: an email batch never waits on a slow push service.
         _send_email([r for r in rows if r[0].channel == "email"], outcome)
         _send_push([r for r in rows if r[0].channel == "push"], outcome)
+        _send_sms([r for r in rows if r[0].channel == "sms"], outcome)
         db.session.rollback()  # end the read transaction (digest rendering reads)
     record(outcome, token, now)
     result.update(sent=len(outcome.sent), retry=len(outcome.retry), dead=len(outcome.dead),

@@ -25,7 +25,8 @@ from flask_login import current_user
 from webapp.platform.static_assets import asset_version
 
 IMMUTABLE_MAX_AGE = 31536000  # one year, the longest HTTP/1.1 caches are asked to keep
-CONDITIONAL_MIMETYPES = {"text/html", "text/calendar", "application/manifest+json"}
+CONDITIONAL_MIMETYPES = {"text/html", "text/calendar", "application/manifest+json",
+                         "application/atom+xml", "application/json"}
 CSRF_VALUE = re.compile(rb'("X-CSRFToken": "|name="csrf_token"[^>]*?value=")[^"]*')
 DTSTAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r?\n", re.M)
 

@@ -40,6 +40,8 @@ def html_datetime(value: datetime | None) -> str:
     the seconds are all a reader needs). Jinja filter ``html_datetime``."""
     if value is None:
         return ""
+    if not isinstance(value, datetime):  # a calendar date (an action's day): YYYY-MM-DD
+        return value.isoformat()
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -275,6 +275,7 @@ def send_alert_now(db, admin, title, channels, ward_ids, urgent=False):
         title=title, body="Keep your phone out of sight near the station. " * 3,
         category="prevention", channels=channels, target=Target(ward_ids, "wards", "bench"),
         urgent=urgent))
+    db.session.commit()
     nid = db.session.scalar(select(Notification.id).where(Notification.source_type == "alert",
                                                           Notification.source_id == alert.id))
     return alert, nid
@@ -337,7 +338,7 @@ def main() -> int:
             admin = User(email="admin@bench.example", role="admin", display_name="Admin")
             db.session.add(admin)
             db.session.commit()
-            from webapp.delivery.services import vapid, vapid_public_key
+            from webapp.delivery.subscriptions import vapid, vapid_public_key
             vapid_public_key()  # generate the key into instance/ before the workers start
 
             # (a) fan-out of a London-wide alert

@@ -84,6 +84,17 @@ PAGES: tuple[Page, ...] = (
     Page("officer-alert", "alerts.officer_alert", "/officer/alerts/{alert}", "officer"),
     Page("officer-alert-new", "alerts.new_alert", "/officer/alerts/new", "officer"),
     Page("officer-alert-new-admin", "alerts.new_alert", "/officer/alerts/new", "admin"),
+    Page("officer-alert-updates", "incidents.officer_updates", "/officer/alerts/{alert}/updates",
+         "officer"),
+    Page("alert-reply", "incidents.reply", "/alerts/{alert}/reply", "resident"),
+    Page("incident-stop", "incidents.stop_following", "/incidents/stop/{unfollow_token}"),
+    Page("outcome-alert", "alerts.alert_page", "/alerts/{outcome_alert}"),
+    # rumours
+    Page("rumours", "rumours.ask", "/rumours", "resident"),
+    Page("rumour", "rumours.show", "/rumours/{rumour}"),
+    Page("ward-checked", "rumours.ward_checked", f"/wards/{ST_JAMES}/checked"),
+    Page("officer-rumour", "rumours.officer_check", "/officer/rumours/{rumour}", "officer"),
+    Page("officer-rumour-open", "rumours.officer_check", "/officer/rumours/{open_rumour}", "officer"),
     Page("officer-alert-edit", "alerts.edit_alert", "/officer/alerts/{scheduled_alert}/edit",
          "officer"),
     # meetings
@@ -163,6 +174,15 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
     ("alert-errors", "officer", "/officer/alerts/new", {"title": ""}),
     ("meeting-errors", "officer", "/officer/meetings/new", {"title": ""}),
+    ("update-errors", "officer", "/officer/alerts/{alert}/updates", {"body": ""}),
+    ("rumour-errors", "resident", "/rumours", {"text": "x" * 600}),
+    ("verdict-errors", "officer", "/officer/rumours/{open_rumour}", {"claim": ""}),
+    # The guard: an emergency-like message is held back with the 999 warning.
+    ("guard-new-conversation", "resident", "/messages",
+     {"subject": "Help", "body": "He has a knife, it is happening now"}),
+    ("guard-rumour", "resident", "/rumours", {"text": "I want to report a burglary"}),
+    ("guard-alert-reply", "resident", "/alerts/{alert}/reply",
+     {"body": "My car was broken into last night"}),
     ("ward-post-errors", "officer", "/officer/posts/new", {"title": ""}),
     ("priority-errors", "officer", f"/officer/wards/{ST_JAMES}/priorities", {"title": ""}),
     ("priority-edit-errors", "officer", "/officer/priorities/{priority}/edit", {"title": ""}),
@@ -275,6 +295,21 @@ def build_world(make_resident, make_staff) -> World:
     db.session.commit()
     message, _ = threads.add_message(conversation, officer, "Thanks, we will patrol there.")
     post = posts.create_ward_post(ward, officer, "Patrols this week", "We will be on foot.")
+    from webapp.incidents import services as incidents
+    from webapp.rumours import services as rumours
+    db.session.commit()
+    incidents.set_following(resident, alert, True)
+    incidents.add_update(officer, alert, incidents.UpdateInput(body="Two arrests were made."))
+    incidents.add_update(officer, alert, incidents.UpdateInput(
+        body="A man has been charged.", close="outcome", outcome_title="Man charged over phone snatches"))
+    outcome_alert = incidents.incident_for(alert).outcome_alert_id
+    incidents.answer_needs_reporting(officer, conversation, "crime")
+    checked = rumours.ask(resident, ward, "People say the station is closing")
+    open_rumour = rumours.ask(resident, ward, "Heard the park will be locked at night")
+    db.session.commit()
+    rumours.publish_verdict(officer, checked, "The station is closing", "false", "It stays open.")
+    rumours.publish_verdict(officer, checked, "The station is closing", "partly",
+                            "The front counter closes on Sundays; the station stays open.")
     record(admin, "team.update", officer.teams[0], "Wards changed")
     db.session.commit()
 
@@ -298,7 +333,9 @@ def build_world(make_resident, make_staff) -> World:
                "enrolling": enrolling, "verifying": verifying},
         values={"alert": alert.id, "scheduled_alert": scheduled.id, "meeting": meeting.id,
                 "conversation": conversation.id, "last_message": message.id + 1,
-                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "team": officer.teams[0].id,
+                "post": post.id, "officer": officer.id, "priority": priority.id, "round": round_.id, "outcome_alert": outcome_alert,
+                "rumour": checked.id, "open_rumour": open_rumour.id,
+                "unfollow_token": incidents.unfollow_token(resident.id, alert.id), "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
                 "unsubscribe_token": unsubscribe_token(resident),
                 "unsubscribe_category_token": unsubscribe_token(resident, "appeals"),

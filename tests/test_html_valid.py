@@ -101,6 +101,7 @@ def fetch_pages(app, world) -> dict[str, str]:
             elif not whole:
                 documents[f"{page.id}.fragment.html"] = as_document(html)
     for name, role, url, data in FORM_ERRORS:
+        url = url.format(**world.values)
         for htmx in (False, True):
             client = app.test_client()
             session = world.session_for(role)

@@ -36,6 +36,7 @@ OPEN_TO_ANYONE = {
     "delivery.unsubscribe_post": "RFC 8058 one-click unsubscribe: carries its own signed token",
     "delivery.unsubscribe_choose": "the unsubscribe page's choices: carries its own signed token",
     "meetings.cancel_by_link": "the confirmation email's cancel link: carries its own signed token",
+    "incidents.stop_following": "an update email's Stop following link: carries its own signed token",
     "pwa.push_subscribe": "registers the caller's own device",
     "pwa.push_unsubscribe": "removes the caller's own device",
     "pwa.push_check": "checks the caller's own device",
@@ -173,6 +174,7 @@ RESIDENT_OWN = {
     "accounts.phone_confirm": "confirms the caller's own number",
     "accounts.phone_categories": "the caller's own text categories",
     "accounts.phone_remove": "removes the caller's own number only",
+    "rumours.ask": "the caller's own rumour check, for one of their own wards",
 }
 
 

@@ -31,7 +31,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # Domains, in the order their blueprints are registered. Each is a package under webapp/
 # with a ``bp`` blueprint and, optionally, a ``cli`` module with ``register(app)``.
 DOMAINS = ("core", "accounts", "wards", "posts", "threads", "alerts", "delivery", "meetings", "priorities",
-           "pwa", "admin")
+           "pwa", "admin",
+           "incidents", "rumours")
 
 # Tables of webapp.platform (no blueprint): single-use tokens and the audit log.
 PLATFORM_MODELS = ("webapp.platform.tokens", "webapp.platform.audit")

@@ -2,14 +2,14 @@
 search in the ward finder)
 
 Revision ID: 0003_newcomer
-Revises: 0003_priorities
+Revises: 0003_incidents
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_newcomer"
-down_revision = "0003_priorities"
+down_revision = "0003_incidents"
 branch_labels = None
 depends_on = None
 

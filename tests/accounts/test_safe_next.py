@@ -55,8 +55,8 @@ def test_there_is_one_safe_next():
     """The sign-in routes use the shared function, not copies of their own."""
     import inspect
 
-    from webapp.accounts import officer, routes, services
-    for module in (officer, routes, services):
+    from webapp.accounts import officer, signin, signin_routes
+    for module in (officer, signin_routes, signin):
         source = inspect.getsource(module)
         assert "def safe_next" not in source and "def _safe_next" not in source
         assert module.safe_next is safe_next

@@ -9,6 +9,7 @@ from webapp.accounts.models import Concern, User, UserCategory, UserWard
 from webapp.extensions import db
 from webapp.accounts.ward_chart import concern_counts
 from webapp.wards.services import get_ward
+from webapp.platform import account_data
 
 
 @pytest.fixture
@@ -83,11 +84,11 @@ def test_change_answers_with_htmx_fragments_and_errors(client, resident, htmx_he
 def test_export_contains_the_users_answers(client, resident):
     client.post("/settings/concerns", data={"concerns": ["asb", "other"],
                                             "other_text": "Broken street lights"})
-    services.EXPORTERS.append(lambda user: ("messages", [{"by": user.display_name}]))
+    account_data.EXPORTERS.append(lambda user: ("messages", [{"by": user.display_name}]))
     try:
         response = client.get("/settings/export")
     finally:
-        services.EXPORTERS.pop()
+        account_data.EXPORTERS.pop()
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
     data = json.loads(response.get_data(as_text=True))
@@ -110,7 +111,7 @@ def test_delete_needs_confirmation_and_removes_personal_data(client, resident, m
     before = concern_counts(ward)
     assert before[0] == 5
     called = []
-    services.DELETERS.append(lambda user: called.append(user.email))
+    account_data.DELETERS.append(lambda user: called.append(user.email))
 
     try:
         page = client.get("/settings/delete")
@@ -119,7 +120,7 @@ def test_delete_needs_confirmation_and_removes_personal_data(client, resident, m
         assert client.post("/settings/delete", csrf=False).status_code == 400
         response = client.post("/settings/delete")
     finally:
-        services.DELETERS.pop()
+        account_data.DELETERS.pop()
     assert response.status_code == 303 and response.headers["Location"] == "/"
     assert called == ["ruth@example.org"]
     db.session.expire_all()

@@ -14,7 +14,7 @@ from webapp.alerts.services import (AlertInput, NotAllowed, alert_stats, audienc
                                     create_alert, fan_out, render_body, resolve_target, send_alert,
                                     send_due_alerts)
 from webapp.delivery.models import Delivery
-from webapp.delivery.services import save_subscription
+from webapp.delivery.subscriptions import save_subscription
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.platform.timeutil import to_london, utcnow
@@ -85,6 +85,7 @@ def test_targeting_matrix(app, make_staff, population, wards, category, channels
     preview = audience_counts(target.ward_ids, category, channels, urgent)
     create_alert(officer, alert_input(target, category=category, channels=channels,
                                       urgent=urgent))
+    db.session.commit()
     got, per_user_push = set(), {}
     for d in deliveries():
         if d.channel == "push":
@@ -111,6 +112,7 @@ def test_repeated_send_creates_no_new_deliveries(app, make_staff, population):
     officer = make_staff("officer", wards=[A, B])
     alert = create_alert(officer, alert_input(resolve_target(officer, "wards",
                                                              [ward_id(A), ward_id(B)])))
+    db.session.commit()
     before = len(deliveries())
     assert before > 0
     assert send_alert(alert.id) == 0          # already sent: the conditional UPDATE refuses
@@ -121,7 +123,7 @@ def test_repeated_send_creates_no_new_deliveries(app, make_staff, population):
 
 def test_alert_reaches_inboxes_and_devices_end_to_end(app, client, login, make_staff,
                                                       make_resident, mail, push_service):
-    from webapp.delivery.services import vapid_public_key
+    from webapp.delivery.subscriptions import vapid_public_key
     officer = make_staff("officer", wards=[A])
     near = make_resident(A, categories=("prevention",))
     agent = push_service.agent()
@@ -269,8 +271,10 @@ def test_non_urgent_alert_waits_for_the_digest(app, make_staff, make_resident, m
     user = make_resident(A, email_frequency="digest")
     create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)]),
                                       title="First"))
+    db.session.commit()
     create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)]),
                                       title="Second"))
+    db.session.commit()
     assert deliver_due()["claimed"] == 0
     tomorrow_seven = utcnow() + timedelta(days=1)
     local = to_london(tomorrow_seven).replace(hour=7, minute=5)
@@ -350,6 +354,7 @@ def test_two_schedulers_running_at_once_send_once(app, make_staff, make_resident
     for n in range(3):
         create_alert(officer, alert_input(target, title=f"Scheduled {n}",
                                           send_at=utcnow() + timedelta(minutes=5)))
+        db.session.commit()
     due = utcnow() + timedelta(minutes=6)
     results = run_at_once(app, lambda: send_due_alerts(now=due))
     assert sum(results) == 3  # each alert sent by exactly one of the two
@@ -367,8 +372,10 @@ def test_alert_page_is_public_once_sent_and_in_the_ward_feed(app, client, make_s
     officer = make_staff("officer", wards=[A])
     target = resolve_target(officer, "wards", [ward_id(A)])
     sent = create_alert(officer, alert_input(target, title="Sent alert"))
+    db.session.commit()
     scheduled = create_alert(officer, alert_input(target, title="Later alert",
                                                   send_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
     page = client.get(f"/alerts/{sent.id}")
     assert page.status_code == 200 and "Sent alert" in page.get_data(as_text=True)
     assert client.get(f"/alerts/{scheduled.id}").status_code == 404
@@ -387,6 +394,7 @@ def test_useful_answer_one_tap_once_per_resident(app, client, login, make_staff,
                                                  make_resident, htmx_headers):
     officer = make_staff("officer", wards=[A])
     alert = create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)])))
+    db.session.commit()
     # Signed out: asked to sign in, nothing recorded.
     assert client.post(f"/alerts/{alert.id}/useful", data={"useful": "yes"}).status_code == 303
     resident = make_resident(A)
@@ -419,6 +427,7 @@ def test_officer_stats_per_channel(app, client, login, make_staff, make_resident
     db.session.commit()
     push_service.respond(dead_agent, 410)
     alert = create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)])))
+    db.session.commit()
     deliver_due()
     login(client, officer)
     html = client.get(f"/officer/alerts/{alert.id}").get_data(as_text=True)
@@ -456,17 +465,20 @@ def test_export_and_account_deletion(app, client, login, make_staff, make_reside
     save_subscription(resident, push_service.agent().subscription)
     db.session.commit()
     alert = create_alert(officer, alert_input(resolve_target(officer, "wards", [ward_id(A)])))
+    db.session.commit()
     login(client, resident)
     client.post(f"/alerts/{alert.id}/useful", data={"useful": "yes"})
     data = export_user_data(resident)
     assert data["alert_answers"][0]["useful"] is True
     assert {d["channel"] for d in data["deliveries"]} == {"email", "push"}
     delete_account(resident)
+    db.session.commit()  # the view commits
     assert deliveries() == []
     assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
     # The answer stays as an anonymous count (issue 9, point 7).
     assert db.session.execute(select(AlertAnswer.user_id, AlertAnswer.useful)).all() == [(None, True)]
     assert alert_stats(alert)["useful_yes"] == 1
     delete_account(officer)
+    db.session.commit()  # the view commits
     db.session.expire_all()
     assert db.session.get(Alert, alert.id).author_id is None

@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 from webapp.alerts.services import create_alert, resolve_target
-from webapp.delivery.services import save_subscription
+from webapp.delivery.subscriptions import save_subscription
 from webapp.delivery.worker import MIN_ATTEMPTS, deliver_due
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
@@ -25,6 +25,7 @@ def test_stats_show_retrying_push_and_dead_email(app, client, login, make_staff,
     push_service.respond(agent, 503)
     mail.refuse = True
     alert = create_alert(officer, alert_input(resolve_target(officer, "wards", [get_ward(A).id])))
+    db.session.commit()
     now = utcnow()
     deliver_due(now=now)  # both fail once: retrying
     login(client, officer)

@@ -57,6 +57,7 @@ def test_useful_in_one_tap(page, browser, base_url, app, sign_in, make_staff, ma
     alert = create_alert(officer, AlertInput(
         title="Bike marking on Saturday", body="Bring your bike.", category="events",
         channels=["email"], target=resolve_target(officer, "wards", [get_ward(WARD).id])))
+    db.session.commit()
     resident = sign_in(make_resident(WARD))
     page.goto(f"/wards/{WARD}")
     page.get_by_role("link", name="Bike marking on Saturday").click()

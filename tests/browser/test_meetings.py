@@ -24,7 +24,9 @@ def meeting(app, make_staff):
         address="197 Piccadilly, London W1J 9LL", accessibility="Step-free entrance.",
         starts_at=start, ends_at=start + timedelta(hours=2), capacity=1,
         rsvp_closes_at=start - timedelta(hours=1), online_url=None)
-    return create_meeting(officer, details, [get_ward("E05013806").id])
+    meeting = create_meeting(officer, details, [get_ward("E05013806").id])
+    db.session.commit()
+    return meeting
 
 
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import wait_sw_activated
-from webapp.delivery.services import save_subscription, subscriptions_for
+from webapp.delivery.subscriptions import save_subscription, subscriptions_for
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser

@@ -45,7 +45,7 @@ def message_count(conversation_id: int, body: str | None = None) -> int:
 
 
 def subscriptions(user) -> list:
-    from webapp.delivery.services import subscriptions_for
+    from webapp.delivery.subscriptions import subscriptions_for
     db.session.rollback()  # end the read snapshot: see what the live server committed
     return subscriptions_for(user)
 
@@ -402,7 +402,8 @@ def test_a_push_without_data_still_shows_a_notification(page, context, base_url)
 
 def test_full_loop_subscribe_notify_deliver_decrypt_show(
         page, context, base_url, make_resident, sign_in, push_service):
-    from webapp.delivery.services import Event, notify, vapid_public_key
+    from webapp.delivery.services import Event, notify
+    from webapp.delivery.subscriptions import vapid_public_key
     from webapp.delivery.worker import deliver_due
     resident = sign_in(make_resident())
     agent = push_service.agent()
@@ -456,7 +457,7 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
     wait_sw_activated(page)
     page.get_by_role("button", name="Turn on notifications on this device").click()
     expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
-    from webapp.delivery.services import remove_subscription
+    from webapp.delivery.subscriptions import remove_subscription
     db.session.rollback()  # a fresh snapshot that sees the subscription the page saved
     assert remove_subscription(resident, agent.endpoint)
     db.session.commit()
@@ -495,7 +496,7 @@ def test_pushsubscriptionchange_resubscribes_and_tells_the_server(
         page, context, base_url, make_resident, sign_in, push_service):
     """The push service replaced the subscription: the worker sends the new one (with the
     session's CSRF token, kept for it in IndexedDB) and the server drops the old one."""
-    from webapp.delivery.services import save_subscription
+    from webapp.delivery.subscriptions import save_subscription
     resident = sign_in(make_resident())
     old, new = push_service.agent(), push_service.agent()
     save_subscription(resident, old.subscription)

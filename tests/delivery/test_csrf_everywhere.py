@@ -45,6 +45,7 @@ def test_officer_of_another_ward_cannot_edit_or_cancel_a_scheduled_alert(client,
     owner = make_staff("officer", wards=["E05013806"])
     alert = create_alert(owner, alert_input(resolve_target(owner, "wards", [get_ward("E05013806").id]),
                                             send_at=utcnow() + timedelta(hours=2)))
+    db.session.commit()
     login(client, make_staff("officer", wards=["E05014104"]))
     assert client.get(f"/officer/alerts/{alert.id}/edit").status_code == 404
     assert client.post(f"/officer/alerts/{alert.id}/edit", data={"title": "Hijacked"}).status_code == 404

@@ -12,8 +12,7 @@ from webapp.delivery import Event, notify
 from webapp.delivery.digest import send_digests
 from webapp.delivery.models import Delivery, PushSubscription
 from webapp.delivery.scheduler import TICKS, build_scheduler, resolve
-from webapp.delivery.services import (EndpointTaken, SubscriptionError, remove_subscription,
-                                      save_subscription, subscriptions_for, vapid_public_key)
+from webapp.delivery.subscriptions import EndpointTaken, SubscriptionError, remove_subscription, save_subscription, subscriptions_for, vapid_public_key
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.platform.timeutil import london_to_utc

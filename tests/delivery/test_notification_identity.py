@@ -62,6 +62,7 @@ def test_personal_notifications_are_per_recipient_and_go_with_the_account(app, m
     db.session.commit()
     assert sorted(n.recipient_id for n in _notifications()) == sorted([sam.id, kim.id])
     delete_account(sam)
+    db.session.commit()  # the view commits
     assert [n.recipient_id for n in _notifications()] == [kim_id]
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 1
     # Nothing to send (email off, no device): no copy of the text is kept either.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery, PushSubscription
-from webapp.delivery.services import save_subscription, vapid_public_key
+from webapp.delivery.subscriptions import save_subscription, vapid_public_key
 from webapp.delivery.worker import MIN_ATTEMPTS, claim, deliver_due
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
@@ -376,7 +376,7 @@ def test_vapid_header_is_signed_once_per_origin_and_renewed_before_it_expires(ap
     import json as jsonlib
 
     from webapp.delivery.push import VAPID_LIFETIME, VAPID_RENEW_BEFORE, VapidHeaders
-    from webapp.delivery.services import vapid
+    from webapp.delivery.subscriptions import vapid
     now = [1_000_000.0]
     headers = VapidHeaders(vapid(), "mailto:team@wardline.example", clock=lambda: now[0])
 

@@ -72,6 +72,7 @@ def test_flask_scheduler_sends_due_alerts_and_stops_on_ctrl_c(app, make_staff, m
     alert = create_alert(officer, alert_input(
         resolve_target(officer, "wards", [get_ward("E05013806").id]),
         send_at=utcnow() + timedelta(seconds=1)))
+    db.session.commit()
     import time
     time.sleep(1.1)
     scheduler = start(["scheduler"], app, mail)

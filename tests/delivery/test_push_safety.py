@@ -14,7 +14,7 @@ from webapp.config import Config
 from webapp.delivery import Event, notify
 from webapp.delivery.endpoints import endpoint_problem
 from webapp.delivery.models import Delivery, PushSubscription
-from webapp.delivery.services import save_subscription, subscriptions_for
+from webapp.delivery.subscriptions import save_subscription, subscriptions_for
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 

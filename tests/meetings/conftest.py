@@ -33,6 +33,7 @@ def make_meeting(app, make_staff):
         ward_ids = [get_ward(code).id for code in wards]
         borough_id = get_ward(wards[0]).borough_id if borough else None
         meeting = create_meeting(officer, details, ward_ids, borough_id)
+        db.session.commit()
         db.session.refresh(meeting)
         return meeting
 

@@ -27,6 +27,7 @@ def test_deleting_an_account_frees_the_place_for_the_waitlist(app, make_resident
     services.rsvp(meeting.id, leaving.id)
     services.rsvp(meeting.id, waiting.id)
     delete_account(db.session.get(type(leaving), leaving.id))
+    db.session.commit()  # the view commits
     rows = list(db.session.scalars(select(Rsvp).where(Rsvp.meeting_id == meeting.id)))
     assert [(r.user_id, r.status) for r in rows] == [(waiting.id, "going")]
     assert deliveries("waitlist_promoted") == {waiting.id: "email"}

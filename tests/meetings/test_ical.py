@@ -23,7 +23,9 @@ def _meeting_at(officer, london_start: datetime, title: str, ward="E05013806"):
                              address="1 Road, London", accessibility="", starts_at=start,
                              ends_at=start.replace(hour=start.hour + 2), capacity=10,
                              rsvp_closes_at=start, online_url=None)
-    return services.create_meeting(officer, details, [get_ward(ward).id])
+    meeting = services.create_meeting(officer, details, [get_ward(ward).id])
+    db.session.commit()
+    return meeting
 
 
 def _events(body: bytes) -> dict:
@@ -118,7 +120,9 @@ def _meeting_between(officer, start: datetime, end: datetime, title: str, ward="
     details = MeetingDetails(title=title, description="Talk to us", venue_name="Hall",
                              address="1 Road, London", accessibility="", starts_at=start,
                              ends_at=end, capacity=10, rsvp_closes_at=start, online_url=None)
-    return services.create_meeting(officer, details, [get_ward(ward).id])
+    meeting = services.create_meeting(officer, details, [get_ward(ward).id])
+    db.session.commit()
+    return meeting
 
 
 def test_winter_summer_and_clock_change_meetings_read_alike_in_icaljs_and_vobject(client,

@@ -228,6 +228,7 @@ def test_every_meeting_email_renders_and_is_sent(app, make_resident, make_meetin
     services.update_meeting(meeting.created_by, meeting, details)
     set_times(meeting, starts_in=timedelta(hours=-2), ends_in=timedelta(minutes=-5))
     services.post_summary(meeting.created_by, db.session.get(Meeting, meeting.id), "We heard you.")
+    db.session.commit()
     other = make_meeting(title="Second meeting")
     services.rsvp(other.id, resident.id)
     services.cancel_meeting(other.created_by, other.id, "Venue flooded")

@@ -18,7 +18,7 @@ def subscription(n: int = 1) -> dict:
 
 
 def devices(user) -> list[str]:
-    from webapp.delivery.services import subscriptions_for
+    from webapp.delivery.subscriptions import subscriptions_for
     db.session.expire_all()
     return [s.endpoint for s in subscriptions_for(user)]
 
@@ -90,7 +90,7 @@ def test_sign_out_tells_the_browser_to_clear_its_cache(client, login, make_resid
 
 # --------------------------------------------------------------------------- push endpoints
 def test_push_key_is_the_vapid_public_key(client):
-    from webapp.delivery.services import vapid_public_key
+    from webapp.delivery.subscriptions import vapid_public_key
     assert client.get("/push/key").get_json() == {"publicKey": vapid_public_key()}
 
 
@@ -149,7 +149,7 @@ def test_a_changed_subscription_replaces_the_old_one(client, login, make_residen
 
 
 def test_delete_removes_only_my_subscription(client, login, make_resident, app):
-    from webapp.delivery.services import save_subscription
+    from webapp.delivery.subscriptions import save_subscription
     me, other = make_resident(), make_resident()
     theirs = subscription(9)
     save_subscription(other, theirs)
@@ -168,7 +168,7 @@ def test_delete_removes_only_my_subscription(client, login, make_resident, app):
 
 def test_remove_device_form_works_without_js_and_only_for_my_devices(client, login, make_resident):
     from webapp.delivery.models import PushSubscription
-    from webapp.delivery.services import save_subscription
+    from webapp.delivery.subscriptions import save_subscription
     me, other = make_resident(), make_resident()
     mine = save_subscription(me, subscription(4))
     theirs = save_subscription(other, subscription(5))
@@ -199,7 +199,7 @@ def test_a_device_removed_in_settings_is_told_so_and_may_turn_on_again(client, l
     login(client, resident)
     sub = subscription(7)
     client.post("/push/subscriptions", json=sub)
-    from webapp.delivery.services import subscriptions_for
+    from webapp.delivery.subscriptions import subscriptions_for
     [device] = subscriptions_for(resident)
     client.post(f"/push/devices/{device.id}/remove")
     check = client.post("/push/subscriptions/check", json={"endpoint": sub["endpoint"]})

@@ -102,9 +102,9 @@ def send_every_kind(domain: str = "example.org") -> dict[str, str]:
     for kind, template in (("meeting_invite", "invite"), ("meeting_update", "update"),
                            ("meeting_reminder", "reminder"), ("meeting_summary", "summary")):
         extra = {"summary": "We agreed to focus on bike theft and the car park."}
-        meetings._notify_many([resident], meeting, kind, title=KINDS[kind],
-                              body=f"{meetings._when(meeting)} at {meeting.venue_name}.",
-                              template=f"meetings/{template}", extra=extra)
+        meetings.notify_many([resident], meeting, kind, title=KINDS[kind],
+                             body=f"{meetings.when_text(meeting)} at {meeting.venue_name}.",
+                             template=f"meetings/{template}", extra=extra)
         db.session.commit()
     meetings.cancel_meeting(officer, meeting.id, "The hall is flooded.")
 

@@ -24,6 +24,7 @@ CONCERN_TEXT = "Quillfeather concern about the alley"
 BLOCK_REASON = "Quillfeather block reason: abusive"
 HIDE_REASON = "Quillfeather hide reason"
 USER_AGENT = "Quillfeather phone agent"
+RUMOUR_TEXT = "Quillfeather heard the station on our road is closing"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/quillfeather-device"
 PHONE = "+447700900461"  # a confirmed mobile (Ofcom drama range)
 PENDING_PHONE = "+447700900462"  # a number being confirmed
@@ -98,11 +99,14 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         ends_at=start + timedelta(hours=2), capacity=20,
         rsvp_closes_at=start - timedelta(hours=1), online_url=None, reminder_hours=24),
         [get_ward(ST_JAMES).id], None)
+    db.session.commit()
     rsvp = meetings.rsvp(meeting.id, resident.id)
     concern = meetings.add_concern(meeting.id, resident.id, "burglary", CONCERN_TEXT)
     meeting = db.session.get(type(meeting), meeting.id)
     meetings.check_in(officer, meeting, rsvp_id=rsvp.id)
+    db.session.commit()
     meetings.mark_answered(officer, meeting, concern.id, True)
+    db.session.commit()
 
     # Alerts: the team's own (scheduled, St James's only) and an admin's London-wide one
     # (scheduled), whose audience includes the second team's ward too; the resident's
@@ -112,14 +116,33 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
         title="St James's scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
         send_at=later))
+    db.session.commit()
     london = create_alert(admin, AlertInput(
         title="London-wide scheduled alert", body="Body.", category="prevention",
         channels=["email"], target=resolve_target(admin, "london"), send_at=later))
+    db.session.commit()
     sent = create_alert(officer, AlertInput(
         title="St James's sent alert", body="Body.", category="prevention", channels=["email"],
         target=resolve_target(officer, "wards", [get_ward(ST_JAMES).id])))
+    db.session.commit()
     from webapp.alerts.services import answer_useful
     answer_useful(sent, resident, True)
+    db.session.commit()
+
+    # Incidents: an update on the sent alert, the resident following it, a "needs
+    # reporting" answer tagging their conversation. Rumours: what they heard, checked in
+    # public (the officer's wording names them: scrubbed at publication).
+    from webapp.incidents import services as incidents
+    from webapp.rumours import services as rumours
+    incidents.set_following(resident, sent, True)
+    incidents.add_update(officer, sent, incidents.UpdateInput(body="Update: the road has reopened."))
+    incidents.answer_needs_reporting(officer, conv, "crime")
+    rumour = rumours.ask(resident, resident.home_ward, RUMOUR_TEXT)
+    db.session.commit()
+    rumours.publish_verdict(officer, rumour, f"{RESIDENT_NAME} heard the station is closing",
+                            "false", "The station stays open.")
+    open_rumour = rumours.ask(resident, resident.home_ward, RUMOUR_TEXT + " too")
+    db.session.commit()
 
     post = posts.create_ward_post(resident.home_ward, officer, "Team post", "Post body.")
     db.session.commit()
@@ -148,7 +171,7 @@ def build_world(make_resident, make_staff, *, block: bool = True) -> World:
                  "conversation_id": conv.id, "message_id": reply.id, "hidden_message_id": second.id,
                  "meeting_id": meeting.id, "concern_id": concern.id, "rsvp_id": rsvp.id,
                  "alert_id": london.id, "own_alert_id": own_alert.id, "sent_alert_id": sent.id,
-                 "subscription_id": device.id, "delivery_id": delivery.id,
+                 "subscription_id": device.id, "rumour_id": open_rumour.id, "delivery_id": delivery.id,
                  "user_id": officer.id, "team_id": team.id, "post_id": post.id}
     return world
 

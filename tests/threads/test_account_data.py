@@ -39,6 +39,7 @@ def test_deleting_account_removes_conversations_but_not_ward_posts(client, login
     services.block_resident(resident, officer, "abuse")
     db.session.commit()
     delete_account(resident)
+    db.session.commit()  # the view commits
     assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
     assert db.session.scalar(select(func.count()).select_from(Message)) == 0
     assert db.session.scalar(select(func.count()).select_from(WardPost)) == 1

@@ -64,6 +64,7 @@ def test_two_replies_in_one_conversation_each_carry_their_own_text(
     reply(start_conversation(earlier, subject="Dealing outside number 4"), officer,
           "Alice, we will knock at number 4 tonight.")
     delete_account(earlier)
+    db.session.commit()  # the view commits
     resident = make_resident(ST_JAMES, name="Bob Later", email_address="bob@example.org")
     conversation = start_conversation(resident, subject="Bikes on the pavement")
     first = reply(conversation, officer, "First answer: we will patrol on Monday.")

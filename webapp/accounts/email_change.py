@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from webapp.accounts import bp, services
-from webapp.accounts import routes as account_routes
+from webapp.accounts import settings_routes as account_routes
 from webapp.accounts.forms import NewEmailForm
 from webapp.accounts.models import User
 from webapp.platform.mail import send_email

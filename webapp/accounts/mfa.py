@@ -1,15 +1,13 @@
-"""Officers' and admins' password check and second factor.
+"""Officers' and admins' second factor.
 
 TOTP (pyotp) with a QR code for enrolment (segno, as inline SVG markup that the strict CSP
-allows) and ten single-use backup codes kept only as hashes. Failed attempts are throttled
-per account and source by :mod:`webapp.accounts.throttle` (no account lock: a lock would
-let anyone lock any officer out).
-"""
+allows) and ten single-use backup codes kept only as hashes. The password comes first
+(:mod:`webapp.accounts.staff_auth`); failed attempts at either are throttled per account
+and source by :mod:`webapp.accounts.throttle`."""
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import pyotp
@@ -20,9 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
 from sqlalchemy import func
-from webapp.accounts.models import User
-from webapp.accounts.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, verify_password
-from webapp.platform.audit import record
+
+
 
 ISSUER = "Wardline"
 BACKUP_CODE_COUNT = 10
@@ -163,62 +160,3 @@ def use_backup_code(user, code: str, now: datetime | None = None) -> bool:
 def backup_codes_left(user) -> int:
     return db.session.scalar(select(func.count()).select_from(BackupCode).where(
         BackupCode.user_id == user.id, BackupCode.used_at.is_(None))) or 0
-
-
-@dataclass
-class PasswordCheck:
-    user: object | None
-    ok: bool
-    expired: bool = False  # the right one-time password, too late
-
-
-def check_password(email: str, password: str, now: datetime | None = None) -> PasswordCheck:
-    """Check a staff member's email and password.
-
-    Unknown emails and residents fail exactly like a wrong password (same answer, same
-    argon2 work). A one-time password past ``password_expires_at`` fails with ``expired``.
-    """
-    now = now or utcnow()
-    user = find_staff(email)
-    if user is None:
-        verify_password(None, password or "x")
-        return PasswordCheck(None, False)
-    if not verify_password(user.password_hash, password):
-        return PasswordCheck(user, False)
-    if user.password_expires_at is not None and user.password_expires_at <= now:
-        return PasswordCheck(user, False, expired=True)
-    return PasswordCheck(user, True)
-
-
-def find_staff(email: str | None):
-    """The officer or admin with a password whose address is ``email``, or None."""
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()[:254]))
-    if user is None or not user.is_staff or not user.password_hash:
-        return None
-    return user
-
-
-def change_password(user, current: str, new: str, now: datetime | None = None) -> dict[str, str]:
-    """Replace ``user``'s password with ``new`` after checking ``current``. Returns errors
-    by field (nothing changes then), or {} on success: the password is no longer one-time,
-    every other session of ``user`` ends (the session version moves on), and the change is
-    audit-logged. The caller commits."""
-    errors = {}
-    if not verify_password(user.password_hash, current or ""):
-        errors["current_password"] = "That is not your current password."
-    if len(new or "") < MIN_LENGTH:
-        errors["new_password"] = f"Use at least {MIN_LENGTH} characters."
-    elif len(new) > MAX_LENGTH:
-        errors["new_password"] = f"Use at most {MAX_LENGTH} characters."
-    elif new == current:
-        errors["new_password"] = "Choose a password different from your current one."
-    elif user.email and user.email.lower() in new.lower():
-        errors["new_password"] = "Do not use your email address in your password."
-    if errors:
-        return errors
-    user.password_hash = hash_password(new)
-    user.password_must_change = False
-    user.password_expires_at = None
-    user.session_version = (user.session_version or 0) + 1
-    record(user, "staff.password_change", user)
-    return {}

@@ -20,7 +20,7 @@ from flask import (current_app, flash, make_response, redirect, render_template,
                    session, url_for)
 from flask_login import current_user, user_logged_in, user_logged_out
 
-from webapp.accounts import bp, mfa, sessions, throttle
+from webapp.accounts import bp, mfa, sessions, staff_auth, throttle
 from webapp.accounts.officer_forms import OfficerLoginForm, PasswordChangeForm, TotpForm
 from webapp.platform.audit import record
 from webapp.extensions import db, limiter
@@ -73,7 +73,7 @@ def _from_known_device() -> bool:
     if uid is None:
         return False
     if request.endpoint == "accounts.officer_login":
-        user = mfa.find_staff(request.form.get("email"))
+        user = staff_auth.find_staff(request.form.get("email"))
     else:
         user = _pending_user()
     return user is not None and user.id == uid
@@ -135,13 +135,13 @@ def officer_login():
     form = OfficerLoginForm()
     error = None
     if form.validate_on_submit():
-        staff = mfa.find_staff(form.email.data)
+        staff = staff_auth.find_staff(form.email.data)
         account, source = throttle.account_key(form.email.data), _source(staff)
         wait = throttle.blocked_until(account, source)
         if wait is not None:
             error = _slow_down(wait)
         else:
-            check = mfa.check_password(form.email.data, form.password.data)
+            check = staff_auth.check_password(form.email.data, form.password.data)
             if check.expired:
                 error = ("This one-time password has expired. Ask an administrator to "
                          "reset your password.")
@@ -237,7 +237,7 @@ def officer_password():
     user = current_user._get_current_object()
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        errors = mfa.change_password(user, form.current_password.data, form.new_password.data)
+        errors = staff_auth.change_password(user, form.current_password.data, form.new_password.data)
         for name, message in errors.items():
             getattr(form, name).errors = [*getattr(form, name).errors, message]
         if not errors:

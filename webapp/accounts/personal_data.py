@@ -154,6 +154,29 @@ COLUMNS = {
     "rsvps.status": (RESIDENT, "export: meetings; deletion: deleted"),
     "rsvps.checked_in_by_id": (STAFF, "the officer at the desk"),
     "meeting_concern_answers.answered_by_id": (STAFF, "the officer who answered"),
+    # incidents
+    "incidents.state": (NOT_PERSONAL, "a code"),
+    "incidents.outcome_alert_id": (NOT_PERSONAL, "the outcome alert (public)"),
+    "incident_updates.author_id": (STAFF, "the officer who wrote the update"),
+    "incident_updates.author_label": (STAFF, "the officer's name and rank"),
+    "incident_updates.body": (MENTIONS, "a public update by staff; redacted on deletion"),
+    "incident_updates.state": (NOT_PERSONAL, "a code"),
+    "incident_follows.user_id": (RESIDENT, "export: incident_follows; deletion: deleted"),
+    "conversation_tags.tag": (RESIDENT, "export: conversation_tags; deletion: cascade with "
+                                        "the conversation"),
+    "conversation_tags.tagged_by_id": (STAFF, "the officer who tagged it"),
+    # rumours
+    "rumours.asker_id": (RESIDENT, "export: rumour_checks; deletion: unchecked ones deleted, "
+                                   "published ones lose the asker (set NULL)"),
+    "rumours.text": (RESIDENT, "export: rumour_checks; deletion: deleted or erased"),
+    "rumours.status": (NOT_PERSONAL, "a code"),
+    "rumours.claim": (MENTIONS, "public wording, scrubbed at publication; redacted on deletion"),
+    "rumours.verdict": (NOT_PERSONAL, "a code"),
+    "rumour_verdicts.verdict": (NOT_PERSONAL, "a code"),
+    "rumour_verdicts.explanation": (MENTIONS, "public, scrubbed at publication; redacted on "
+                                              "deletion"),
+    "rumour_verdicts.author_id": (STAFF, "the officer who answered"),
+    "rumour_verdicts.author_label": (STAFF, "the officer's name and rank"),
     # admin
     "audit_events.actor_id": (STAFF, "staff who acted; residents' actions are not audited"),
     "audit_events.action": (NOT_PERSONAL, "a code"),

@@ -46,5 +46,6 @@ def seed() -> str:
         create_alert(author, AlertInput(
             title=title, body=body, category=category, channels=["email", "push"],
             target=target, urgent=urgent, send_at=(utcnow() + delay) if delay else None))
+        db.session.commit()
         made += 1
     return f"alerts: {made} demo alerts created ({len(DEMO_ALERTS)} in all)"

@@ -94,6 +94,7 @@ def _save(form: AlertForm, alert=None):
             alert = services.create_alert(current_user, data)
         else:
             alert = services.update_alert(current_user, alert, data)
+        db.session.commit()
     except services.NotAllowed:
         db.session.rollback()
         abort(403)
@@ -175,10 +176,12 @@ def cancel_alert(alert_id: int):
     alert = _managed_alert_or_abort(alert_id)
     try:
         services.cancel_alert(current_user, alert)
+        db.session.commit()
         flash("Alert cancelled: it will not be sent.", "success")
     except services.NotAllowed:
         abort(403)
     except services.AlertError as exc:
+        db.session.rollback()
         flash(str(exc), "warning")
     return redirect(url_for("alerts.officer_alert", alert_id=alert.id), 303)
 
@@ -211,6 +214,7 @@ def answer(alert_id: int):
                       answer=services.answer_for(alert, current_user),
                       error="Choose Yes or No.")
     answer = services.answer_useful(alert, current_user, choice == "yes")
+    db.session.commit()
     if is_htmx():
         return render_template("alerts/_useful.html", alert=alert, answer=answer)
     flash("Thanks for telling us.", "success")

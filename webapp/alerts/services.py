@@ -208,7 +208,7 @@ def _apply(alert: Alert, data: AlertInput, now: datetime) -> None:
 
 def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert:
     """Save a new alert and, unless scheduled, send it (fan out) in the same transaction.
-    Urgent alerts are audit-logged. Commits. Raises AlertError."""
+    Urgent alerts are audit-logged. The caller commits. Raises AlertError."""
     now = now or utcnow()
     _validate(data, now)
     alert = Alert(author_id=author.id, state="scheduled", title="", body="", body_html="",
@@ -221,12 +221,12 @@ def create_alert(author, data: AlertInput, now: datetime | None = None) -> Alert
         record(author, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = None) -> Alert:
-    """Change a scheduled alert (until it goes). Commits. Raises AlertError when it has
+    """Change a scheduled alert (until it goes); the caller commits. Raises AlertError when it has
     gone or was cancelled."""
     now = now or utcnow()
     if not may_manage(user, alert):
@@ -241,13 +241,13 @@ def update_alert(user, alert: Alert, data: AlertInput, now: datetime | None = No
         record(user, "alert.urgent", alert, f"Urgent alert: {alert.title}")
     if data.send_at is None:
         send_alert(alert.id, now)
-    db.session.commit()
+    db.session.flush()
     return alert
 
 
 def cancel_alert(user, alert: Alert) -> None:
     """Cancel a scheduled alert. Conditional, so it cannot race the scheduler into a
-    half-sent state. Commits. Raises AlertError if it has already gone, NotAllowed when
+    half-sent state. The caller commits. Raises AlertError if it has already gone, NotAllowed when
     ``user`` does not cover every ward of it."""
     if not may_manage(user, alert):
         raise NotAllowed("You can only cancel alerts whose every ward you cover.")
@@ -256,10 +256,9 @@ def cancel_alert(user, alert: Alert) -> None:
                               .values(state="cancelled", updated_at=utcnow())
                               .execution_options(synchronize_session=False)).rowcount
     if not done:
-        db.session.rollback()
         raise AlertError("This alert has already gone.")
     record(user, "alert.cancel", alert, alert.title)
-    db.session.commit()
+    db.session.flush()
     db.session.refresh(alert)
 
 
@@ -386,7 +385,8 @@ def answer_for(alert: Alert, user) -> AlertAnswer | None:
 
 def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
     """Record a resident's "Was this useful?" answer: one row per resident (unique), a
-    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). Commits."""
+    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). The caller
+    commits."""
     now = utcnow()
     db.session.execute(insert_ignore(AlertAnswer.__table__).values(
         alert_id=alert.id, user_id=user.id, useful=useful, answered_at=now)
@@ -395,8 +395,9 @@ def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
                                                  AlertAnswer.user_id == user.id)
                        .values(useful=useful, answered_at=now)
                        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return answer_for(alert, user)
+    return db.session.scalar(select(AlertAnswer).where(
+        AlertAnswer.alert_id == alert.id, AlertAnswer.user_id == user.id)
+        .execution_options(populate_existing=True))
 
 
 # --------------------------------------------------------------------------- account hooks

@@ -11,6 +11,8 @@ SEEDERS: list[str] = [
     "webapp.meetings.demo:seed",
     "webapp.alerts.demo:seed",  # sent and scheduled alerts in the demo wards
     "webapp.priorities.demo:seed",  # a priority history in every demo ward with residents
+    "webapp.incidents.demo:seed",  # an incident to its outcome, a guarded message
+    "webapp.rumours.demo:seed",  # rumour checks, checked and waiting
 ]
 
 

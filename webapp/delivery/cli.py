@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from webapp.delivery.scheduler import build_scheduler
-from webapp.delivery.services import vapid_public_key
+from webapp.delivery.subscriptions import vapid_public_key
 from webapp.delivery.worker import run_forever
 
 

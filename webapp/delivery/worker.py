@@ -49,7 +49,7 @@ from webapp.delivery.emails import message_for
 from webapp.delivery.endpoints import endpoint_problem
 from webapp.delivery.push import PushClient
 from webapp.delivery.push import build_payload
-from webapp.delivery.services import vapid
+from webapp.delivery.subscriptions import vapid
 from webapp.platform.mail import SMTPConnection
 from webapp.accounts.phone import SmsNumber
 from webapp.delivery.notify_client import (REFERENCE_PREFIX, email_by_notify, send_email,

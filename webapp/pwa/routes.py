@@ -18,12 +18,7 @@ from webapp.pwa import services
 from webapp.platform.static_assets import asset_url, static_version
 
 from webapp.delivery.endpoints import MAX_LENGTH as ENDPOINT_MAX
-from webapp.delivery import services as delivery_services
-
-
-def _delivery():
-    """The delivery domain's subscription services (imported late: no import cycle)."""
-    return delivery_services
+from webapp.delivery import subscriptions
 
 
 @bp.get("/manifest.webmanifest")
@@ -100,7 +95,7 @@ def _endpoint_ok(endpoint) -> bool:
 @bp.get("/push/key")
 def push_key():
     """The VAPID public key (base64url) the browser subscribes with."""
-    return jsonify(publicKey=_delivery().vapid_public_key())
+    return jsonify(publicKey=subscriptions.vapid_public_key())
 
 
 @bp.post("/push/subscriptions")
@@ -115,18 +110,17 @@ def push_subscribe():
     """
     _signed_in_fully()
     data = request.get_json(silent=True)
-    delivery = _delivery()
     try:
-        saved = delivery.save_subscription(current_user, data,
-                                           (request.user_agent.string or "")[:300])
-    except delivery.SubscriptionError as exc:
+        saved = subscriptions.save_subscription(current_user, data,
+                                                (request.user_agent.string or "")[:300])
+    except subscriptions.SubscriptionError as exc:
         db.session.rollback()
         # 409 for an endpoint another account holds (whose is never said), 400 otherwise.
-        return jsonify(error=str(exc)), 409 if isinstance(exc, delivery.EndpointTaken) else 400
+        return jsonify(error=str(exc)), 409 if isinstance(exc, subscriptions.EndpointTaken) else 400
     services.forget_removal(current_user.id, saved.endpoint)
     old = data.get("oldEndpoint")
     if _endpoint_ok(old) and old != saved.endpoint:
-        delivery.remove_subscription(current_user, old)
+        subscriptions.remove_subscription(current_user, old)
     db.session.commit()
     return jsonify(saved=True, id=saved.id), 201
 
@@ -145,7 +139,7 @@ def push_check():
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str):
         return jsonify(error="Missing endpoint."), 400
-    known = any(s.endpoint == endpoint for s in _delivery().subscriptions_for(current_user))
+    known = any(s.endpoint == endpoint for s in subscriptions.subscriptions_for(current_user))
     if not known and services.was_removed(current_user.id, endpoint):
         return jsonify(known=False, removed=True)
     return jsonify(known=known)
@@ -160,7 +154,7 @@ def push_unsubscribe():
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not _endpoint_ok(endpoint):
         return jsonify(error="Missing endpoint."), 400
-    _delivery().remove_subscription(current_user, endpoint)
+    subscriptions.remove_subscription(current_user, endpoint)
     db.session.commit()
     return "", 204
 
@@ -173,11 +167,11 @@ def remove_device(subscription_id: int):
     Only the account's own devices are found: another account's id is a 404.
     """
     _signed_in_fully()
-    mine = {s.id: s for s in _delivery().subscriptions_for(current_user)}
+    mine = {s.id: s for s in subscriptions.subscriptions_for(current_user)}
     subscription = mine.get(subscription_id)
     if subscription is None:
         abort(404)
-    _delivery().remove_subscription(current_user, subscription.endpoint)
+    subscriptions.remove_subscription(current_user, subscription.endpoint)
     services.record_removal(current_user.id, subscription.endpoint)
     db.session.commit()
     flash("That device will no longer get notifications.", "success")
@@ -188,13 +182,13 @@ def remove_device(subscription_id: int):
 def _push_helpers():
     """Template helpers for the push partials (settings, survey): called only when used."""
     def push_public_key() -> str:
-        return _delivery().vapid_public_key()
+        return subscriptions.vapid_public_key()
 
     def push_devices() -> list[dict]:
         if not current_user.is_authenticated:
             return []
         return [{"id": s.id, "created_at": s.created_at, "endpoint": s.endpoint,
                  "label": services.describe_user_agent(s.user_agent)}
-                for s in _delivery().subscriptions_for(current_user)]
+                for s in subscriptions.subscriptions_for(current_user)]
 
     return {"push_public_key": push_public_key, "push_devices": push_devices}

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("threads", __name__)
 
-from webapp.threads import routes  # noqa: E402,F401  (registers the views on bp)
+from webapp.threads import officer_routes, routes  # noqa: E402,F401  (register the views on bp)

@@ -44,6 +44,8 @@ OPEN_TO_ANYONE = {
     "alerts.preview": "counts an audience of the caller's own wards; changes nothing",
     "meetings.officer_new": "creates a meeting in the caller's own wards",
     "threads.officer_new_post": "posts to one of the caller's own wards",
+    "accounts.follow_ward": "the caller (a resident) follows a public ward",
+    "accounts.unfollow_ward": "the caller (a resident) stops following a ward",
 }
 
 
@@ -168,8 +170,9 @@ RESIDENT_OWN = {
     "meetings.cancel": "cancels the caller's own RSVP, if any",
     "meetings.add_concern": "adds the caller's own concern (refused unless going)",
     "meetings.delete_concern": "deletes the caller's own concern only",
-    "alerts.answer": "sent alerts are public; the answer is the caller's own",
+    "alerts.answer": "the answer is the caller's own (only the alert's audience may answer)",
     "pwa.remove_device": "removes the caller's own device only",
+    "pwa.answer_push_prompt": "the caller's own answer to the notifications prompt",
     "accounts.phone_add": "texts a code for the caller's own number",
     "accounts.phone_confirm": "confirms the caller's own number",
     "accounts.phone_categories": "the caller's own text categories",

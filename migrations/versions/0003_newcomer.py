@@ -2,14 +2,14 @@
 search in the ward finder)
 
 Revision ID: 0003_newcomer
-Revises: 0003_incidents
+Revises: 0003_polish
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0003_newcomer"
-down_revision = "0003_incidents"
+down_revision = "0003_polish"
 branch_labels = None
 depends_on = None
 

@@ -98,7 +98,7 @@ def test_officer_sign_in_never_leaves_the_site(app, enrolled, value):
                            data={"email": enrolled.email, "password": PASSWORD})
     assert response.status_code == 303
     code = pyotp.TOTP(enrolled.totp_secret).now()
-    _location_ok(client.post("/officer/login/verify", data={"code": code}), "/staff")
+    _location_ok(client.post("/officer/login/verify", data={"code": code}), "/officer/inbox")
 
 
 @pytest.mark.parametrize("value", NASTY)

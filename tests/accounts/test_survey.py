@@ -67,7 +67,7 @@ def test_up_to_two_more_wards_from_the_finder(client, newcomer, htmx_headers):
     assert pick("E05014117", "extra").status_code == 200
     response = pick("E05014105", "extra")
     assert response.status_code == 422
-    assert "up to 2 more wards" in response.get_data(as_text=True)
+    assert "2 wards besides your own, the most you can" in response.get_data(as_text=True)
     assert pick("E05013806", "extra").status_code == 422  # already followed
     assert pick("NOPE", "home").status_code == 422
     db.session.refresh(newcomer)

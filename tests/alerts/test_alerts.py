@@ -168,9 +168,10 @@ def test_compose_page_and_preview_numbers_match_the_fan_out(app, client, login, 
     data = form_data(wards=[str(ward_id(A)), str(ward_id(B))], category="prevention")
     preview = client.post("/officer/alerts/preview", data=data, headers=htmx_headers)
     text = " ".join(preview.get_data(as_text=True).split())
-    numbers = re.search(r"Reaches ([\d,]+) residents?</strong>: ([\d,]+) by email now, "
-                        r"([\d,]+) in the daily digest, ([\d,]+) on ([\d,]+) devices? by push",
-                        text)
+    numbers = re.search(r"Reaches ([\d,]+) residents?</strong>:</p> <ul class=\"preview-list\"> "
+                        r"<li>([\d,]+) by email now and ([\d,]+) in their daily digest</li> "
+                        r"<li>([\d,]+) as a notification on their phone or computer "
+                        r"\(([\d,]+) devices?\)</li>", text)
     assert numbers, text
     residents, email_now, digest, push_people, devices = (int(n.replace(",", ""))
                                                           for n in numbers.groups())

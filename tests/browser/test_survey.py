@@ -73,7 +73,7 @@ def test_survey_with_location_and_htmx(browser, base_url, sign_in, make_resident
             "With these choices you will get no updates at all")
         expect(page.get_by_role("button", name="Continue without updates")).to_be_visible()
         page.get_by_label("Local events and meetings").check()
-        page.get_by_label("One email a day with that day's updates").check()
+        page.get_by_label("One email a day with that day's alerts, ward news and meeting invitations", exact=False).check()
         page.get_by_role("button", name="Continue", exact=True).click()
         expect(page.get_by_role("heading", name="Step 3 of 3: What matters most")).to_be_visible()
         for topic in ("Antisocial behaviour", "Drugs", "Fraud and scams", "Road safety"):

@@ -55,7 +55,7 @@ def test_borough_then_ward(client, htmx_headers):
     assert "<html" not in body and "St James" in body
     body = client.get("/wards/borough?borough=E09000033&pick=settings", headers=htmx_headers) \
         .get_data(as_text=True)
-    assert '<select id="borough-ward" name="ward">' in body
+    assert '<select id="borough-ward" name="ward" required>' in body
     assert '<option value="E05013806">St James&#39;s</option>' in body
     body = client.get("/wards/borough?borough=NOPE", headers=htmx_headers).get_data(as_text=True)
     assert "know that borough" in body
@@ -65,7 +65,7 @@ def test_borough_then_ward_plain_form_in_the_survey(client, make_resident, login
     user = make_resident(completed=False)
     login(client, user)
     page = client.get("/survey?step=1&borough=E09000022").get_data(as_text=True)
-    assert '<select id="borough-ward" name="ward">' in page
+    assert '<select id="borough-ward" name="ward" required>' in page
     response = client.post("/survey/ward?next=survey", data={"ward": "E05014117",
                                                              "role": "extra"})
     assert response.status_code == 303 and response.headers["Location"] == "/survey?step=1"

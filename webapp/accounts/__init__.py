@@ -39,6 +39,8 @@ def _end_stale_staff_sessions():
 from webapp.accounts import sessions, throttle  # noqa: E402,F401  (their tables)
 from webapp.accounts import signin_routes, settings_routes  # noqa: E402,F401  (the views)
 from webapp.accounts import officer  # noqa: E402,F401  (officer sign-in, engineer B)
+from webapp.accounts import follow  # noqa: E402,F401  (follow a ward from its page)
+from webapp.accounts import export_page  # noqa: E402,F401  (my data as a page)
 from webapp.accounts import ward_chart  # noqa: E402,F401  (the ward home's chart)
 from webapp.accounts import phone_routes  # noqa: E402,F401  (text-message settings)
 from webapp.accounts import email_change  # noqa: E402,F401  (changing the email address)

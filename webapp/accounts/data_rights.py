@@ -28,6 +28,7 @@ def export_user_data(user: User) -> dict:
             "last_login_at": _iso(user.last_login_at),
             "email_frequency": user.email_frequency,
             "survey_completed_at": _iso(user.survey_completed_at),
+            "notifications_prompt_answered_at": _iso(user.push_prompt_answered_at),
             "respondent_key": user.respondent_key,
         },
         "wards": [{"code": link.ward.code, "name": link.ward.name,

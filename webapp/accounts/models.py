@@ -45,6 +45,8 @@ class User(UserMixin, db.Model):
     email_frequency: Mapped[str] = mapped_column(String(16), default="immediate")
     survey_step: Mapped[int] = mapped_column(default=1)  # where to resume the survey
     survey_completed_at: Mapped[datetime | None]
+    # When the resident answered "Turn on notifications?" on the ward home (issue 13).
+    push_prompt_answered_at: Mapped[datetime | None]
     # Opaque id that groups a resident's concerns; survives account deletion anonymously.
     respondent_key: Mapped[str] = mapped_column(String(32), default=_new_respondent_key)
 

@@ -115,7 +115,12 @@ def _complete_sign_in(user) -> str:
     db.session.commit()
     if user.password_must_change:
         return url_for("accounts.officer_password")
-    return target or url_for("core.staff_home")
+    return target or staff_landing()
+
+
+def staff_landing() -> str:
+    """Where staff land after signing in: the inbox, what waits for them."""
+    return url_for("threads.inbox")
 
 
 def _known_device(response, user):
@@ -131,7 +136,9 @@ def _known_device(response, user):
 @bp.route("/officer/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_login():
-    """Step 1: work email and password."""
+    """Step 1: work email and password. Staff already signed in go where they work."""
+    if request.method == "GET" and getattr(current_user, "is_fully_authenticated", False):
+        return redirect(safe_next(request.args.get("next")) or staff_landing(), 303)
     form = OfficerLoginForm()
     error = None
     if form.validate_on_submit():
@@ -193,7 +200,7 @@ def officer_enrol():
     status = 422 if (form.errors or error) else 200
     response = make_response(render_template(
         "accounts/officer_enrol.html", form=form, error=error, qr_svg=mfa.qr_svg(uri),
-        secret=user.totp_secret), status)
+        secret=user.totp_secret, otpauth_uri=uri), status)
     return no_store(response)
 
 
@@ -250,7 +257,7 @@ def officer_password():
             db.session.commit()
             flash("Your password has been changed. You were signed out on other devices.",
                   "success")
-            return redirect(url_for("core.staff_home"), 303)
+            return redirect(staff_landing(), 303)
         db.session.rollback()
     status = 422 if form.errors else 200
     response = make_response(render_template("accounts/officer_password.html", form=form,

@@ -58,8 +58,8 @@ def add_extra_ward(user: User, ward: Ward) -> None:
         raise AnswerError("ward", f"You already follow {ward.name}.")
     extras = _extra_links(user)
     if len(extras) >= MAX_EXTRA_WARDS:
-        raise AnswerError("ward", f"You can follow up to {MAX_EXTRA_WARDS} more wards. "
-                                  "Remove one first.")
+        raise AnswerError("ward", f"You already follow {MAX_EXTRA_WARDS} wards besides your own, "
+                                  "the most you can. Stop following one of them first.")
     position = max((link.position for link in extras), default=0) + 1
     user.wards.append(UserWard(ward=ward, ward_id=ward.id, is_home=False, position=position))
     db.session.flush()

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from webapp.alerts import bp, services
 from webapp.alerts.forms import DT_FORMAT, AlertForm
+from webapp.alerts.review import review_page
 from webapp.extensions import db
 from webapp.platform.htmx import is_htmx, render
 from webapp.platform.security import officer_required
@@ -67,7 +68,8 @@ def _preview(form: AlertForm) -> dict:
         return {"counts": None, "reason": "Choose a category to see who it reaches."}
     counts = services.audience_counts(target.ward_ids, form.category.data,
                                       form.channels.data or [], bool(form.urgent.data))
-    return {"counts": counts, "reason": None, "target": target}
+    return {"counts": counts, "reason": None, "target": target,
+            "channels": form.channels.data or []}
 
 
 def _input(form: AlertForm, target) -> services.AlertInput:
@@ -83,10 +85,13 @@ def _save(form: AlertForm, alert=None):
     """Validate and save; returns a response (redirect, or the form again with 422)."""
     page = "alerts/compose.html"
     ctx = dict(form=form, alert=alert, dt_format=DT_FORMAT)
-    if request.form.get("action") == "preview":
+    action = request.form.get("action")
+    if action in ("preview", "edit"):  # "edit": back from the review, the form as it was
         return render(page, None, preview=_preview(form), **ctx)
     if not form.validate():
         return render(page, None, status=422, preview=_preview(form), **ctx)
+    if action == "review":  # the form's main button: look before it goes (alerts/review.py)
+        return review_page(form, alert, _preview(form), _target)
     try:
         target = _target(form)
         data = _input(form, target)
@@ -194,7 +199,8 @@ def alert_page(alert_id: int):
     if alert is None:
         abort(404)
     return render_template("alerts/alert.html", alert=alert,
-                           answer=services.answer_for(alert, current_user))
+                           answer=services.answer_for(alert, current_user),
+                           may_rate=services.in_audience(alert, current_user))
 
 
 @bp.post("/alerts/<int:alert_id>/useful")
@@ -206,16 +212,16 @@ def answer(alert_id: int):
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login", next=url_for("alerts.alert_page",
                                                                alert_id=alert.id)), 303)
-    if current_user.role != "resident":
-        abort(403)
+    if not services.in_audience(alert, current_user):
+        abort(403)  # only the alert's audience rates it
     choice = request.form.get("useful")
     if choice not in ("yes", "no"):
         return render("alerts/alert.html", "alerts/_useful.html", status=422, alert=alert,
                       answer=services.answer_for(alert, current_user),
-                      error="Choose Yes or No.")
+                      error="Choose Yes or No.", may_rate=True)
     answer = services.answer_useful(alert, current_user, choice == "yes")
     db.session.commit()
     if is_htmx():
-        return render_template("alerts/_useful.html", alert=alert, answer=answer)
+        return render_template("alerts/_useful.html", alert=alert, answer=answer, may_rate=True)
     flash("Thanks for telling us.", "success")
     return redirect(url_for("alerts.alert_page", alert_id=alert.id), 303)

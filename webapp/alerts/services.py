@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, exists, func, or_, select, update
 from webapp.accounts import residents_following
 from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
-from webapp.delivery.models import Delivery, PushSubscription
+from webapp.delivery.models import Delivery, Notification, PushSubscription
 from webapp import delivery
 from webapp.delivery import Event
 from webapp.delivery.services import email_channel_sql
@@ -31,7 +31,6 @@ from webapp.platform.db import insert_ignore, write_transaction
 from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
-from webapp.delivery.models import Notification
 from webapp.platform.audit import record
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br"}
@@ -381,6 +380,21 @@ def answer_for(alert: Alert, user) -> AlertAnswer | None:
         return None
     return db.session.scalar(select(AlertAnswer).where(AlertAnswer.alert_id == alert.id,
                                                        AlertAnswer.user_id == user.id))
+
+
+def in_audience(alert: Alert, user) -> bool:
+    """May ``user`` rate ``alert``? Only its audience: a resident it was sent to (a row in
+    the outbox for them), or one the alert's wards and category reach now."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.role != "resident":
+        return False
+    sent = exists().where(Delivery.user_id == user.id,
+                          Delivery.notification_id == Notification.id,
+                          Notification.source_type == "alert", Notification.source_id == alert.id)
+    if db.session.scalar(select(sent)):
+        return True
+    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
+    reached = residents_following(ward_ids, alert.category).subquery()
+    return db.session.scalar(select(exists().where(reached.c.user_id == user.id))) is True
 
 
 def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:

@@ -17,7 +17,7 @@ def index():
             if ward is None or current_user.survey_completed_at is None:
                 return redirect(url_for("accounts.survey"))
             return redirect(url_for("wards.ward_home", code=ward.code))
-        return redirect(url_for("core.staff_home"))
+        return redirect(url_for("threads.inbox"))
     return render_template("core/index.html")
 
 

@@ -100,17 +100,21 @@ def concern_counts(meeting: Meeting) -> list[tuple[str, str, int]]:
     return sorted(counts, key=lambda item: (-item[2], item[1]))
 
 
-def concern_chart(counts: list[tuple[str, str, int]], width: int = 600) -> dict:
-    """Geometry for the server-rendered SVG bar chart (no inline styles: CSS classes)."""
-    bar_h, gap, label_w = 24, 10, 260
+def concern_chart(counts: list[tuple[str, str, int]], width: int = 340) -> dict:
+    """Geometry for the server-rendered SVG bar chart (no inline styles: CSS classes).
+    Each label sits above its bar, and the chart is about as wide as a phone's column, so
+    the text is drawn at its own size (not shrunk) at 390 px."""
+    label_h, bar_h, gap = 18, 16, 12
+    row = label_h + bar_h + gap
     top = max((n for _, _, n in counts), default=0) or 1
     bars = []
     for i, (topic, label, n) in enumerate(counts):
-        y = i * (bar_h + gap)
-        bars.append({"topic": topic, "label": label, "count": n, "y": y,
-                     "text_y": y + bar_h * 0.7, "width": max(2, round((width - label_w - 40) * n / top))})
-    return {"bars": bars, "width": width, "height": max(1, len(counts)) * (bar_h + gap),
-            "label_w": label_w, "bar_h": bar_h}
+        y = i * row
+        width_n = max(2, round((width - 40) * n / top))
+        bars.append({"topic": topic, "label": label, "count": n, "label_y": y + 14,
+                     "y": y + label_h, "text_y": y + label_h + bar_h - 3, "width": width_n})
+    return {"bars": bars, "width": width, "height": max(1, len(counts)) * row,
+            "label_w": 0, "bar_h": bar_h}
 
 
 def mark_answered(officer, meeting: Meeting, concern_id: int, answered: bool) -> bool:

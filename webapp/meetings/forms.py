@@ -16,6 +16,8 @@ DT_FORMAT = "%Y-%m-%dT%H:%M"
 
 
 class MeetingForm(Form):
+    required_messages = {"capacity": "Enter the number of places",
+                         "reminder_hours": "Enter how many hours before the meeting to send the reminder"}
     title = StringField("Title", filters=[one_line], validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("What the meeting is about", validators=[Optional(), Length(max=4000)])
     venue_name = StringField("Venue", filters=[one_line], validators=[DataRequired(), Length(max=120)])

@@ -91,7 +91,8 @@ def validate_details(details: MeetingDetails, *, creating: bool, going: int = 0)
         errors["ends_at"] = "A meeting can last at most 24 hours."
     if details.rsvp_closes_at > details.starts_at:
         errors["rsvp_closes_at"] = "RSVPs must close before the meeting starts."
-    elif creating and details.rsvp_closes_at <= now:
+    elif creating and details.rsvp_closes_at <= now and details.rsvp_closes_at != details.starts_at:
+        # (equal: left empty, closing at the start, whose own error already says it)
         errors["rsvp_closes_at"] = "RSVPs must close in the future, or nobody could RSVP."
     if details.capacity < going:
         errors["capacity"] = f"{going} people are already going; the capacity cannot be lower."

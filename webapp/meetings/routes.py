@@ -157,11 +157,37 @@ def rsvp(meeting_id):
     except services.RsvpClosed as exc:
         return _after_rsvp_change(meeting_id, None, str(exc))
     if row.status == "going":
-        message = "You're going. We'll remind you the day before."
+        meeting = _meeting_or_404(meeting_id)
+        message = f"You're going. We'll remind you {reminder_words(meeting.reminder_hours)}."
     else:
         message = (f"The meeting is full, so you're on the waitlist (number "
                    f"{services.waitlist_position(row)}). We'll tell you if a place opens up.")
     return _after_rsvp_change(meeting_id, message, None)
+
+
+def reminder_words(hours: int | None) -> str:
+    """When the reminder goes, in words: "the day before", "3 hours before"."""
+    hours = hours or 24
+    if hours == 24:
+        return "the day before"
+    if hours == 1:
+        return "an hour before"
+    if hours % 24 == 0:
+        return f"{hours // 24} days before"
+    return f"{hours} hours before"
+
+
+@bp.get("/meetings/<int:meeting_id>/cancel/confirm")
+@resident_required
+def confirm_cancel(meeting_id):
+    """Ask before giving up a place (or leaving the waitlist): the next person may get it at
+    once. Works without JavaScript (a page); with htmx the RSVP panel asks in place."""
+    meeting = _meeting_or_404(meeting_id)
+    mine = services.rsvp_for(meeting.id, current_user.id)
+    if mine is None or mine.status not in ("going", "waitlisted") or meeting.is_cancelled:
+        return redirect(url_for("meetings.show", meeting_id=meeting_id), 303)
+    return render("meetings/cancel_confirm.html", "meetings/_cancel_confirm.html",
+                  meeting=meeting, rsvp=mine, form=EmptyForm())
 
 
 @bp.post("/meetings/<int:meeting_id>/cancel")

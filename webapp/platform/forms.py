@@ -1,6 +1,9 @@
 """Form pieces every domain uses."""
+import re
+
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField
+from wtforms import (DateField, DateTimeLocalField, DecimalField, FloatField, IntegerField,
+                     RadioField, SelectField, SelectMultipleField)
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, Select
 
@@ -33,6 +36,19 @@ class Form(FlaskForm):
                     render_kw.setdefault("required", False)
             return super().render_field(field, render_kw)
 
+    # {field name: message} for fields whose generic "required" message would read badly.
+    required_messages: dict[str, str] = {}
+
+    def validate(self, extra_validators=None):
+        """Validate, then name the field in WTForms' generic messages (GOV.UK style:
+        "Enter a title", not "This field is required." once per field)."""
+        ok = super().validate(extra_validators)
+        for name, field in self._fields.items():
+            if field.errors:
+                field.errors = [named_message(field, m, self.required_messages.get(name))
+                                for m in field.errors]
+        return ok
+
 
 def db_id(value) -> int:
     """``coerce`` for selects and checkboxes of database ids: an id past the INTEGER range
@@ -59,3 +75,40 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+GENERIC_REQUIRED = ("This field is required.",)
+GENERIC_NUMBER = ("Not a valid integer value.", "Not a valid decimal value.",
+                  "Not a valid float value.")
+GENERIC_DATE = ("Not a valid datetime value.", "Not a valid date value.")
+CHOICE_FIELDS = (SelectField, SelectMultipleField, RadioField)
+
+
+def field_noun(field) -> str:
+    """The field's label as a noun in a sentence: "Title" → "a title", "Address" → "an
+    address"; "(optional)" or "(London time)" asides dropped."""
+    label = re.sub(r"\s*\([^)]*\)", "", field.label.text or field.name).strip()
+    words = label.split(" ", 1)
+    if words[0].isupper() and len(words[0]) > 1:  # an acronym keeps its case
+        text = label
+    else:
+        text = label[:1].lower() + label[1:]
+    if re.match(r"(a|an|the|your|which|what|how|when|who)\b", text):
+        return text
+    if text.endswith("s") and not text.endswith("ss"):
+        return text  # "wards", "places"
+    return ("an " if text[:1] in "aeiou" else "a ") + text
+
+
+def named_message(field, message: str, override: str | None = None) -> str:
+    """A generic WTForms message rewritten to name ``field``; others are kept."""
+    if message in GENERIC_REQUIRED:
+        if override:
+            return override
+        verb = "Choose" if isinstance(field, CHOICE_FIELDS) else "Enter"
+        return f"{verb} {field_noun(field)}"
+    if message in GENERIC_NUMBER and isinstance(field, (IntegerField, DecimalField, FloatField)):
+        return f"{field.label.text} must be a number, like 40"
+    if message in GENERIC_DATE and isinstance(field, (DateTimeLocalField, DateField)):
+        return f"Enter {field_noun(field)} as a real date and time"
+    return message

@@ -32,7 +32,8 @@ CONCERN_TEXT_MAX = 280
 # How a resident wants email: each alert as it happens, one daily digest, or none.
 EMAIL_FREQUENCIES: dict[str, str] = {
     "immediate": "Email me each update as it happens",
-    "digest": "One email a day with that day's updates",
+    "digest": ("One email a day with that day's alerts, ward news and meeting invitations "
+               "(replies and urgent alerts still come at once)"),
     "off": "No emails",
 }
 MAX_EXTRA_WARDS = 2

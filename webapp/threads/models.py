@@ -130,3 +130,20 @@ class OfficerDigestState(db.Model):
                                          primary_key=True)
     last_digest_at: Mapped[datetime | None]
     digest_count: Mapped[int] = mapped_column(default=0)
+
+
+class PublishedQuestion(db.Model):
+    """Which conversation a published question came from, so its resident is told and may
+    withdraw it for a day (issue 13). Private: the public post itself names no one; this row
+    goes with the post (withdrawn) or with the conversation (account deleted)."""
+
+    __tablename__ = "published_questions"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("ward_posts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawable_until: Mapped[datetime] = mapped_column()
+
+    post: Mapped["WardPost"] = relationship()  # noqa: F821 (webapp.posts.models)

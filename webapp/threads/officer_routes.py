@@ -16,7 +16,7 @@ from webapp.platform.htmx import hx_redirect, render
 from webapp.platform.params import page_arg
 from webapp.platform.security import admin_required, officer_required
 from webapp.platform.forms import EmptyForm
-from webapp.threads import bp, services
+from webapp.threads import bp, publications, services
 from webapp.threads.forms import (AdminAccessForm, BlockForm, PublishForm,
                                   ReasonForm, WardPostForm)
 from webapp.threads.models import STATUSES
@@ -191,14 +191,15 @@ def officer_publish(conversation_id):
     error = None
     if form.validate_on_submit():
         try:
-            post = services.publish_answer(conv, current_user, form.title.data,
-                                           form.question.data, form.answer.data)
+            post = publications.publish(conv, current_user, form.title.data,
+                                        form.question.data, form.answer.data)
             db.session.commit()
         except (services.ThreadError, PostError) as exc:
             db.session.rollback()
             error = str(exc)
         else:
-            flash("Published to the ward.", "success")
+            flash("Published to the ward. The resident is told, and can withdraw it for a day.",
+                  "success")
             return redirect(url_for("posts.ward_post", code=conv.ward.code, post_id=post.id), 303)
     status = 422 if (form.errors or error) else 200
     return render("threads/publish.html", status=status, conversation=conv, form=form, error=error)

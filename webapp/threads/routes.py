@@ -6,7 +6,7 @@ A conversation someone may not see is a 404 (not 403), so ids reveal nothing.
 from __future__ import annotations
 
 
-from flask import (abort, make_response, redirect, render_template, request,
+from flask import (abort, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -19,7 +19,8 @@ from webapp.platform.security import resident_required
 from webapp.platform.forms import EmptyForm
 from webapp.platform.db import write_transaction
 from webapp.platform.guard import intercept
-from webapp.threads import bp, services
+from webapp.threads import bp, publications, services
+from webapp.platform.timeutil import utcnow
 from webapp.threads.forms import (BlockForm, NewConversationForm, ReasonForm, ReplyForm)
 from webapp.accounts import ward_team_members
 
@@ -78,7 +79,8 @@ def conversation_context(conversation, *, officer: bool, form=None, error=None):
             "error": error, "block": services.block_for(conversation.resident),
             "last_id": conversation.last_message_id if not before else None,
             "empty_form": EmptyForm(), "urls": _urls(conversation, officer),
-            "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None)}
+            "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None),
+            "publications": publications.publications_for(conversation), "now": utcnow()}
 
 
 def _urls(conversation, officer: bool) -> dict:
@@ -198,6 +200,24 @@ def start():
     return render("threads/messages.html", "threads/_new_form.html", status=422,
                   conversations=services.resident_conversations(current_user), form=form,
                   block=services.block_for(current_user), error=error, guard=guard)
+
+
+@bp.post("/messages/<int:conversation_id>/published/<int:post_id>/withdraw")
+@resident_required
+def withdraw_published(conversation_id, post_id):
+    """Take my published question down again (within a day of its publication)."""
+    conv = conversation_or_404(conversation_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        if not publications.withdraw(conv, current_user, post_id):
+            abort(404)
+    except publications.TooLate as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("Withdrawn: your question is no longer on the ward page.", "success")
+    return redirect(url_for("threads.conversation", conversation_id=conv.id), 303)
 
 
 @bp.get("/messages/<int:conversation_id>")

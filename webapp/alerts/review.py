@@ -1,0 +1,35 @@
+"""The review step before an alert goes (issue 13): the message as the email and as the
+notification will look, who it reaches, and when; "Send" posts the same fields again with
+``action=send``, "Change something" with ``action=edit``. Works without JavaScript."""
+from __future__ import annotations
+
+from flask import abort, request
+
+from webapp.alerts import services
+from webapp.delivery.push import build_payload
+from webapp.platform.htmx import render
+from webapp.platform.taxonomy import CATEGORIES
+from webapp.platform.timeutil import london_to_utc
+
+import json
+
+
+def review_page(form, alert, preview: dict, resolve):
+    """Render the review of a valid compose ``form`` (``resolve(form)`` → Target)."""
+    try:
+        target = resolve(form)
+    except services.NotAllowed:
+        abort(403)
+    except services.AlertError as exc:
+        return render("alerts/compose.html", None, status=422, form=form, alert=alert,
+                      preview=preview, error=str(exc))
+    push = json.loads(build_payload(form.title.data, form.body.data, "/", None))
+    send_at = None
+    if form.when.data == "later" and form.send_at.data:
+        send_at = london_to_utc(form.send_at.data)
+    fields = [(name, value) for name, value in request.form.items(multi=True)
+              if name not in ("action", "csrf_token")]
+    return render("alerts/review.html", None, form=form, alert=alert, preview=preview,
+                  target=target, fields=fields, send_at=send_at,
+                  category=CATEGORIES.get(form.category.data, ""),
+                  body_html=services.render_body(form.body.data), push=push)

@@ -60,7 +60,7 @@ def test_unsubscribe_page_offers_finer_choices(browser, base_url, app, mail, mak
         expect(page.get_by_role("heading", level=1)).to_have_text("Fewer emails from Wardline")
         page.get_by_role("button", name="Stop “Local events and meetings”").click()
         expect(page.get_by_role("status")).to_contain_text("no more of that kind of update")
-        page.get_by_label("One email a day with that day's updates").check()
+        page.get_by_label("One email a day with that day's alerts, ward news and meeting invitations", exact=False).check()
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("status")).to_contain_text("one email a day")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -19,6 +19,7 @@ from webapp.delivery.models import Delivery
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.meetings import services as meetings
+from webapp.meetings.rsvps import _confirm_place
 from webapp.meetings.services import MeetingDetails
 from webapp.platform.timeutil import london_to_utc, to_london, utcnow
 from webapp.wards.models import Team
@@ -96,8 +97,8 @@ def send_every_kind(domain: str = "example.org") -> dict[str, str]:
     db.session.commit()
     place = meetings.rsvp(meeting.id, resident.id)  # "You're going" (meeting_confirmed)
     meeting = db.session.get(type(meeting), meeting.id)
-    meetings._confirm_place(place, meeting, "waitlist_promoted", title=KINDS["waitlist_promoted"],
-                            body=f"{meetings._when(meeting)} at {meeting.venue_name}.")
+    _confirm_place(place, meeting, "waitlist_promoted", title=KINDS["waitlist_promoted"],
+                   body=f"{meetings.when_text(meeting)} at {meeting.venue_name}.")
     db.session.commit()
     for kind, template in (("meeting_invite", "invite"), ("meeting_update", "update"),
                            ("meeting_reminder", "reminder"), ("meeting_summary", "summary")):

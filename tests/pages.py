@@ -54,6 +54,9 @@ PAGES: tuple[Page, ...] = (
     Page("settings-phone", "accounts.phone_settings", "/settings/phone", "resident"),
     Page("settings-phone-newcomer", "accounts.phone_settings", "/settings/phone", "newcomer"),
     Page("delete-account", "accounts.delete_account", "/settings/delete", "resident"),
+    Page("email-confirm", "accounts.confirm_email", "/settings/email/confirm/{email_change_token}"),
+    Page("email-confirm-broken", "accounts.confirm_email", "/settings/email/confirm/broken",
+         status=400),
     Page("export-page", "accounts.export_page", "/settings/export/page", "resident"),
     Page("officer-login", "accounts.officer_login", "/officer/login"),
     Page("officer-enrol", "accounts.officer_enrol", "/officer/login/enrol", "enrolling"),
@@ -62,6 +65,12 @@ PAGES: tuple[Page, ...] = (
     # wards
     Page("ward-finder", "wards.finder", "/wards?q=james"),
     Page("ward-finder-borough", "wards.finder", f"/wards?borough={BOROUGH}"),
+    Page("ward-finder-postcode", "wards.finder", "/wards?q=SW1A+2AA"),
+    Page("ward-finder-outward", "wards.finder", "/wards?q=SE24"),
+    Page("ward-finder-malformed", "wards.finder", "/wards?q=SW1A+2A"),
+    Page("ward-finder-street", "wards.finder", "/wards?q=Jermyn+Street"),
+    Page("ward-search-boundary", "wards.search", "/wards/search?q=SE24+0PB"),
+    Page("survey-1-postcode", "accounts.survey", "/survey?step=1&q=SE24+0PB", "newcomer"),
     Page("ward-search", "wards.search", "/wards/search?q=james"),
     Page("ward-borough", "wards.borough", f"/wards/borough?borough={BOROUGH}"),
     Page("ward-locate", "wards.locate", "/wards/locate?lat=51.4975&lon=-0.1357"),
@@ -94,6 +103,10 @@ PAGES: tuple[Page, ...] = (
     Page("meetings", "meetings.index", "/meetings", "resident"),
     Page("meeting", "meetings.show", "/meetings/{meeting}"),
     Page("meeting-resident", "meetings.show", "/meetings/{meeting}", "resident"),
+    Page("my-meetings", "meetings.mine", "/meetings/mine", "resident"),
+    Page("meeting-cancel-link", "meetings.cancel_by_link", "/meetings/cancel/{cancel_token}"),
+    Page("meeting-cancel-link-broken", "meetings.cancel_by_link", "/meetings/cancel/broken",
+         status=400),
     Page("meeting-cancel-confirm", "meetings.confirm_cancel", "/meetings/{meeting}/cancel/confirm",
          "resident"),
     Page("officer-meetings", "meetings.officer_index", "/officer/meetings", "officer"),
@@ -134,6 +147,8 @@ PAGES: tuple[Page, ...] = (
     Page("edit-priority", "priorities.edit_priority", "/officer/priorities/{priority}/edit", "officer"),
     # delivery, pwa
     Page("unsubscribe", "delivery.unsubscribe", "/unsubscribe/{unsubscribe_token}"),
+    Page("unsubscribe-category", "delivery.unsubscribe",
+         "/unsubscribe/{unsubscribe_category_token}"),
     Page("offline", "pwa.offline", "/offline"),
     # admin
     Page("admin", "admin.index", "/admin", "admin"),
@@ -157,6 +172,7 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
     ("officer-enrol-errors", "enrolling", "/officer/login/enrol", {"code": "1"}),
     ("survey-errors", "resident", "/survey", {"step": "3", "other_text": "x" * 3000}),
     ("settings-name-errors", "resident", "/settings/name", {"display_name": ""}),
+    ("settings-email-errors", "resident", "/settings/email", {"email": "bad"}),
     ("phone-errors", "resident", "/settings/phone", {"phone": "020 7946 0000"}),
     ("phone-code-errors", "resident", "/settings/phone/confirm", {"code": "12"}),
     ("new-conversation-errors", "resident", "/messages", {"subject": "", "body": ""}),
@@ -271,7 +287,12 @@ def build_world(make_resident, make_staff) -> World:
         rsvp_closes_at=start - timedelta(hours=1), online_url=None, reminder_hours=24),
         [ward.id], None)
     db.session.commit()
-    rsvp(meeting.id, resident.id)
+    place = rsvp(meeting.id, resident.id)
+    from webapp.meetings.services import cancel_token
+    from webapp.accounts.email_change import change_token
+    from webapp.wards.postcodes import load_postcodes
+    from pathlib import Path
+    load_postcodes(Path(__file__).parent / "wards" / "data" / "onspd_sample.csv")
 
     conversation = threads.start_conversation(resident, ward, "Bikes on the pavement",
                                               "Cyclists ride fast on the pavement.")
@@ -320,4 +341,7 @@ def build_world(make_resident, make_staff) -> World:
                 "rumour": checked.id, "open_rumour": open_rumour.id,
                 "unfollow_token": incidents.unfollow_token(resident.id, alert.id), "team": officer.teams[0].id,
                 "signin_token": signin_token(resident),
-                "unsubscribe_token": unsubscribe_token(resident)})
+                "unsubscribe_token": unsubscribe_token(resident),
+                "unsubscribe_category_token": unsubscribe_token(resident, "appeals"),
+                "cancel_token": cancel_token(place),
+                "email_change_token": change_token(resident, "sam.new@example.org")})

@@ -76,6 +76,7 @@ COMMITTERS = {
     ("webapp/delivery/worker.py", "deliver_due"),          # the worker's loop
     ("webapp/threads/officer_digest.py", "send_officer_digests"),  # a scheduler tick
     ("webapp/wards/services.py", "load_wards"),            # `flask wards load`'s bulk load
+    ("webapp/wards/postcodes.py", "_upsert"),              # `flask wards load-postcodes`, per batch
 }
 VIEWS = ("routes.py", "cli.py", "demo.py", "webapp/accounts/officer.py",
          "webapp/admin/deliveries.py")

@@ -162,9 +162,19 @@ class Config:
     STATS_MIN_COUNT = int(os.environ.get("STATS_MIN_COUNT", "5"))
 
     SIGNIN_LINK_MAX_AGE = int(os.environ.get("SIGNIN_LINK_MAX_AGE", str(30 * 60)))
-    # Sign-up and sign-in link requests (Flask-Limiter syntax), per address and per IP.
+    # Sign-in links sent (blank or invalid addresses do not count): per address, per IP
+    # address, and per IP address while people there completed a sign-in within
+    # SIGNIN_BUSY_IP_SECONDS (a ward meeting signing up on one Wi-Fi).
     SIGNIN_LIMIT_PER_EMAIL = os.environ.get("SIGNIN_LIMIT_PER_EMAIL", "5/hour")
     SIGNIN_LIMIT_PER_IP = os.environ.get("SIGNIN_LIMIT_PER_IP", "20/hour")
+    SIGNIN_LIMIT_PER_BUSY_IP = os.environ.get("SIGNIN_LIMIT_PER_BUSY_IP", "100/hour")
+    SIGNIN_BUSY_IP_SECONDS = int(os.environ.get("SIGNIN_BUSY_IP_SECONDS", "3600"))
+
+    # Postcode search: a postcodes.io-compatible API (self-hosted or public) asked when the
+    # postcodes table (``flask postcodes load``) has no row. None: the table only.
+    POSTCODES_API_URL = os.environ.get("POSTCODES_API_URL") or None
+    POSTCODES_API_TIMEOUT = float(os.environ.get("POSTCODES_API_TIMEOUT", "3"))
+    POSTCODES_API_CACHE_SECONDS = int(os.environ.get("POSTCODES_API_CACHE_SECONDS", str(24 * 60 * 60)))
     # How often an open conversation asks for new messages (seconds).
     THREADS_POLL_SECONDS = int(os.environ.get("THREADS_POLL_SECONDS", "10"))
 

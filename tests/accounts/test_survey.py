@@ -137,7 +137,7 @@ def test_other_needs_words_and_words_need_other(client, make_resident, login):
 
 def test_survey_concerns_are_for_the_home_ward_with_respondent_key(client, newcomer):
     client.post("/survey", data={"step": "1", "home_ward": "E05014104"})
-    client.post("/survey", data={"step": "2", "email_frequency": "off"})
+    client.post("/survey", data={"step": "2", "categories": ["events"], "email_frequency": "digest"})
     client.post("/survey", data={"step": "3", "concerns": ["asb", "other"],
                                  "other_text": "Speeding on Railton Road"})
     rows = _concerns()
@@ -174,7 +174,7 @@ def test_survey_is_resumable(client, newcomer):
 def test_cannot_skip_ahead(client, newcomer):
     page = client.get("/survey?step=3").get_data(as_text=True)
     assert "Step 1 of 3" in page
-    client.post("/survey", data={"step": "2", "email_frequency": "off"})
+    client.post("/survey", data={"step": "2", "categories": ["events"], "email_frequency": "digest"})
     db.session.refresh(newcomer)
     assert newcomer.survey_step == 1
 

@@ -104,3 +104,55 @@ def test_camera_scan_checks_in_where_the_browser_has_barcode_detector(page, cont
     expect(page.locator("#checkin-desk")).to_contain_text("Checked in: Sam Scanned")
     db.session.rollback()
     assert services.checked_in_count(meeting.id) == 1
+
+
+def test_camera_scan_without_barcode_detector_uses_the_vendored_decoder(
+        page, context, sign_in, make_resident, meeting):
+    """Like Safari on an iPhone: no BarcodeDetector. The camera (stubbed with a canvas
+    stream) shows the resident's real QR code, drawn module by module, and the vendored
+    jsQR decodes the pixels; scanning the same person again says when they came in."""
+    import json
+
+    import segno
+
+    from webapp.meetings import services
+    resident = make_resident(name="Ivy Iphone")
+    services.rsvp(meeting.id, resident.id)
+    token = services.checkin_token(meeting, resident)
+    matrix = [[1 if cell else 0 for cell in row] for row in segno.make(token, error="m").matrix]
+    context.add_init_script("""(() => {
+        delete window.BarcodeDetector;
+        const matrix = %s, scale = 6, quiet = 4;
+        navigator.mediaDevices.getUserMedia = () => {
+            const size = (matrix.length + 2 * quiet) * scale;
+            const canvas = document.createElement('canvas');
+            canvas.width = size + 40; canvas.height = size + 40;
+            const draw = () => {
+                const c = canvas.getContext('2d');
+                c.fillStyle = '#fff'; c.fillRect(0, 0, canvas.width, canvas.height);
+                c.fillStyle = '#000';
+                matrix.forEach((row, y) => row.forEach((on, x) => { if (on) c.fillRect(
+                    20 + (x + quiet) * scale, 20 + (y + quiet) * scale, scale, scale); }));
+            };
+            draw(); setInterval(draw, 100);
+            return Promise.resolve(canvas.captureStream(10));
+        };
+    })();""" % json.dumps(matrix))
+    errors = _csp_errors(page)
+    sign_in(meeting.created_by)
+    page.goto(f"/officer/meetings/{meeting.id}/checkin")
+    assert page.evaluate("'BarcodeDetector' in window") is False
+    page.locator("#scan-button").click()
+    expect(page.locator("#checkin-desk")).to_contain_text("Checked in: Ivy Iphone", timeout=15000)
+    assert page.evaluate("typeof window.jsQR") == "function"
+    page.locator("#scan-stop").click()
+    # The same code again (typed this time): "already checked in at …".
+    page.get_by_label("Check-in code").fill(services.checkin_code(meeting.id, resident.id))
+    page.get_by_role("button", name="Check in").click()
+    expect(page.locator("#checkin-desk")).to_contain_text("Ivy Iphone is already checked in at")
+    # Name search finds any part of any word.
+    page.get_by_role("searchbox", name="Name").fill("iph iv")
+    expect(page.locator("#matches")).to_contain_text("Ivy Iphone")
+    assert errors == []
+    db.session.rollback()
+    assert services.checked_in_count(meeting.id) == 1

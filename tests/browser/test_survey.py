@@ -53,7 +53,7 @@ def test_survey_with_location_and_htmx(browser, base_url, sign_in, make_resident
         expect(page.locator("#chosen-wards")).to_contain_text("Where you live: St James's")
 
         # active search adds a ward to follow, without leaving the page
-        page.get_by_label("Search by ward or borough name").fill("vauxh")
+        page.get_by_label("Search by postcode, ward or borough name").fill("vauxh")
         results = page.locator("#ward-results")
         expect(results).to_contain_text("Vauxhall, Lambeth")
         results.get_by_role("button", name="Also follow Vauxhall").click()
@@ -62,9 +62,19 @@ def test_survey_with_location_and_htmx(browser, base_url, sign_in, make_resident
         page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("heading", name="Step 2 of 3: Which updates")).to_be_visible()
         assert page.url.endswith("/survey?step=2")
+        # Every kind of update starts ticked; unticking them all is warned about.
+        for label in ("Crime prevention advice", "Local events and meetings",
+                      "Incident updates and appeals for information",
+                      "Successful outcomes and operations"):
+            expect(page.get_by_label(label)).to_be_checked()
+            page.get_by_label(label).uncheck()
+        page.get_by_role("button", name="Continue").click()
+        expect(page.locator("#nothing-warning")).to_contain_text(
+            "With these choices you will get no updates at all")
+        expect(page.get_by_role("button", name="Continue without updates")).to_be_visible()
         page.get_by_label("Local events and meetings").check()
         page.get_by_label("One email a day with that day's alerts, ward news and meeting invitations", exact=False).check()
-        page.get_by_role("button", name="Continue").click()
+        page.get_by_role("button", name="Continue", exact=True).click()
         expect(page.get_by_role("heading", name="Step 3 of 3: What matters most")).to_be_visible()
         for topic in ("Antisocial behaviour", "Drugs", "Fraud and scams", "Road safety"):
             page.get_by_label(topic, exact=True).check()
@@ -99,7 +109,7 @@ def test_survey_without_javascript(browser, base_url, sign_in, make_resident):
         page.get_by_role("button", name="I live here", exact=True).click()
         expect(page.locator("#chosen-wards")).to_contain_text("Herne Hill & Loughborough Junction")
         page.get_by_role("button", name="Continue").click()
-        page.get_by_label("Incident updates and appeals for information").check()
+        expect(page.get_by_label("Incident updates and appeals for information")).to_be_checked()
         page.get_by_role("button", name="Continue").click()
         page.get_by_label("Something else", exact=True).check()
         page.get_by_label("Something else: tell us in your own words").fill("Cars racing at night")
@@ -109,6 +119,7 @@ def test_survey_without_javascript(browser, base_url, sign_in, make_resident):
         ctx.close()
     fresh = _fresh(user.id)
     assert fresh.home_ward.code == "E05014104" and fresh.survey_completed_at is not None
+    assert fresh.category_codes == {"prevention", "events", "appeals", "outcomes"}
     assert [(c.topic, c.text) for c in db.session.scalars(db.select(Concern))] == \
         [("other", "Cars racing at night")]
 

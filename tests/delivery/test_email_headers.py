@@ -3,6 +3,7 @@ their DKIM signature verified with dkimpy against the public key."""
 from __future__ import annotations
 
 import base64
+import html as html_lib
 import email
 import email.policy
 import re
@@ -15,7 +16,7 @@ from tests.support.sample_emails import KINDS, send_every_kind
 
 MAIL_FROM = "Wardline <no-reply@mail.wardline.example>"
 BULK = {"alert", "digest", "meeting_invite", "meeting_update", "meeting_reminder",
-        "waitlist_promoted", "meeting_summary", "meeting_cancelled", "reply", "officer_digest"}
+        "waitlist_promoted", "meeting_confirmed", "meeting_summary", "meeting_cancelled", "reply", "officer_digest"}
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_every_kind_of_email_has_a_title_a_utc_date_and_our_message_id(app, mail
         assert re.fullmatch(r"<[^@<>\s]+@mail\.wardline\.example>", msg["Message-ID"]), kind
         html = msg.get_body(("html",)).get_content()
         title = re.search(r"<title>([^<]+)</title>", html)
-        assert title and title.group(1).strip() == msg["Subject"], kind
+        assert title and html_lib.unescape(title.group(1).strip()) == msg["Subject"], kind
         assert msg.get_body(("plain",)).get_content().strip(), kind
         assert "DKIM-Signature" not in msg  # no key configured
         if kind in BULK:

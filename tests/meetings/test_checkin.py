@@ -146,3 +146,53 @@ def test_csv_neutralises_a_formula_in_any_cell_email_included(client, login, mak
     assert f"'{start}SUM(1,2)" in cells
     if start in "=+-":
         assert f"'{email_address}" in cells
+
+
+def test_scanning_twice_says_already_checked_in_at(client, login, make_resident, make_meeting,
+                                                   htmx_headers):
+    from webapp.platform.timeutil import format_london
+    meeting = make_meeting()
+    resident = make_resident(name="Dev Twice")
+    row = services.rsvp(meeting.id, resident.id)
+    token = services.checkin_token(meeting, resident)
+    login(client, meeting.created_by)
+    url = f"/officer/meetings/{meeting.id}/checkin"
+    first = client.post(url, data={"code": token}, headers=htmx_headers)
+    assert b"Checked in: <strong>Dev Twice</strong>" in first.data
+    db.session.rollback()
+    came = db.session.get(Rsvp, row.id).checked_in_at
+    again = client.post(url, data={"code": token}, headers=htmx_headers)
+    text = again.get_data(as_text=True)
+    assert f"<strong>Dev Twice</strong> is already checked in at {format_london(came, '%H:%M')}" in text
+    assert "Checked in: <strong>" not in text and "<strong>1</strong> checked in" in text
+    by_name = client.post(f"/officer/meetings/{meeting.id}/checkin/{row.id}")
+    assert b"already checked in at" in by_name.data
+    db.session.rollback()
+    assert db.session.get(Rsvp, row.id).checked_in_at == came
+
+
+@pytest.mark.parametrize("query", ["patel", "sam pat", "PATEL SAM", "tel", "am  el"])
+def test_name_search_matches_parts_of_any_word(client, login, make_resident, make_meeting,
+                                               htmx_headers, query):
+    meeting = make_meeting()
+    services.rsvp(meeting.id, make_resident(name="Sam Patel").id)
+    services.rsvp(meeting.id, make_resident(name="Sam Jones").id)
+    login(client, meeting.created_by)
+    body = client.get(f"/officer/meetings/{meeting.id}/checkin", query_string={"q": query},
+                      headers=htmx_headers).get_data(as_text=True)
+    assert "Sam Patel" in body and "Sam Jones" not in body
+
+
+def test_the_qr_decoder_is_vendored_with_its_licence_and_loaded_by_the_desk(
+        client, login, make_meeting):
+    import hashlib
+    from pathlib import Path
+    vendor = Path(__file__).resolve().parents[2] / "static" / "vendor"
+    sums = dict(reversed(line.split()) for line in (vendor / "SHA256SUMS").read_text().splitlines() if line)
+    for name in ("jsqr-1.4.0.js", "jsqr-1.4.0.LICENSE.txt"):
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == sums[name]
+    assert "Apache License" in (vendor / "jsqr-1.4.0.LICENSE.txt").read_text()
+    meeting = make_meeting()
+    login(client, meeting.created_by)
+    page = client.get(f"/officer/meetings/{meeting.id}/checkin").get_data(as_text=True)
+    assert 'data-jsqr-src="/static/vendor/jsqr-1.4.0.js?v=' in page

@@ -234,10 +234,11 @@ def test_every_meeting_email_renders_and_is_sent(app, make_resident, make_meetin
     services.cancel_meeting(other.created_by, other.id, "Venue flooded")
     result = deliver_due()
     assert result["dead"] == 0 and result["retry"] == 0
-    subjects = sorted(m["Subject"] for m in mail.wait_for(5) if m["To"] == resident.email)
+    subjects = sorted(m["Subject"] for m in mail.wait_for(7) if m["To"] == resident.email)
     assert subjects == ["Cancelled: Second meeting", "Changed: Community meeting",
                         "Invitation: Community meeting", "Invitation: Second meeting",
-                        "Summary: Community meeting"]
+                        "Summary: Community meeting", "You're going: Community meeting",
+                        "You're going: Second meeting"]
     cancelled = next(m for m in mail.messages if m["Subject"] == "Cancelled: Second meeting")
     assert "Venue flooded" in cancelled.get_body(preferencelist=("plain",)).get_content()
     assert "Venue flooded" in cancelled.get_body(preferencelist=("html",)).get_content()

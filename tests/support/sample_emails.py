@@ -19,6 +19,7 @@ from webapp.delivery.models import Delivery
 from webapp.delivery.worker import deliver_due
 from webapp.extensions import db
 from webapp.meetings import services as meetings
+from webapp.meetings.rsvps import _confirm_place
 from webapp.meetings.services import MeetingDetails
 from webapp.platform.timeutil import london_to_utc, to_london, utcnow
 from webapp.wards.models import Team
@@ -36,6 +37,7 @@ KINDS = {
     "meeting_update": "Changed: Ward panel meeting",
     "meeting_reminder": "Reminder: Ward panel meeting",
     "waitlist_promoted": "You have a place: Ward panel meeting",
+    "meeting_confirmed": "You're going: Ward panel meeting",
     "meeting_summary": "Summary: Ward panel meeting",
     "meeting_cancelled": "Cancelled: Ward panel meeting",
     "reply": "Reply from your ward team: Noise from the car park",
@@ -93,11 +95,13 @@ def send_every_kind(domain: str = "example.org") -> dict[str, str]:
         capacity=50, rsvp_closes_at=start - timedelta(hours=1), online_url=None)
     meeting = meetings.create_meeting(officer, details, [get_ward(WARD).id])
     db.session.commit()
-    meetings.rsvp(meeting.id, resident.id)
+    place = meetings.rsvp(meeting.id, resident.id)  # "You're going" (meeting_confirmed)
     meeting = db.session.get(type(meeting), meeting.id)
+    _confirm_place(place, meeting, "waitlist_promoted", title=KINDS["waitlist_promoted"],
+                   body=f"{meetings.when_text(meeting)} at {meeting.venue_name}.")
+    db.session.commit()
     for kind, template in (("meeting_invite", "invite"), ("meeting_update", "update"),
-                           ("meeting_reminder", "reminder"), ("waitlist_promoted", "promoted"),
-                           ("meeting_summary", "summary")):
+                           ("meeting_reminder", "reminder"), ("meeting_summary", "summary")):
         extra = {"summary": "We agreed to focus on bike theft and the car park."}
         meetings.notify_many([resident], meeting, kind, title=KINDS[kind],
                              body=f"{meetings.when_text(meeting)} at {meeting.venue_name}.",

@@ -43,3 +43,4 @@ from webapp.accounts import follow  # noqa: E402,F401  (follow a ward from its p
 from webapp.accounts import export_page  # noqa: E402,F401  (my data as a page)
 from webapp.accounts import ward_chart  # noqa: E402,F401  (the ward home's chart)
 from webapp.accounts import phone_routes  # noqa: E402,F401  (text-message settings)
+from webapp.accounts import email_change  # noqa: E402,F401  (changing the email address)

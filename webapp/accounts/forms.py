@@ -37,6 +37,14 @@ class EmailForm(Form):
             raise ValidationError(exc.message) from exc
 
 
+class NewEmailForm(EmailForm):
+    """Settings: a new email address (confirmed by a link sent to it)."""
+
+    email = StringField("New email address", filters=[_strip],
+                        render_kw={"maxlength": services.EMAIL_MAX, "type": "email",
+                                   "spellcheck": "false", "autocapitalize": "none"})
+
+
 class LoginForm(EmailForm):
     """Ask for a sign-in link (``next``: the page to open once signed in)."""
 

@@ -75,6 +75,8 @@ COLUMNS = {
     "phone_codes.code_hash": (NOT_PERSONAL, "keyed hash of a random one-time code; never "
                                             "exported (useless to anyone), deleted with the row"),
     "used_tokens.purpose": (NOT_PERSONAL, "a code"),
+    "postcodes.postcode": (NOT_PERSONAL, "reference data (ONS Postcode Directory): a postcode, no address or person"),
+    "postcodes.outward": (NOT_PERSONAL, "reference data: the outward code of a postcode"),
     "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
     # threads
     "conversations.resident_id": (RESIDENT, "export: conversations; deletion: deleted"),

@@ -127,6 +127,32 @@ def set_updates(user: User, categories: Iterable[str], frequency: str) -> None:
     db.session.flush()
 
 
+def _has_push_device(user: User) -> bool:
+    """Whether ``user`` turned notifications on on any device. The table belongs to the
+    delivery domain (above this one), so it is read through the metadata, not imported."""
+    table = db.metadata.tables.get("push_subscriptions")
+    if table is None or user.id is None:
+        return False
+    return db.session.execute(select(table.c.id).where(table.c.user_id == user.id).limit(1)) \
+        .first() is not None
+
+
+def nothing_reaches(user: User, categories: Iterable[str], frequency: str) -> str | None:
+    """Why these update choices mean ``user`` will hear nothing: "no_category" (no update
+    ticked), "no_channel" (email off and notifications on no device), or None."""
+    if not list(categories):
+        return "no_category"
+    if frequency == "off" and not _has_push_device(user):
+        return "no_channel"
+    return None
+
+
+def updates_chosen(user: User) -> bool:
+    """Whether the resident has saved their update choices (survey step 2) yet."""
+    return user.survey_completed_at is not None or (user.survey_step or 1) > 2 \
+        or bool(user.category_codes)
+
+
 # --------------------------------------------------------------------------- concerns
 def survey_concerns(user: User) -> list[Concern]:
     return list(db.session.scalars(select(Concern).where(

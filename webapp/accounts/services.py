@@ -39,6 +39,7 @@ from webapp.accounts.preferences import (
     add_extra_ward,
     advance_survey,
     choose_ward,
+    nothing_reaches,
     remove_extra_ward,
     set_concerns,
     set_display_name,
@@ -47,6 +48,7 @@ from webapp.accounts.preferences import (
     set_wards,
     survey_concerns,
     survey_position,
+    updates_chosen,
 )
 from webapp.accounts.data_rights import (
     delete_account,
@@ -77,6 +79,8 @@ __all__ = [
     'SURVEY_DONE',
     'SURVEY_STEPS',
     'add_extra_ward',
+    'nothing_reaches',
+    'updates_chosen',
     'advance_survey',
     'choose_ward',
     'remove_extra_ward',

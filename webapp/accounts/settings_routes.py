@@ -10,7 +10,9 @@ from flask_login import current_user, logout_user
 
 from webapp.platform.forms import EmptyForm
 from webapp.accounts import bp, services
-from webapp.accounts.forms import (ConcernsForm, NameForm, UpdatesForm, WardPickForm, WardsForm)
+from webapp.accounts.forms import (ConcernsForm, NameForm, NewEmailForm, UpdatesForm, WardPickForm,
+                                   WardsForm)
+from webapp.platform.taxonomy import CATEGORIES
 from webapp.extensions import db
 from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.platform.params import int_arg
@@ -25,14 +27,17 @@ def _finder_context(mode: str, args) -> dict:
     """What the ward finder needs: the boroughs, and results of a plain (no-JS) search."""
     query = (args.get("q") or "")[:80]
     borough = (args.get("borough") or "")[:9]
-    results, borough_wards = finder_results(query, borough)
+    results, borough_wards, answer = finder_results(query, borough)
     return {"pick": mode, "q": query, "borough_code": borough.upper(), "boroughs": list_boroughs(),
-            "results": results, "borough_wards": borough_wards,
+            "results": results, "borough_wards": borough_wards, "answer": answer,
             "pick_form": WardPickForm(formdata=None)}
 
 
 def _updates_form(user, formdata=None) -> UpdatesForm:
-    data = {"categories": sorted(user.category_codes), "email_frequency": user.email_frequency}
+    # Until the resident has chosen, every update is ticked (a choice of nothing is made
+    # on purpose, and warned about).
+    categories = sorted(user.category_codes) if services.updates_chosen(user) else list(CATEGORIES)
+    data = {"categories": categories, "email_frequency": user.email_frequency}
     return UpdatesForm(formdata=formdata, data=data) if formdata is not None else \
         UpdatesForm(formdata=None, data=data)
 
@@ -105,6 +110,11 @@ def survey():
         form = UpdatesForm()
         if not form.validate():
             return _survey_response(2, status=422, form=form)
+        nothing = services.nothing_reaches(user, form.categories.data or [],
+                                           form.email_frequency.data)
+        if nothing and request.form.get("confirm_nothing") != nothing:
+            # Say plainly that this choice means hearing nothing; continue only if confirmed.
+            return _survey_response(2, form=form, nothing=nothing)
         services.set_updates(user, form.categories.data or [], form.email_frequency.data)
     else:
         form = ConcernsForm()
@@ -170,13 +180,20 @@ def _wards_changed(mode: str, error: str | None):
 def _settings_page(*, status: int = 200, **forms):
     user = current_user
     ctx = {"user": user, "mode": "settings",
+           "nothing": services.nothing_reaches(user, user.category_codes, user.email_frequency)
+           if services.updates_chosen(user) else None,
            "name_form": forms.pop("name_form", None) or NameForm(
                formdata=None, data={"display_name": user.display_name}),
            "updates_form": forms.pop("updates_form", None) or _updates_form(user),
-           "concerns_form": forms.pop("concerns_form", None) or _concerns_form(user)}
+           "concerns_form": forms.pop("concerns_form", None) or _concerns_form(user),
+           "email_form": forms.pop("email_form", None) or _new_email_form()}
     ctx.update(_finder_context("settings", request.args))
     ctx.update(forms)
     return make_response(render_template("accounts/settings.html", **ctx), status)
+
+
+def _new_email_form():
+    return NewEmailForm(formdata=None)
 
 
 @bp.get("/settings")
@@ -186,11 +203,12 @@ def settings():
     return _settings_page()
 
 
-def _section(fragment: str, form_key: str, form, *, status: int, saved: bool = False):
+def _section(fragment: str, form_key: str, form, *, status: int, saved: bool = False,
+             nothing: str | None = None):
     """Answer a settings form: its section fragment for htmx, else the page."""
     if is_htmx():
         return render(fragment, user=current_user, mode="settings", form=form, saved=saved,
-                      status=status)
+                      status=status, nothing=nothing)
     if saved:
         flash("Saved.", "success")
         return redirect(url_for("accounts.settings"), 303)
@@ -217,7 +235,8 @@ def settings_updates():
     services.set_updates(current_user, form.categories.data or [], form.email_frequency.data)
     db.session.commit()
     return _section("accounts/_settings_updates.html", "updates_form", form, status=200,
-                    saved=True)
+                    saved=True, nothing=services.nothing_reaches(
+                        current_user, form.categories.data or [], form.email_frequency.data))
 
 
 @bp.post("/settings/concerns")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 
-from flask import (current_app, flash, make_response, redirect, render_template, request,
+from flask import (current_app, flash, g, make_response, redirect, render_template, request,
                    session, url_for)
 from flask_login import current_user, login_required, logout_user
 
@@ -39,12 +39,43 @@ def _too_many(_limit):
     return make_response(render_template("accounts/too_many.html"), 429)
 
 
+def _link_sent(response) -> bool:
+    """Only a sent link counts against the limits: a blank or invalid address (422), a
+    mail server that failed (503) or a refused request (429) costs nothing."""
+    return bool(g.get("signin_link_sent"))
+
+
+def _ip_key() -> str:
+    return "signin-ok/" + (request.remote_addr or "")
+
+
+def note_signin_from_ip() -> None:
+    """Remember (in the rate-limit storage, shared by every process) that someone completed
+    a sign-in from this address: a ward meeting's Wi-Fi then gets the higher limit."""
+    try:
+        limiter.storage.incr(_ip_key(), current_app.config["SIGNIN_BUSY_IP_SECONDS"])
+    except Exception:  # the limiter's storage is down: sign-in must still work
+        log.warning("Could not record a sign-in for the rate limit", exc_info=True)
+
+
+def _per_ip_limit_value() -> str:
+    """20 links an hour per address, or SIGNIN_LIMIT_PER_BUSY_IP (100) while people there
+    completed sign-ins recently (a room signing up together on one Wi-Fi)."""
+    try:
+        busy = limiter.storage.get(_ip_key()) > 0
+    except Exception:
+        busy = False
+    if busy:
+        return current_app.config["SIGNIN_LIMIT_PER_BUSY_IP"]
+    return current_app.config["SIGNIN_LIMIT_PER_IP"]
+
+
 per_email_limit = limiter.shared_limit(
     lambda: current_app.config["SIGNIN_LIMIT_PER_EMAIL"], scope="signin-email",
-    key_func=_email_key, methods=["POST"], on_breach=_too_many)
+    key_func=_email_key, methods=["POST"], on_breach=_too_many, deduct_when=_link_sent)
 per_ip_limit = limiter.shared_limit(
-    lambda: current_app.config["SIGNIN_LIMIT_PER_IP"], scope="signin-ip",
-    methods=["POST"], on_breach=_too_many)
+    _per_ip_limit_value, scope="signin-ip",
+    methods=["POST"], on_breach=_too_many, deduct_when=_link_sent)
 
 
 @bp.errorhandler(429)
@@ -78,6 +109,7 @@ def _send_link_or_fail(user, form, page: str, fragment: str, next_path: str | No
         return render(page, fragment, form=form, status=503,
                       send_error="We couldn't send the email just now. Please try again "
                                  "in a few minutes.")
+    g.signin_link_sent = True  # counts against the rate limits (see _link_sent)
     if is_htmx():
         return render("accounts/check_email.html", "accounts/_check_email.html",
                       email=form.email.data)
@@ -180,6 +212,7 @@ def signin_link(token: str):
         session.clear()
         logout_user()
     sessions.sign_in(user, remember=True)
+    note_signin_from_ip()
     return redirect(next_path or url_for("core.index"), 303)
 
 

@@ -26,10 +26,14 @@ from webapp.delivery.models import Delivery, Notification
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 
 
-def unsubscribe_token(user) -> str:
+def unsubscribe_token(user, category: str | None = None) -> str:
     """A signed token naming ``user`` for the unsubscribe link (no expiry: old emails'
-    links keep working). ``read_unsubscribe_token`` checks it."""
-    return make_token(UNSUBSCRIBE_PURPOSE, {"u": user.id, "e": user.email})
+    links keep working), and the ``category`` of the email it came in (so its page can
+    offer to stop just that kind). ``read_unsubscribe_token`` checks it."""
+    payload = {"u": user.id, "e": user.email}
+    if category:
+        payload["c"] = category
+    return make_token(UNSUBSCRIBE_PURPOSE, payload)
 
 
 def read_unsubscribe_token(token: str) -> dict:
@@ -37,9 +41,9 @@ def read_unsubscribe_token(token: str) -> dict:
     return read_token(UNSUBSCRIBE_PURPOSE, token)
 
 
-def unsubscribe_url(user) -> str:
+def unsubscribe_url(user, category: str | None = None) -> str:
     # Built by hand: the worker has no request context for url_for.
-    return f"{current_app.config['BASE_URL']}/unsubscribe/{unsubscribe_token(user)}"
+    return f"{current_app.config['BASE_URL']}/unsubscribe/{unsubscribe_token(user, category)}"
 
 
 def digest_items(delivery_id: int) -> list[Notification]:
@@ -93,7 +97,7 @@ def message_for(delivery: Delivery, notification: Notification, user) -> Message
     if not user.email or (user.email_frequency == "off" and notification.kind != "digest"):
         return None
     base = current_app.config["BASE_URL"]
-    unsubscribe = unsubscribe_url(user)
+    unsubscribe = unsubscribe_url(user, notification.category)
     headers = {"List-Unsubscribe": f"<{unsubscribe}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                "List-Id": list_id(notification.kind),

@@ -9,6 +9,30 @@ from webapp.platform.tokens import TokenError
 from webapp.accounts.models import User
 from webapp.delivery.emails import read_unsubscribe_token
 from webapp.delivery.services import stop_email
+from webapp.accounts.services import remove_extra_ward
+from webapp.platform.forms import EmptyForm
+from webapp.platform.taxonomy import CATEGORIES, EMAIL_FREQUENCIES
+
+
+def _payload_for(token: str) -> dict:
+    try:
+        payload = read_unsubscribe_token(token)
+    except TokenError:
+        abort(404)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _page(token: str, user, *, done: str | None = None, error: str | None = None,
+          status: int = 200):
+    """The unsubscribe page: stop this kind of update, a ward, or everything; or email
+    less often."""
+    category = _payload_for(token).get("c")
+    category = category if category in CATEGORIES and category in user.category_codes else None
+    extra_wards = [link.ward for link in user.wards if not link.is_home]
+    return render_template(
+        "delivery/unsubscribe.html", token=token, user=user, done=done, error=error,
+        category=category, category_label=CATEGORIES.get(category or ""),
+        extra_wards=extra_wards, home_ward=user.home_ward, frequencies=EMAIL_FREQUENCIES), status
 
 
 def _user_for(token: str):
@@ -30,7 +54,7 @@ def _user_for(token: str):
 def unsubscribe(token: str):
     """Confirm page: a GET never changes anything (link scanners follow links)."""
     user = _user_for(token)
-    return render_template("delivery/unsubscribe.html", token=token, user=user, done=False)
+    return _page(token, user)
 
 
 @bp.post("/unsubscribe/<token>")
@@ -44,4 +68,38 @@ def unsubscribe_post(token: str):
     db.session.commit()
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "", 204
-    return render_template("delivery/unsubscribe.html", token=token, user=user, done=True)
+    return _page(token, user, done="everything")
+
+
+@bp.post("/unsubscribe/<token>/choose")
+def unsubscribe_choose(token: str):
+    """The finer choices of the unsubscribe page (a form of ours, so CSRF-checked): stop
+    one kind of update, stop following a ward, or change how often we email."""
+    user = _user_for(token)
+    if not EmptyForm().validate():
+        return _page(token, user, error="The form expired. Please try again.", status=422)
+    action = request.form.get("action")
+    if action == "category":
+        category = _payload_for(token).get("c")
+        if category not in CATEGORIES:
+            return _page(token, user, error="Choose what to stop.", status=422)
+        user.categories = [c for c in user.categories if c.category != category]
+        done = "category"
+    elif action == "ward":
+        code = (request.form.get("ward") or "")[:9]
+        if code.upper() not in {link.ward.code for link in user.wards if not link.is_home}:
+            return _page(token, user, error="Choose a ward to stop following.", status=422)
+        remove_extra_ward(user, code)
+        done = "ward"
+    elif action == "frequency":
+        frequency = request.form.get("email_frequency")
+        if frequency not in EMAIL_FREQUENCIES:
+            return _page(token, user, error="Choose how often we should email you.", status=422)
+        if frequency == "off":
+            stop_email(user)
+        user.email_frequency = frequency
+        done = "frequency"
+    else:
+        return _page(token, user, error="Choose what to stop.", status=422)
+    db.session.commit()
+    return _page(token, user, done=done)

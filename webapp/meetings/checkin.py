@@ -83,6 +83,8 @@ def check_in(officer, meeting: Meeting, *, user_id: int | None = None,
         raise MeetingError("This person has no place at this meeting.")
     if row.status != "going":
         raise MeetingError(f"{row.user.display_name} is on the waitlist, not going.")
+    # Scanning a code twice says so ("already checked in at 18:32"), keeping the first time.
+    row.already_checked_in = row.checked_in_at is not None
     if row.checked_in_at is None:
         row.checked_in_at = utcnow()
         row.checked_in_by_id = officer.id
@@ -92,16 +94,18 @@ def check_in(officer, meeting: Meeting, *, user_id: int | None = None,
 
 
 def search_attendees(meeting: Meeting, query: str, limit: int = 20) -> list[Rsvp]:
-    """Going or waitlisted RSVPs whose name contains ``query`` (for the check-in desk)."""
-    query = " ".join((query or "").split())[:60].lower()
-    if len(query) < 2:
+    """Going or waitlisted RSVPs whose name contains every word of ``query``, each
+    anywhere in the name ("pat" and "sam pat" and "patel s" all find "Sam Patel"), for the
+    check-in desk."""
+    words = " ".join((query or "").split())[:60].lower().split()
+    if len("".join(words)) < 2:
         return []
-    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return list(db.session.scalars(
-        select(Rsvp).join(User, User.id == Rsvp.user_id)
-        .where(Rsvp.meeting_id == meeting.id, Rsvp.status.in_(("going", "waitlisted")),
-               func.lower(User.display_name).like(f"%{escaped}%", escape="\\"))
-        .order_by(User.display_name).limit(limit)))
+    stmt = (select(Rsvp).join(User, User.id == Rsvp.user_id)
+            .where(Rsvp.meeting_id == meeting.id, Rsvp.status.in_(("going", "waitlisted"))))
+    for word in words[:6]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(func.lower(User.display_name).like(f"%{escaped}%", escape="\\"))
+    return list(db.session.scalars(stmt.order_by(User.display_name).limit(limit)))
 
 
 def attendee_list(meeting: Meeting) -> list[Rsvp]:

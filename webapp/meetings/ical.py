@@ -126,3 +126,18 @@ def cancellation_calendar(notification, to: str):
 
 
 register_attachment("meeting_cancelled", cancellation_calendar)
+
+
+def place_calendar(notification, to: str):
+    """For a confirmed place (an RSVP, or a promotion from the waitlist): the meeting as an
+    .ics attachment (``METHOD:PUBLISH``), or None when the meeting is gone or cancelled."""
+    meeting_id = (notification.email_context or {}).get("meeting_id")
+    meeting = db.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or meeting.is_cancelled:
+        return None
+    body = build_calendar([meeting], base_url=current_app.config["BASE_URL"], name=meeting.title)
+    return calendar_part(body, "PUBLISH", f"meeting-{meeting.id}.ics")
+
+
+register_attachment("meeting_confirmed", place_calendar)
+register_attachment("waitlist_promoted", place_calendar)

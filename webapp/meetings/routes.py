@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import (Response, abort, current_app, flash, make_response, redirect, request,
-                   url_for)
+from flask import (Response, abort, current_app, flash, make_response, redirect,
+                   render_template, request, url_for)
 from flask_login import current_user
 
 from webapp.extensions import db, limiter
 from webapp.platform.qr import qr_svg
 from webapp.platform.htmx import is_htmx, render
 from webapp.meetings import bp, services
+from webapp.platform.tokens import TokenError
 from webapp.platform.forms import EmptyForm
 from webapp.meetings.forms import (ConcernForm)
 from webapp.meetings.ical import build_calendar
@@ -43,6 +44,44 @@ def index():
     """Upcoming meetings in the resident's wards, then elsewhere in their boroughs."""
     mine, nearby = services.meetings_for_resident(current_user)
     return render("meetings/index.html", mine=mine, nearby=nearby)
+
+
+@bp.get("/meetings/mine")
+@resident_required
+def mine():
+    """Your meetings: where you're going (with your check-in code), waitlisted, and past."""
+    return render("meetings/mine.html", **services.my_meetings(current_user))
+
+
+def _cancel_link_row(token: str):
+    try:
+        return services.rsvp_for_cancel_token(token), None
+    except TokenError as exc:
+        return None, exc.reason
+
+
+@bp.route("/meetings/cancel/<token>", methods=["GET", "POST"])
+@limiter.limit("60 per hour")
+def cancel_by_link(token: str):
+    """The confirmation email's "Give up your place" link: works without signing in (the
+    link is the proof); GET asks, the POST gives up the place."""
+    row, reason = _cancel_link_row(token)
+    form = EmptyForm()
+    status, done = 200, False
+    if row is None:
+        status = 400
+    elif request.method == "POST":
+        if not form.validate():
+            abort(400)
+        services.cancel_rsvp(row.meeting_id, row.user_id)
+        done = True
+    meeting = row.meeting if row is not None else None
+    response = make_response(render_template(
+        "meetings/cancel_link.html", row=row, meeting=meeting, reason=reason, form=form,
+        done=done), status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _resident_context(meeting: Meeting, **extra) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from webapp.accounts.models import User
@@ -11,9 +12,11 @@ from webapp.extensions import db
 from webapp.platform.db import write_transaction
 from webapp.meetings.models import Meeting, Rsvp
 from webapp.platform.timeutil import format_london, utcnow
+from webapp.platform.tokens import TokenError, make_token, read_token
 
 from webapp.meetings.scope import RsvpClosed
 from webapp.meetings.notices import notify_many, when_text
+from webapp.meetings.checkin import checkin_code
 
 
 # --------------------------------------------------------------------------- locking
@@ -119,8 +122,69 @@ def rsvp(meeting_id: int, user_id: int) -> Rsvp:
         existing.status, existing.seq, existing.updated_at = status, seq, now
         existing.cancelled_at = existing.reminder_sent_at = existing.promoted_at = None
         db.session.flush()
+        if status == "going":
+            _confirm_place(existing, meeting, "meeting_confirmed",
+                           title=f"You're going: {meeting.title}",
+                           body=f"Your place is booked: {when_text(meeting)}, {meeting.venue_name}.")
         result = existing
     return result
+
+
+CANCEL_PURPOSE = "rsvp-cancel"
+
+
+def cancel_token(row: Rsvp) -> str:
+    """A signed link to give up this place without signing in (from the confirmation
+    email). Bound to the RSVP and its ``seq``: a later RSVP needs a later email."""
+    return make_token(CANCEL_PURPOSE, {"r": row.id, "s": row.seq})
+
+
+def rsvp_for_cancel_token(token: str) -> Rsvp:
+    """The RSVP a cancel link is for. Raises :class:`TokenError` ("invalid", or "used"
+    when that place was already given up or renewed since)."""
+    payload = read_token(CANCEL_PURPOSE, token)
+    row = db.session.get(Rsvp, payload.get("r")) if isinstance(payload.get("r"), int) else None
+    if row is None:
+        raise TokenError("invalid")
+    if row.seq != payload.get("s") or row.status == "cancelled":
+        raise TokenError("used")
+    return row
+
+
+def _confirm_place(row: Rsvp, meeting: Meeting, kind: str, **event_kw) -> None:
+    """Email (and push) the confirmation of a place: the check-in code, a link to the QR
+    code, a cancel link; the email carries the meeting as an .ics attachment."""
+    base = current_app.config["BASE_URL"]
+    notify_many([row.user], meeting, kind, template="meetings/confirmed",
+                occasion=f"rsvp {row.id} seq {row.seq}",
+                extra={"checkin_code": checkin_code(meeting.id, row.user_id),
+                       "checkin_path": f"/meetings/{meeting.id}#checkin",
+                       "cancel_url": f"{base}/meetings/cancel/{cancel_token(row)}",
+                       "promoted": kind == "waitlist_promoted"},
+                **event_kw)
+
+
+def my_meetings(user) -> dict[str, list]:
+    """"Your meetings": ``going`` and ``waitlisted`` (upcoming, soonest first, with the
+    waitlist position) and ``past`` (meetings you had a place at, with attendance)."""
+    now = utcnow()
+    rows = db.session.execute(
+        select(Rsvp, Meeting).join(Meeting, Meeting.id == Rsvp.meeting_id)
+        .where(Rsvp.user_id == user.id, Rsvp.status.in_(("going", "waitlisted")))
+        .order_by(Meeting.starts_at)).all()
+    going, waitlisted, past = [], [], []
+    for row, meeting in rows:
+        if meeting.ends_at < now:
+            if row.status == "going":
+                past.append({"rsvp": row, "meeting": meeting,
+                             "attended": row.checked_in_at is not None})
+        elif row.status == "going":
+            going.append({"rsvp": row, "meeting": meeting})
+        else:
+            waitlisted.append({"rsvp": row, "meeting": meeting,
+                               "position": waitlist_position(row)})
+    past.reverse()  # most recent first
+    return {"going": going, "waitlisted": waitlisted, "past": past}
 
 
 def cancel_rsvp(meeting_id: int, user_id: int) -> tuple[Rsvp | None, Rsvp | None]:
@@ -160,10 +224,9 @@ def fill_places(meeting: Meeting) -> list[Rsvp]:
     for item in promoted:
         # Each promotion is its own occasion: a resident who cancels, joins the waitlist
         # again (a new seq) and is promoted again is told again.
-        notify_many([item.user], meeting, "waitlist_promoted",
-                     title=f"You have a place: {meeting.title}",
-                     body=f"A place opened up and you are now going: {when_text(meeting)}, {meeting.venue_name}.",
-                     template="meetings/promoted", occasion=f"rsvp {item.id} seq {item.seq}")
+        _confirm_place(item, meeting, "waitlist_promoted",
+                       title=f"You have a place: {meeting.title}",
+                       body=f"A place opened up and you are now going: {when_text(meeting)}, {meeting.venue_name}.")
     return promoted
 
 

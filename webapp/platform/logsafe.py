@@ -21,7 +21,7 @@ import re
 from gunicorn.glogging import Logger as _GunicornBaseLogger
 
 # A path segment after one of these prefixes is a secret.
-TOKEN_PATH = re.compile(r"(/(?:signin|unsubscribe)/)(?!sent\b|slow-down\b)[^/\s?#\"'<>]+")
+TOKEN_PATH = re.compile(r"(/(?:signin|unsubscribe|meetings/cancel|settings/email/confirm)/)(?!sent\b|slow-down\b)[^/\s?#\"'<>]+")
 REDACTED = r"\1[redacted]"
 
 

@@ -103,3 +103,23 @@ class WardLocator:
         if distance > NEAREST_MAX_METRES:
             return Suggestion(None, False, distance, True)
         return Suggestion(self.codes[index], False, distance, False)
+
+    def within(self, lat: float, lon: float, metres: float) -> list[str]:
+        """Codes of the wards whose outline is within ``metres`` of (lat, lon)."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return []
+        point = Point(lon, lat)
+        # A box a little bigger than ``metres`` in degrees, then exact distances in metres.
+        pad = metres / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.1)) * 1.5
+        codes = []
+        for index in self.tree.query(point.buffer(pad)):
+            geom = self.geometries[int(index)]
+            if geom.intersects(point):
+                codes.append(self.codes[int(index)])
+                continue
+            _, on_ward = nearest_points(point, geom)
+            px, py = _project(lon, lat, lat)
+            wx, wy = _project(on_ward.x, on_ward.y, lat)
+            if math.hypot(px - wx, py - wy) <= metres:
+                codes.append(self.codes[int(index)])
+        return codes

@@ -1,7 +1,7 @@
 """London's boroughs and wards (ONS codes), with outlines and neighbours."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -85,3 +85,18 @@ class TeamMember(db.Model):
                                          primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
                                          primary_key=True, index=True)
+
+
+class Postcode(db.Model):
+    """A London postcode from the ONS Postcode Directory (``flask postcodes load``): its ward
+    (mapped to the loaded wards' vintage) and its centroid, when ONS gives one."""
+
+    __tablename__ = "postcodes"
+
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)  # "SW1A 2AA"
+    outward: Mapped[str] = mapped_column(String(4), index=True)  # "SW1A"
+    ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id", ondelete="CASCADE"), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+    ward: Mapped[Ward] = relationship()

@@ -8,8 +8,8 @@ from flask import abort, redirect, request, url_for
 
 from webapp.platform.htmx import render
 from webapp.wards import bp
-from webapp.wards.services import (finder_results, get_ward, list_boroughs,
-                                   search_wards, suggest_ward, wards_in_borough)
+from webapp.wards.services import (finder_results, finder_search, get_ward, list_boroughs,
+                                   suggest_ward, wards_in_borough)
 from webapp.wards.forms import WardPickForm
 
 # Where a finder's choices go: nowhere (visitors follow links to ward pages), or the
@@ -29,18 +29,21 @@ def finder():
     """Find a ward by name, by borough or by location (usable by visitors, no JS needed)."""
     query = (request.args.get("q") or "")[:80]
     borough = (request.args.get("borough") or "")[:9]
-    results, borough_wards = finder_results(query, borough)
+    results, borough_wards, answer = finder_results(query, borough)
     return render("wards/finder.html", None, pick=None, q=query, borough_code=borough.upper(),
-                  boroughs=list_boroughs(), results=results, borough_wards=borough_wards)
+                  boroughs=list_boroughs(), results=results, borough_wards=borough_wards,
+                  answer=answer)
 
 
 @bp.get("/wards/search")
 def search():
-    """Active search: wards whose name or borough contains ``q`` (fragment for htmx)."""
+    """Active search: a postcode's ward, or wards whose name or borough contains ``q``
+    (fragment for htmx)."""
     query = (request.args.get("q") or "")[:80]
     ctx = _pick_context()
-    return render("wards/search.html", "wards/_results.html", q=query,
-                  results=search_wards(query) if query.strip() else None, **ctx)
+    results, answer = finder_search(query)
+    return render("wards/search.html", "wards/_results.html", q=query, results=results,
+                  answer=answer, **ctx)
 
 
 @bp.get("/wards/borough")

@@ -9,6 +9,7 @@ from shapely.geometry import shape
 from sqlalchemy import delete, func, or_, select
 
 from webapp.extensions import db
+from webapp.wards import postcodes  # (a cycle: postcodes uses the locator)
 from webapp.wards.geo import Suggestion, WardLocator, find_neighbours, svg_for
 from webapp.wards.models import Borough, Ward, WardNeighbour
 from webapp.wards.models import TeamMember, TeamWard
@@ -158,12 +159,25 @@ def covered_wards(user) -> list[Ward]:
 
 
 # --------------------------------------------------------------------------- finder, ward home
-def finder_results(query: str, borough_code: str) -> tuple[list[Ward] | None, list[Ward] | None]:
-    """Results for the ward finder's plain forms: ``(search results, wards of the borough)``.
+def finder_search(query: str):
+    """``(wards matching a name, PostcodeAnswer)`` for the finder's search box: a
+    postcode-shaped query gets a :class:`~webapp.wards.postcodes.PostcodeAnswer` (and no
+    name results), anything else the wards whose name matches. ``(None, None)`` when empty."""
+    if not (query or "").strip():
+        return None, None
+    answer = postcodes.lookup(query)
+    if answer is not None:
+        return None, answer
+    return search_wards(query), None
+
+
+def finder_results(query: str, borough_code: str):
+    """Results for the ward finder's plain forms: ``(search results, wards of the borough,
+    postcode answer)``.
 
     Each is None when that part was not asked for (so the page can tell "no results" from
     "no search yet").
     """
-    results = search_wards(query) if (query or "").strip() else None
+    results, answer = finder_search(query)
     borough_wards = wards_in_borough(borough_code) if borough_code else None
-    return results, borough_wards
+    return results, borough_wards, answer

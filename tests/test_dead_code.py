@@ -23,6 +23,9 @@ USED_BY_NAME = {
     "validate_*": "WTForms calls validate_<field> methods",
     "process_bind_param": "SQLAlchemy TypeDecorator hook",
     "process_result_value": "SQLAlchemy TypeDecorator hook",
+    "readable": "io.RawIOBase protocol (io.BufferedReader calls it)",
+    "readinto": "io.RawIOBase protocol (io.BufferedReader calls it)",
+    "clear_cache": "tests/wards/test_postcodes.py empties the postcode lookup cache between tests",
 }
 HOOK_DECORATORS = ["@*.get", "@*.post", "@*.route", "@*.delete", "@*.put", "@*.patch",
                    "@*.command", "@*.app_template_global", "@*.app_template_filter",

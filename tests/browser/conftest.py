@@ -202,3 +202,17 @@ def run_axe(page, impacts=("serious", "critical")) -> list[tuple[str, str, int]]
 def _app_context(app):
     """Every browser test runs with the app context and a clean database (``app``)."""
     yield app
+
+
+def turn_on_push(page, context, base_url, push_service):
+    """Turn on notifications from Settings with a loopback push agent (PushManager stubbed,
+    as a headless browser cannot subscribe for real) and return that agent."""
+    from playwright.sync_api import expect
+    agent = push_service.agent()
+    stub_push_manager(context, agent.subscription)
+    context.grant_permissions(["notifications"], origin=base_url)
+    page.goto("/settings")
+    wait_sw_activated(page)
+    page.get_by_role("button", name="Turn on notifications on this device").click()
+    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    return agent

@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import stub_push_manager, sw_registration_id, wait_sw_activated
+from tests.browser.conftest import sw_registration_id, turn_on_push, wait_sw_activated
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -28,13 +28,7 @@ def test_follow_an_incident_and_get_its_update_by_push(
         channels=["email", "push"], target=resolve_target(officer, "wards", [resident.home_ward.id])))
     db.session.commit()
 
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    agent = turn_on_push(page, context, base_url, push_service)
     db.session.rollback()
     assert [s.endpoint for s in subscriptions_for(resident)] == [agent.endpoint]
 

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import axe_on, stub_push_manager, sw_registration_id, wait_sw_activated
+from tests.browser.conftest import axe_on, sw_registration_id, turn_on_push
 from webapp.extensions import db
 
 pytestmark = pytest.mark.browser
@@ -28,13 +28,7 @@ def test_officer_sets_a_priority_and_the_resident_is_told_by_push(
     # The resident named e-bikes in the survey and turns notifications on on this phone.
     sign_in(make_resident(WARD, concerns=("ebikes",)))
     make_resident(WARD, concerns=("burglary",))  # raised something else: not told
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    turn_on_push(page, context, base_url, push_service)
 
     # The officer, on their own browser, sets the priority.
     officer_ctx = browser.new_context(base_url=base_url)

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import cached_paths, stub_push_manager, wait_sw_activated
+from tests.browser.conftest import cached_paths, turn_on_push, wait_sw_activated
 from tests.browser.pwa_support import WARD, all_cached, start_conversation, subscriptions
 from webapp.extensions import db
 
@@ -175,13 +175,7 @@ def test_officer_and_account_pages_are_never_cached(page, context, base_url, mak
 def test_sign_out_empties_the_caches_and_drops_this_devices_subscription(
         page, context, base_url, make_resident, sign_in, push_service):
     resident = sign_in(make_resident())
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    agent = turn_on_push(page, context, base_url, push_service)
     assert [s.endpoint for s in subscriptions(resident)] == [agent.endpoint]
     page.goto(f"/wards/{WARD}")
     page.wait_for_function(f"() => caches.match('/wards/{WARD}').then(Boolean)")

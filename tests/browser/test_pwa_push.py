@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import (sign_up_by_email_link, stub_push_manager, sw_registration_id,
-                                    wait_sw_activated)
+                                    turn_on_push, wait_sw_activated)
 from tests.browser.pwa_support import WARD, subscriptions
 from webapp.extensions import db
 
@@ -96,13 +96,7 @@ def test_full_loop_subscribe_notify_deliver_decrypt_show(
     from webapp.delivery.subscriptions import vapid_public_key
     from webapp.delivery.worker import deliver_due
     resident = sign_in(make_resident())
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    agent = turn_on_push(page, context, base_url, push_service)
     assert page.evaluate("window.__pushSubscribeOptions") == 65  # the VAPID public key's bytes
     [saved] = subscriptions(resident)
     assert saved.endpoint == agent.endpoint and saved.p256dh == agent.subscription["keys"]["p256dh"]
@@ -140,13 +134,7 @@ def test_full_loop_subscribe_notify_deliver_decrypt_show(
 def test_each_app_open_repairs_a_subscription_the_server_lost(
         page, context, base_url, make_resident, sign_in, push_service):
     resident = sign_in(make_resident())
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    agent = turn_on_push(page, context, base_url, push_service)
     from webapp.delivery.subscriptions import remove_subscription
     db.session.rollback()  # a fresh snapshot that sees the subscription the page saved
     assert remove_subscription(resident, agent.endpoint)
@@ -162,13 +150,7 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
 def test_a_device_removed_in_settings_turns_off_instead_of_repairing(
         page, context, base_url, make_resident, sign_in, push_service, client, login):
     resident = sign_in(make_resident())
-    agent = push_service.agent()
-    stub_push_manager(context, agent.subscription)
-    context.grant_permissions(["notifications"], origin=base_url)
-    page.goto("/settings")
-    wait_sw_activated(page)
-    page.get_by_role("button", name="Turn on notifications on this device").click()
-    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    turn_on_push(page, context, base_url, push_service)
     # The resident removes this phone from their laptop's Settings page.
     [device] = subscriptions(resident)
     login(client, resident)

@@ -168,6 +168,14 @@ def officer_login():
     return render_template("accounts/officer_login.html", form=form, error=error), status
 
 
+def _throttled(user):
+    """The throttle's keys for ``user`` from this source, and the "slow down" message while
+    that pair must wait (None when a code may be tried now)."""
+    account, source = throttle.account_key(user.email), _source(user)
+    wait = throttle.blocked_until(account, source)
+    return account, source, (_slow_down(wait) if wait is not None else None)
+
+
 @bp.route("/officer/login/enrol", methods=["GET", "POST"])
 @limiter.limit(LOGIN_POST_LIMIT, methods=["POST"], exempt_when=_from_known_device)
 def officer_enrol():
@@ -183,11 +191,8 @@ def officer_enrol():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        account, source = throttle.account_key(user.email), _source(user)
-        wait = throttle.blocked_until(account, source)
-        if wait is not None:
-            error = _slow_down(wait)
-        else:
+        account, source, error = _throttled(user)
+        if error is None:
             codes = mfa.confirm_enrolment(user, user.totp_secret, form.code.data)
             if codes is not None:
                 record(user, "staff.totp_enrolled", user)
@@ -217,11 +222,8 @@ def officer_verify():
     form = TotpForm()
     error = None
     if form.validate_on_submit():
-        account, source = throttle.account_key(user.email), _source(user)
-        wait = throttle.blocked_until(account, source)
-        if wait is not None:
-            error = _slow_down(wait)
-        else:
+        account, source, error = _throttled(user)
+        if error is None:
             code = form.code.data.strip()
             used_backup = False
             ok = mfa.verify_totp(user, code)

@@ -171,7 +171,7 @@ def test_conversation_header_status_follows_replies_and_live_updates(page, app, 
                                                                      make_staff):
     from webapp.extensions import db
     from webapp.threads import services
-    app.config["THREADS_POLL_SECONDS"] = 1
+    before, app.config["THREADS_POLL_SECONDS"] = app.config["THREADS_POLL_SECONDS"], 1
     try:
         resident = sign_in(make_resident(name="Ruth Resident"))
         officer = make_staff("officer", wards=["E05013806"], name="Jane Smith")
@@ -202,7 +202,7 @@ def test_conversation_header_status_follows_replies_and_live_updates(page, app, 
         assert page.locator("#conversation-status").count() == 1
         assert errors == []
     finally:
-        app.config.pop("THREADS_POLL_SECONDS", None)
+        app.config["THREADS_POLL_SECONDS"] = before
 
 
 def test_follow_this_ward_in_place_and_home_links_to_it(page, sign_in, make_resident):

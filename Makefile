@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi:app
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint setup db demo chromium node test-tools redis spamassassin clean serve
+.PHONY: run test lint setup db demo chromium node test-tools redis nginx spamassassin bench-tools clean serve
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -69,6 +69,13 @@ spamassassin:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null; \
 	fi
 
+# Debian's wrk, the load generator of bench/pages.py (not needed by the tests).
+bench-tools:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+	  echo "Installing Debian's wrk for bench/pages.py"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	fi
+
 # Debian's redis-server for the shared rate-limit test (started by the test itself when no
 # Redis answers on 127.0.0.1:6379).
 redis:
@@ -77,17 +84,38 @@ redis:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
+# Debian's nginx for the cluster test (tests/cluster/: deploy/nginx/wardline.conf in front of
+# two web instances). The test runs it in the foreground as the current user; the package's
+# own service is not started (or needed).
+nginx:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "Installing Debian's nginx for the cluster test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	fi
+
 # The layers (.importlinter: imports point down only) and ruff (ruff.toml: pyflakes, bugbear,
 # imports inside functions), before any test: a wrong import fails CI.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	PYTHONPATH=. $(BIN)/lint-imports --no-cache
 
-test: $(STAMP) lint chromium redis test-tools
-	$(BIN)/pytest -q --durations=10
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist; each has its own database, app,
+# servers and browser; tests/conftest.py says what keeps a test safe there). Three on two
+# cores: much of a test's time is spent waiting (for Chromium, a subprocess, a lease), not
+# computing. loadgroup (tests/conftest.py's scheduler): tests go one by one to whichever
+# worker is free, except that a module with a module-scoped fixture (the cluster) runs in
+# one worker, all its tests together. PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 3
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
+
+# First on SQLite (TEST_DATABASE_URL emptied: .ci/run exports it), browser tests included;
+# then, when TEST_DATABASE_URL is set, on PostgreSQL.
+test: $(STAMP) lint chromium redis nginx test-tools
+	@echo "== on SQLite"
+	TEST_DATABASE_URL= $(BIN)/pytest -q $(PYTEST_PARALLEL) --durations=15
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== again on PostgreSQL (browser tests ran on SQLite above)"; \
-	  $(BIN)/pytest -q -m "not browser" --durations=5; \
+	  echo "== again on PostgreSQL (browser tests ran on SQLite above; the cluster test runs here)"; \
+	  $(BIN)/pytest -q $(PYTEST_PARALLEL) -m "not browser" --durations=10; \
 	fi
 
 clean:

@@ -1,7 +1,7 @@
-"""gunicorn settings for production, read automatically when gunicorn starts in this folder
-(``gunicorn -w 4 wsgi:app``).
+"""gunicorn reads this file when it starts in the project folder (``gunicorn wsgi:app``): the
+production settings are ``deploy/gunicorn.conf.py``'s (token-free access log, workers from
+the CPUs, timeouts), loaded here so both ways of starting agree."""
+from pathlib import Path
 
-The access log keeps sign-in and unsubscribe tokens out (see ``webapp/platform/logsafe.py``).
-"""
-logger_class = "webapp.platform.logsafe.GunicornLogger"
-accesslog = "-"  # to stderr, with the tokens redacted
+exec(compile((Path(__file__).parent / "deploy" / "gunicorn.conf.py").read_text(),  # noqa: S102
+             "deploy/gunicorn.conf.py", "exec"))

@@ -1,11 +1,36 @@
-"""Shared fixtures: one database per test run (SQLite, or PostgreSQL when
+"""Shared fixtures: one database per test process (SQLite, or PostgreSQL when
 ``TEST_DATABASE_URL`` is set), wards loaded once, real commits, a real SMTP server on
-loopback, a test client that sends CSRF tokens like htmx does, and factories."""
+loopback, a test client that sends CSRF tokens like htmx does, and factories.
+
+The suite runs in parallel (pytest-xdist: ``make test`` passes ``-n``; see ``PYTEST_WORKERS``
+in the Makefile). Every worker is its own process with its own session fixtures: its own
+database, app, SMTP server, live server and browser. A test runs on any worker, in any
+order, next to any other test of the suite running at the same moment in another worker.
+So a test (and a fixture) must:
+
+* keep its state in its database, its ``tmp_path``, or the app's ``instance_path`` (a
+  temporary folder per worker), never in a shared path of the repository (``instance/``);
+* listen on a port the OS picked (``free_port()`` or bind to port 0), never a fixed one;
+* prefix the keys it writes to a shared server (Redis on 127.0.0.1:6379) with a value unique
+  to the test (``secrets.token_hex``), and delete them afterwards;
+* name any database it creates with ``create_database`` (unique per process);
+* restore what it changes in ``app.config``, ``os.environ`` or module state (``monkeypatch``),
+  as the next test of the same worker shares the session app;
+* not depend on another test having run before it (each test starts on a clean database),
+  except through a fixture scoped to its module or class: a module that defines one (the
+  cluster's, say) runs in one worker, all its tests together in file order
+  (``pytest_xdist_make_scheduler`` below), so the expensive fixture is made once;
+* wait for a condition (``wait_until``, ``mail.wait_for``), not a fixed sleep, where it can:
+  the machine is busier when the workers run side by side, so a timing bound must leave
+  room for a slow moment.
+
+Plain ``pytest`` (no ``-n``) runs the same tests in one process, as before."""
 from __future__ import annotations
 
 import email
 import email.policy
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -23,6 +48,32 @@ from webapp.extensions import db, limiter
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REFERENCE_TABLES = {"boroughs", "wards", "ward_neighbours"}
+
+
+# --------------------------------------------------------------------------- xdist
+SHARED_FIXTURE = re.compile(r"""@pytest\.fixture\([^)]*scope=["'](?:module|class|package)["']""")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (``make test``): tests go one at a time to whichever worker is
+    free, except a module that defines a module-, class- or package-scoped fixture (the
+    cluster's): its tests go to one worker together, in file order, so the fixture is made
+    once. (xdist's own ``xdist_group`` markers do not reach its scheduler under pytest 9.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+    root, shared = Path(config.rootpath), {}
+
+    class ModuleFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in shared:
+                path = root / module
+                shared[module] = path.suffix == ".py" and path.is_file() \
+                    and bool(SHARED_FIXTURE.search(path.read_text(encoding="utf-8")))
+            return module if shared[module] else nodeid
+
+    return ModuleFixtureScheduling(config, log)
 
 
 # --------------------------------------------------------------------------- databases
@@ -162,6 +213,7 @@ class CSRFClient(FlaskClient):
         from flask import g, has_app_context
         if has_app_context():
             g.pop("_login_user", None)
+            g.pop("csrf_token", None)  # Flask-WTF's: a page's token comes from its own session
         return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
@@ -200,11 +252,19 @@ def _app(database_url, smtp_server, tmp_path_factory):
         RATELIMIT_STORAGE_URI = "memory://"
         PUSH_ALLOW_LOOPBACK_FOR_TESTS = True  # the loopback push service (push_service)
         PWA_TEST_HOOKS = True  # window.wardlinePWA.messages for the browser tests
+        # Cheap staff password hashes (1 pass over 1 MiB, not 3 over 64 MiB): hundreds of
+        # sign-ins. tests/accounts/test_password_cost.py checks the production cost.
+        PASSWORD_HASH_TIME_COST = 1
+        PASSWORD_HASH_MEMORY_KIB = 1024
 
     app = create_app(TestConfig)
     app.test_client_class = CSRFClient
     with app.app_context():
         db.create_all()
+        # The schema made from the models is the migrations' head (tests/test_migrations.py
+        # proves it), so it is stamped so: /readyz is ready, as after `flask db upgrade`.
+        from flask_migrate import stamp
+        stamp()
         from webapp.wards.services import load_wards
         load_wards()
     yield app
@@ -230,9 +290,12 @@ def _clean_tables(app) -> None:
 @pytest.fixture
 def app(_app, smtp_server):
     """The app with an application context pushed, on a clean database (wards loaded)."""
+    from webapp.platform import pagecache, pagestore
     from webapp.platform.db import read_only
     smtp_server.clear()
     limiter.reset()
+    pagecache.clear()  # values cached under another test's data
+    pagestore.clear()
     # The test's own thread begins its transactions DEFERRED (on SQLite; the app begins
     # every transaction IMMEDIATE): a test that polls the database while a worker thread or
     # process writes must not hold the write lock between its polls. Other threads and

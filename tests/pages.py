@@ -155,6 +155,7 @@ PAGES: tuple[Page, ...] = (
     Page("admin-officers", "admin.officers", "/admin/officers", "admin"),
     Page("admin-officer-new", "admin.officer_new", "/admin/officers/new", "admin"),
     Page("admin-officer-edit", "admin.officer_edit", "/admin/officers/{officer}", "admin"),
+    Page("admin-outbox", "admin.outbox", "/admin/outbox", "admin"),
     Page("admin-teams", "admin.teams", "/admin/teams", "admin"),
     Page("admin-team-new", "admin.team_new", "/admin/teams/new", "admin"),
     Page("admin-team-edit", "admin.team_edit", "/admin/teams/{team}", "admin"),
@@ -197,10 +198,10 @@ FORM_ERRORS: tuple[tuple[str, str, str, dict], ...] = (
 
 # GET routes that answer something other than an HTML page.
 NOT_HTML = {
-    "static", "core.healthz", "pwa.manifest", "pwa.service_worker", "pwa.push_key",
+    "static", "core.healthz", "core.readyz", "pwa.manifest", "pwa.service_worker", "pwa.push_key",
     "accounts.export", "meetings.meeting_ics", "meetings.ward_feed", "meetings.officer_csv",
     "priorities.priorities_json", "priorities.priorities_wardline_json", "priorities.ward_feed",
-    "priorities.london_feed",
+    "priorities.london_feed", "metrics",
 }
 
 

@@ -54,12 +54,10 @@ def test_public_pages_and_feeds_answer_304(app, world, path):
     assert "no-store" not in first.headers.get("Cache-Control", "")
     again = browser.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
-    # Another browser (another session) gets a page whose CSRF token fits its session; a feed
-    # holds no token, so it is the same for everyone.
+    # A visitor's page holds no CSRF token (nor does a feed): it is the same for everyone,
+    # so another browser gets a 304 too.
     other = app.test_client().get(url, headers={"If-None-Match": first.headers["ETag"]})
-    assert other.status_code == (200 if first.mimetype == "text/html" else 304)
-    if other.status_code == 200:
-        assert other.headers["ETag"] != first.headers["ETag"]
+    assert other.status_code == 304
 
 
 def test_a_changed_page_gets_a_new_etag(app, world, make_staff):
@@ -104,13 +102,16 @@ def test_nothing_a_signed_in_person_gets_is_public(app, world):
 
 
 def test_a_page_from_a_304_still_posts(app, world):
-    """The page a browser keeps after a 304 carries a CSRF token its session accepts."""
+    """The page a browser keeps after a 304 carries a CSRF token its session accepts (a
+    page with a form: a visitor's other pages carry none), and another browser's session
+    does not get that page's 304."""
     import re
     browser = app.test_client()
-    first = browser.get(f"/alerts/{world.values['alert']}")
-    token = re.search(r'"X-CSRFToken": "([^"]+)"', first.get_data(as_text=True)).group(1)
-    assert browser.get(f"/alerts/{world.values['alert']}",
-                       headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    first = browser.get("/signup")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', first.get_data(as_text=True)).group(1)
+    assert browser.get("/signup", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    other = app.test_client().get("/signup", headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == 200 and other.headers["ETag"] != first.headers["ETag"]
     response = browser.post("/signup", data={"email": "sam@example.org", "display_name": "Sam",
                                               "csrf_token": token}, csrf=False)
     assert response.status_code == 303
@@ -131,3 +132,70 @@ def test_a_calendar_made_a_second_later_still_answers_304(app, world, path, monk
     monkeypatch.setattr(ical, "utcnow", lambda: later)
     again = browser.get(url, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def stored_by_a_shared_cache(response) -> bool:
+    """Would a shared cache (RFC 9111 section 3, as CDNs apply it) store this response?
+    Not when it says no-store or private, nor when it sets a cookie; otherwise when it is
+    public or gives a freshness lifetime (max-age, s-maxage)."""
+    cache = response.cache_control
+    if cache.no_store or cache.private or "Set-Cookie" in response.headers:
+        return False
+    return bool(cache.public or cache.max_age is not None or cache.s_maxage is not None)
+
+
+SHARED = ["/meetings/{meeting}.ics", f"/wards/{ST_JAMES}/meetings.ics", "/manifest.webmanifest",
+          f"/wards/{ST_JAMES}/feed.atom", "/feed.atom"]
+
+
+@pytest.mark.parametrize("path", SHARED)
+def test_what_every_visitor_gets_alike_is_kept_by_shared_caches(app, world, path):
+    response = app.test_client().get(path.format(**world.values))
+    assert response.status_code == 200 and stored_by_a_shared_cache(response)
+    cache = response.cache_control
+    assert 0 < cache.max_age <= 3600  # a minute by default; an hour where the view says so
+    if cache.max_age == 60:
+        assert cache.public and cache.stale_while_revalidate == 600
+    assert "cookie" in {v.lower() for v in response.vary}  # a signed-in request is not served it
+    assert response.headers["ETag"].startswith('W/"')
+
+
+def test_no_page_with_a_session_is_stored_by_a_shared_cache(app, world):
+    """Every page of the sweep list as every role sees it, visitors included: a page that
+    carries a CSRF token (so a session) or sets a cookie, and anything a signed-in person
+    gets, is never stored by a shared cache."""
+    checked = 0
+    for page in PAGES:
+        client = app.test_client()
+        session = world.session_for(page.role) if page.role not in ("enrolling", "verifying") else None
+        if session:
+            with client.session_transaction() as sess:
+                sess.update(session)
+        response = client.get(page.url(world), headers={"HX-Request": "true"} if page.fragment else {})
+        body = response.get_data()
+        personal = session is not None or b"csrf" in body.lower() or "Set-Cookie" in response.headers
+        if personal:
+            assert not stored_by_a_shared_cache(response), (page.id, response.headers.get("Cache-Control"))
+            checked += 1
+    assert checked > len(PAGES) // 2
+
+
+def test_an_edited_asset_gets_a_new_url_within_the_recheck_time(app, tmp_path, monkeypatch):
+    """asset_url keeps each URL for RECHECK_SECONDS only: an edited file's URL changes."""
+    import os
+    from types import SimpleNamespace
+
+    from webapp.platform import static_assets
+    clock = [1000.0]
+    monkeypatch.setattr(static_assets, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    asset = tmp_path / "edited.css"
+    asset.write_text("a {}")
+    with app.test_request_context("/"):
+        first = static_assets.asset_url("edited.css")
+        asset.write_text("b {}")
+        os.utime(asset, (asset.stat().st_mtime + 5, asset.stat().st_mtime + 5))
+        assert static_assets.asset_url("edited.css") == first  # trusted for a second
+        clock[0] += static_assets.RECHECK_SECONDS + 0.1
+        second = static_assets.asset_url("edited.css")
+    assert second != first and second.startswith("/static/edited.css?v=")

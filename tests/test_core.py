@@ -1,4 +1,4 @@
-"""The start page, health check, security headers and vendored files."""
+"""The start page, security headers and vendored files (health checks: test_health.py)."""
 import hashlib
 from pathlib import Path
 
@@ -15,22 +15,6 @@ def test_visitor_start_page_explains_service_and_not_for_crime(client):
     assert "not for reporting crime" in page
     assert 'href="tel:999"' in page and 'href="tel:101"' in page
     assert "/signup" in page
-
-
-def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
-
-
-def test_healthz_503_when_database_is_down(app, client, monkeypatch):
-    def broken(*args, **kwargs):
-        raise ConnectionError("database is down")
-
-    monkeypatch.setattr(db.session, "execute", broken)
-    response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json["database"] == "unavailable"
 
 
 def test_strict_csp_and_no_inline_script(client):

@@ -25,6 +25,8 @@ USED_BY_NAME = {
     "process_result_value": "SQLAlchemy TypeDecorator hook",
     "readable": "io.RawIOBase protocol (io.BufferedReader calls it)",
     "readinto": "io.RawIOBase protocol (io.BufferedReader calls it)",
+    "collect": "prometheus_client calls a collector's collect() (webapp/delivery/metrics.py)",
+    "format": "logging calls a Formatter's format() (webapp/platform/requestlog.py)",
     "clear_cache": "tests/wards/test_postcodes.py empties the postcode lookup cache between tests",
 }
 HOOK_DECORATORS = ["@*.get", "@*.post", "@*.route", "@*.delete", "@*.put", "@*.patch",

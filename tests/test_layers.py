@@ -70,6 +70,7 @@ def test_the_outbox_is_written_in_one_place(needle):
 #: holding a lock, and request helpers; see "Who commits" in docs/architecture.md.
 COMMITTERS = {
     ("webapp/platform/db.py", "write_transaction"),        # the transaction helper itself
+    ("webapp/platform/db.py", "commit_keeping_loaded"),    # a view's commit, not expiring
     ("webapp/platform/mail.py", "send_email"),             # ends the read txn before SMTP
     ("webapp/accounts/sessions.py", "sign_out"),           # request helpers (cookie goes)
     ("webapp/accounts/sessions.py", "sign_out_everywhere"),

@@ -9,7 +9,8 @@ from flask import Flask
 from webapp.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = [*sorted((ROOT / "webapp").rglob("*.py")), ROOT / "gunicorn.conf.py", ROOT / "wsgi.py"]
+CODE = [*sorted((ROOT / "webapp").rglob("*.py")), ROOT / "gunicorn.conf.py",
+        ROOT / "deploy" / "gunicorn.conf.py", ROOT / "wsgi.py"]
 TEMPLATES = sorted((ROOT / "templates").rglob("*.*"))
 
 NAME = r"""["']([A-Z][A-Z0-9_]*)["']"""

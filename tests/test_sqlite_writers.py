@@ -129,7 +129,7 @@ def test_scheduler_first_tick_waits_for_a_busy_database(app, make_staff, make_re
 
         def digest_queued():
             db.session.rollback()
-            return db.session.scalar(select(Delivery.id).join(Notification).where(
+            return db.session.scalar(select(Delivery.id).join(Delivery.notification).where(
                 Notification.kind == "officer_digest", Delivery.user_id == officer_id))
         queued = wait_until(digest_queued, timeout=60)
     finally:
@@ -186,3 +186,42 @@ def test_sending_a_sign_in_email_does_not_hold_the_write_lock(app, make_resident
     assert not errors, errors
     assert timings["signup"] >= 3
     assert timings["write"] < 1.5, timings
+
+
+def _write_lock_is_held(app) -> bool:
+    """Whether another connection would fail to take the write lock right now."""
+    other = sqlite3.connect(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database,
+                            timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return True
+    finally:
+        other.close()
+
+
+@sqlite_only
+def test_write_blocks_take_the_lock_inside_read_only(app, make_resident):
+    """A write inside read_only() (the test thread's mode, a worker's digest rendering)
+    still begins IMMEDIATE: begun DEFERRED, a read before the write lets a live server's
+    commit in between, and the write fails "database is locked" at once (a browser test
+    did, adding an incident update while the page was still saving)."""
+    from webapp.accounts.models import User
+    from webapp.platform.db import read_only, write_connection, write_transaction
+    user_id = make_resident().id
+    db.session.commit()
+    with read_only():
+        db.session.scalar(select(User.id).where(User.id == user_id))
+        assert not _write_lock_is_held(app)  # a read in read_only() holds no write lock
+        db.session.rollback()
+        with write_transaction():
+            db.session.scalar(select(User.id).where(User.id == user_id))
+            assert _write_lock_is_held(app)
+        assert not _write_lock_is_held(app)
+        with write_connection() as conn:
+            conn.execute(select(User.id).where(User.id == user_id))
+            assert _write_lock_is_held(app)
+        assert not _write_lock_is_held(app)

@@ -5,7 +5,6 @@ CLI commands, error pages and security headers.
 """
 from __future__ import annotations
 
-import logging
 import os
 from importlib import import_module
 
@@ -21,11 +20,18 @@ from flask_wtf.csrf import CSRFError
 from webapp.accounts.crypto import new_key
 from webapp.platform.caching import set_cache_headers
 from webapp.platform.db import install_sqlite_begin
+from webapp.platform.pagecache import cached_html
+from webapp.platform.forms import choice_controls
 from webapp.platform.logsafe import install as keep_tokens_out_of_logs
+from webapp.platform.metrics import install as install_metrics
+from webapp.platform.pagestore import install as install_stored_responses
+from webapp.platform.requestlog import configure_logging
+from webapp.platform.requestlog import install as install_request_log
 from webapp.platform.security import set_security_headers
 from webapp.platform.static_assets import asset_url
 from webapp.platform.taxonomy import CATEGORIES, CONCERN_TOPICS, EMAIL_FREQUENCIES
 from webapp.platform.timeutil import format_age, format_london, html_datetime, to_london
+from webapp.platform.urls import fixed_url, url_maker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Domains, in the order their blueprints are registered. Each is a package under webapp/
@@ -35,7 +41,7 @@ DOMAINS = ("core", "accounts", "wards", "posts", "threads", "alerts", "delivery"
            "incidents", "rumours")
 
 # Tables of webapp.platform (no blueprint): single-use tokens and the audit log.
-PLATFORM_MODELS = ("webapp.platform.tokens", "webapp.platform.audit")
+PLATFORM_MODELS = ("webapp.platform.tokens", "webapp.platform.audit", "webapp.platform.pagecache")
 
 
 class _IdConverter(IntegerConverter):
@@ -92,8 +98,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     _normalise_database_url(app)
     _trust_proxies(app)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app.config["LOG_FORMAT"])
     keep_tokens_out_of_logs(app)
+    install_metrics(app)  # first: its timer starts before any other before_request
+    install_request_log(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"),
@@ -116,6 +124,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.before_request(_refuse_oversized_body)
     app.after_request(set_security_headers)
     app.after_request(set_cache_headers)
+    install_stored_responses(app)  # outermost: a visitor's stored page skips all of the above
     return app
 
 
@@ -182,6 +191,11 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["html_datetime"] = html_datetime
     app.jinja_env.globals.update(CATEGORIES=CATEGORIES, CONCERN_TOPICS=CONCERN_TOPICS,
                                  EMAIL_FREQUENCIES=EMAIL_FREQUENCIES)
+
+    app.jinja_env.globals["cached_html"] = cached_html
+    app.jinja_env.globals["choice_controls"] = choice_controls
+    app.jinja_env.globals["url_maker"] = url_maker
+    app.jinja_env.globals["fixed_url"] = fixed_url
 
     @app.context_processor
     def _inject():

@@ -50,6 +50,10 @@ class Config:
     SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD")
     SMTP_USE_TLS = _bool("SMTP_USE_TLS")
     SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+    # The delivery worker spreads a batch's emails over up to this many SMTP connections
+    # side by side, each with at least SMTP_PER_CONNECTION messages (a small batch: one).
+    SMTP_CONNECTIONS = int(os.environ.get("SMTP_CONNECTIONS", "4"))
+    SMTP_PER_CONNECTION = int(os.environ.get("SMTP_PER_CONNECTION", "25"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "Wardline <no-reply@wardline.local>")
     # Development aid: without SMTP_HOST, write every outgoing email to instance/mail/*.eml
     # (mode 0600) and log its links. Never done when SMTP_HOST is set (production).
@@ -81,6 +85,10 @@ class Config:
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
     # Push messages one worker loop keeps in flight (`flask deliver --concurrency` overrides).
     PUSH_CONCURRENCY = int(os.environ.get("PUSH_CONCURRENCY", "8"))
+    # How a worker sends push: "asyncio" (aiohttp, one event loop: webapp/delivery/push_async.py;
+    # less CPU per push, bench/fanout.py (b)) or "threads" (urllib3 connection pools, a thread
+    # per message in flight: webapp/delivery/push.py).
+    PUSH_SENDER = os.environ.get("PUSH_SENDER", "asyncio")
     # Seconds a push service keeps a message for an offline device (the TTL header).
     PUSH_TTL = int(os.environ.get("PUSH_TTL", str(24 * 60 * 60)))
 
@@ -107,14 +115,36 @@ class Config:
     # The outbox workers. A claimed batch is leased for DELIVERY_LEASE_SECONDS, renewed while
     # it is being sent: a killed worker's rows are retried after at most one lease.
     DELIVERY_LEASE_SECONDS = float(os.environ.get("DELIVERY_LEASE_SECONDS", "60"))
+    # A broadcast to a registered audience (an alert) is written to the outbox in parts of
+    # this many user ids, each its own short transaction (webapp/delivery/fanout.py).
+    FANOUT_PART_SIZE = int(os.environ.get("FANOUT_PART_SIZE", "20000"))
+    # Threads in each `flask deliver` process that write those parts (a connection each).
+    FANOUT_WRITERS = int(os.environ.get("FANOUT_WRITERS", "2"))
     # A delivery that keeps failing is retried until it is this old, then "dead".
     DELIVERY_GIVE_UP_HOURS = float(os.environ.get("DELIVERY_GIVE_UP_HOURS", "24"))
     # Admin pages show "the outbox is stuck" when a due delivery has waited this long, or
     # when this many deliveries are waiting to be retried after a failure.
     OUTBOX_STUCK_MINUTES = float(os.environ.get("OUTBOX_STUCK_MINUTES", "10"))
     OUTBOX_STUCK_RETRYING = int(os.environ.get("OUTBOX_STUCK_RETRYING", "20"))
+    # Retention (scheduler ticks, stated on /privacy): sign-ups never confirmed, finished
+    # outbox rows (their counts are kept), audit events and push devices not seen go after
+    # this many days; RETENTION_BATCH rows are deleted per transaction.
+    RETENTION_UNCONFIRMED_DAYS = float(os.environ.get("RETENTION_UNCONFIRMED_DAYS", "7"))
+    RETENTION_OUTBOX_DAYS = float(os.environ.get("RETENTION_OUTBOX_DAYS", "30"))
+    RETENTION_AUDIT_DAYS = float(os.environ.get("RETENTION_AUDIT_DAYS", "730"))
+    RETENTION_PUSH_UNSEEN_DAYS = float(os.environ.get("RETENTION_PUSH_UNSEEN_DAYS", "90"))
+    RETENTION_BATCH = int(os.environ.get("RETENTION_BATCH", "5000"))
+    # /readyz answers 503 when the oldest due delivery has waited longer than this.
+    READY_MAX_OUTBOX_LAG_SECONDS = float(os.environ.get("READY_MAX_OUTBOX_LAG_SECONDS", "600"))
     # The daily digest email goes once the London time has passed this hour.
     DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "7"))
+
+    # Logs: "json" writes one JSON object per line (else text). /metrics (Prometheus) answers
+    # clients whose address is in METRICS_ALLOW (comma-separated addresses or networks) or
+    # that send "Authorization: Bearer <METRICS_TOKEN>"; nobody when both are empty.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    METRICS_ALLOW = os.environ.get("METRICS_ALLOW", "")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
     # Compress text responses (Flask-Compress): the first load of a page must stay small.
     COMPRESS_ALGORITHM = ["br", "gzip"]
@@ -138,6 +168,7 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+    REMEMBER_COOKIE_NAME = "remember_token"  # Flask-Login's default (pagestore reads it)
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -182,6 +213,11 @@ class Config:
     # after this long in all, whatever the activity (seconds).
     STAFF_IDLE_TIMEOUT = int(os.environ.get("STAFF_IDLE_TIMEOUT", str(30 * 60)))
     STAFF_SESSION_MAX_AGE = int(os.environ.get("STAFF_SESSION_MAX_AGE", str(12 * 60 * 60)))
+    # Staff passwords are hashed with argon2id: passes and memory (KiB) per hash. The default
+    # is argon2-cffi's recommendation (RFC 9106 low-memory profile); only the test suite
+    # lowers it.
+    PASSWORD_HASH_TIME_COST = int(os.environ.get("PASSWORD_HASH_TIME_COST", "3"))
+    PASSWORD_HASH_MEMORY_KIB = int(os.environ.get("PASSWORD_HASH_MEMORY_KIB", "65536"))
     # A one-time password (new account, reset) must be used within this many seconds.
     ONE_TIME_PASSWORD_MAX_AGE = int(os.environ.get("ONE_TIME_PASSWORD_MAX_AGE", str(72 * 60 * 60)))
     # Failed sign-ins per account and source (device or IP address): this many are free,

@@ -35,6 +35,18 @@
     if (msg.type === "reply-sent") {
       li.classList.add("reply-queue-sent");
       status.textContent = "Sent.";
+    } else if (msg.guard) {
+      // The guard held it back: it may describe an emergency or a crime (999 / 101).
+      li.classList.add("reply-queue-failed");
+      status.textContent = (msg.guard === "emergency"
+        ? "Not sent: it may describe an emergency. If someone is in danger now, call 999. "
+        : "Not sent: it may describe a crime. To report a crime, call 101 or use the police website. ") +
+        "Open the conversation to read why, and send it again if it is neither.";
+      var advice = el("p", "reply-queue-advice");
+      var call = el("a", "", msg.guard === "emergency" ? "Call 999" : "Call 101");
+      call.href = msg.guard === "emergency" ? "tel:999" : "tel:101";
+      advice.appendChild(call);
+      li.appendChild(advice);
     } else {
       li.classList.add("reply-queue-failed");
       status.textContent = "Not sent: please open the conversation and send it again.";

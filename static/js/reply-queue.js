@@ -80,7 +80,8 @@
               var ok = response.ok && !signedOut;
               return kv.del(item.key, store).then(function () {
                 return notify({type: ok ? "reply-sent" : "reply-failed", key: item.key,
-                               status: response.status, page: item.page});
+                               status: response.status, page: item.page,
+                               guard: response.headers.get("X-Wardline-Guard") || ""});
               });
             }, function () { offline = true; });
           });

@@ -16,7 +16,8 @@ from tests.support.world import (BLOCK_REASON, CONCERN_TEXT, ENDPOINT, HIDE_REAS
                                  PENDING_PHONE, PHONE, REPLY, RESIDENT_EMAIL, RESIDENT_NAME, SUBJECT, USER_AGENT,
                                  build_world)
 from webapp.accounts.personal_data import (COLUMNS, KEPT, MENTIONS, NOT_PERSONAL,
-                                           NOT_PERSONAL_TABLES, RESIDENT, STAFF, needs_classifying)
+                                           NOT_PERSONAL_TABLES, RESIDENT, STAFF, needs_classifying,
+                                           refers_to_users)
 from webapp.extensions import db
 
 TRACES = [RESIDENT_NAME, RESIDENT_EMAIL, SUBJECT, MESSAGE, REPLY, CONCERN_TEXT, BLOCK_REASON,
@@ -24,8 +25,8 @@ TRACES = [RESIDENT_NAME, RESIDENT_EMAIL, SUBJECT, MESSAGE, REPLY, CONCERN_TEXT, 
 
 
 def _user_fk(table):
-    return [c for c in table.columns
-            if any(fk.column.table.name == "users" for fk in c.foreign_keys)]
+    """The columns of ``table`` that refer to a user (a foreign key, or marked so)."""
+    return [c for c in table.columns if refers_to_users(c)]
 
 
 def test_every_column_that_can_hold_personal_data_is_classified(app):

@@ -6,13 +6,9 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from tests.accounts.helpers import signin_path
-from webapp.accounts.passwords import hash_password
-from webapp.extensions import db
+from tests.accounts.helpers import STAFF_PASSWORD, signin_path
 from webapp.platform.security import safe_next
-from webapp.platform.timeutil import utcnow
 
-PASSWORD = "correct horse battery staple"
 
 # Values as they arrive in ``request.args`` (already percent-decoded).
 NASTY = [
@@ -81,23 +77,13 @@ def _location_ok(response, default: str | None):
         assert location == default, location
 
 
-@pytest.fixture
-def enrolled(make_staff):
-    user = make_staff("officer", wards=["E05013806"], email_address="jane@police.example")
-    user.password_hash = hash_password(PASSWORD)
-    user.totp_secret = pyotp.random_base32()
-    user.totp_confirmed_at = utcnow()
-    db.session.commit()
-    return user
-
-
 @pytest.mark.parametrize("value", NASTY)
-def test_officer_sign_in_never_leaves_the_site(app, enrolled, value):
+def test_officer_sign_in_never_leaves_the_site(app, enrolled_officer, value):
     client = app.test_client()
     response = client.post("/officer/login", query_string={"next": value},
-                           data={"email": enrolled.email, "password": PASSWORD})
+                           data={"email": enrolled_officer.email, "password": STAFF_PASSWORD})
     assert response.status_code == 303
-    code = pyotp.TOTP(enrolled.totp_secret).now()
+    code = pyotp.TOTP(enrolled_officer.totp_secret).now()
     _location_ok(client.post("/officer/login/verify", data={"code": code}), "/officer/inbox")
 
 
@@ -128,9 +114,9 @@ def test_ward_choice_next_is_a_mode_not_a_url(client, login, make_resident, valu
     _location_ok(response, "/survey?step=1")
 
 
-def test_a_local_next_is_kept(app, enrolled):
+def test_a_local_next_is_kept(app, enrolled_officer):
     client = app.test_client()
     client.post("/officer/login?next=/officer/inbox",
-                data={"email": enrolled.email, "password": PASSWORD})
-    code = pyotp.TOTP(enrolled.totp_secret).now()
+                data={"email": enrolled_officer.email, "password": STAFF_PASSWORD})
+    code = pyotp.TOTP(enrolled_officer.totp_secret).now()
     _location_ok(client.post("/officer/login/verify", data={"code": code}), "/officer/inbox")

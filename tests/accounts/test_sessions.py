@@ -3,17 +3,8 @@ remember cookies replayed after sign-out sign nobody in; "Sign out of all device
 staff sessions end after 30 minutes idle and 12 hours in all (configurable)."""
 from __future__ import annotations
 
-import time
-
-import pyotp
-import pytest
-
-from tests.accounts.helpers import signin_path
-from webapp.accounts.passwords import hash_password
+from tests.accounts.helpers import officer_signed_in, signin_path
 from webapp.extensions import db
-from webapp.platform.timeutil import utcnow
-
-PASSWORD = "correct horse battery staple"
 
 
 def _cookies(client) -> dict[str, str]:
@@ -89,27 +80,8 @@ def test_sign_out_of_all_devices(app, mail, make_resident):
     assert client.post(unused_link).status_code == 400  # the emailed link died too
 
 
-@pytest.fixture
-def officer(make_staff):
-    user = make_staff("officer", wards=["E05013806"], email_address="jane@police.example")
-    user.password_hash = hash_password(PASSWORD)
-    user.totp_secret = pyotp.random_base32()
-    user.totp_confirmed_at = utcnow()
-    db.session.commit()
-    return user
-
-
-def _officer_signed_in(app, officer, step=0):
-    client = app.test_client()
-    client.post("/officer/login", data={"email": officer.email, "password": PASSWORD})
-    code = pyotp.TOTP(officer.totp_secret).at(int(time.time()) + 30 * step)
-    assert client.post("/officer/login/verify", data={"code": code}).status_code == 303
-    assert client.get("/officer/inbox").status_code == 200
-    return client
-
-
-def test_officer_cookie_saved_before_sign_out_no_longer_works(app, officer):
-    client = _officer_signed_in(app, officer)
+def test_officer_cookie_saved_before_sign_out_no_longer_works(app, enrolled_officer):
+    client = officer_signed_in(app, enrolled_officer)
     saved = _cookies(client)
     assert _replay(app, saved).get("/officer/inbox").status_code == 200
     assert client.post("/officer/logout").status_code == 303
@@ -123,8 +95,8 @@ def _age_staff_session(client, *, since=0, seen=0):
         sess["staff_seen"] -= seen
 
 
-def test_staff_session_ends_after_30_minutes_idle(app, officer):
-    client = _officer_signed_in(app, officer)
+def test_staff_session_ends_after_30_minutes_idle(app, enrolled_officer):
+    client = officer_signed_in(app, enrolled_officer)
     _age_staff_session(client, since=29 * 60, seen=29 * 60)
     assert client.get("/officer/inbox").status_code == 200  # activity: the clock restarts
     _age_staff_session(client, seen=29 * 60)
@@ -136,34 +108,34 @@ def test_staff_session_ends_after_30_minutes_idle(app, officer):
         assert "mfa_user_id" not in sess and "_user_id" not in sess
 
 
-def test_staff_session_ends_after_12_hours_however_active(app, officer):
-    client = _officer_signed_in(app, officer)
+def test_staff_session_ends_after_12_hours_however_active(app, enrolled_officer):
+    client = officer_signed_in(app, enrolled_officer)
     _age_staff_session(client, since=12 * 3600 - 60)
     assert client.get("/officer/inbox").status_code == 200
     _age_staff_session(client, since=120)
     assert client.get("/officer/inbox").status_code == 302
 
 
-def test_staff_session_limits_are_settings(app, officer):
+def test_staff_session_limits_are_settings(app, enrolled_officer):
     app.config.update(STAFF_IDLE_TIMEOUT=60, STAFF_SESSION_MAX_AGE=600)
     try:
-        client = _officer_signed_in(app, officer)
+        client = officer_signed_in(app, enrolled_officer)
         _age_staff_session(client, seen=61)
         assert client.get("/officer/inbox").status_code == 302
-        client = _officer_signed_in(app, officer, step=1)
+        client = officer_signed_in(app, enrolled_officer, step=1)
         _age_staff_session(client, since=601)
         assert client.get("/officer/inbox").status_code == 302
     finally:
         app.config.update(STAFF_IDLE_TIMEOUT=30 * 60, STAFF_SESSION_MAX_AGE=12 * 3600)
 
 
-def test_polling_is_not_activity(app, officer, make_resident):
+def test_polling_is_not_activity(app, enrolled_officer, make_resident):
     from webapp.threads import services as threads
     resident = make_resident(ward="E05013806")
     conversation = threads.start_conversation(resident, resident.home_ward, "Bins",
                                               "The bins were not emptied.")
     db.session.commit()
-    client = _officer_signed_in(app, officer)
+    client = officer_signed_in(app, enrolled_officer)
     _age_staff_session(client, seen=20 * 60)
     poll = client.get(f"/officer/messages/{conversation.id}/poll?after=0")
     assert poll.status_code in (200, 204)

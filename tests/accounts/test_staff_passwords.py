@@ -4,19 +4,17 @@ are never stored (``Cache-Control: no-store``)."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pyotp
-import pytest
 from sqlalchemy import select
 
+from tests.accounts.helpers import STAFF_PASSWORD as PASSWORD, officer_signed_in
 from webapp.accounts.models import User
-from webapp.accounts.passwords import hash_password, verify_password
+from webapp.accounts.passwords import verify_password
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
 
-PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "seven tired owls under a bridge"
 
 
@@ -105,27 +103,9 @@ def test_first_sign_in_forces_a_new_password(app, client, login, make_staff):
     assert not verify_password(user.password_hash, password)
 
 
-@pytest.fixture
-def officer(make_staff):
-    user = make_staff("officer", wards=["E05013806"], email_address="jane@police.example")
-    user.password_hash = hash_password(PASSWORD)
-    user.totp_secret = pyotp.random_base32()
-    user.totp_confirmed_at = utcnow()
-    db.session.commit()
-    return user
-
-
-def _signed_in(app, officer, step=0):
-    client = app.test_client()
-    client.post("/officer/login", data={"email": officer.email, "password": PASSWORD})
-    code = pyotp.TOTP(officer.totp_secret).at(int(time.time()) + 30 * step)
-    assert client.post("/officer/login/verify", data={"code": code}).status_code == 303
-    return client
-
-
-def test_staff_change_their_own_password_and_other_sessions_end(app, officer):
-    laptop = _signed_in(app, officer)
-    phone = _signed_in(app, officer, step=1)
+def test_staff_change_their_own_password_and_other_sessions_end(app, enrolled_officer):
+    laptop = officer_signed_in(app, enrolled_officer)
+    phone = officer_signed_in(app, enrolled_officer, step=1)
     assert 'href="/officer/password"' in laptop.get("/staff").text
     response = laptop.post("/officer/password", data={"current_password": PASSWORD,
                                                       "new_password": NEW_PASSWORD,
@@ -137,14 +117,14 @@ def test_staff_change_their_own_password_and_other_sessions_end(app, officer):
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.password_change"))
 
 
-def test_password_page_needs_csrf_and_the_second_factor(app, officer, login):
-    client = _signed_in(app, officer)
+def test_password_page_needs_csrf_and_the_second_factor(app, enrolled_officer, login):
+    client = officer_signed_in(app, enrolled_officer)
     response = client.post("/officer/password", csrf=False, data={
         "current_password": PASSWORD, "new_password": NEW_PASSWORD,
         "confirm_password": NEW_PASSWORD})
     assert response.status_code in (400, 422)
     db.session.expire_all()
-    assert verify_password(officer.password_hash, PASSWORD)
+    assert verify_password(enrolled_officer.password_hash, PASSWORD)
     half = app.test_client()
-    login(half, officer, mfa=False)
+    login(half, enrolled_officer, mfa=False)
     assert half.get("/officer/password").status_code == 403

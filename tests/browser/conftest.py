@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 AXE_JS = Path(__file__).resolve().parents[1] / "vendor" / "axe-4.14.1.min.js"
@@ -30,6 +31,12 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
+
+# CI runs three test processes, each with its own Chromium and live server, on two cores:
+# an answer that takes 2 s here can take over 5 s there (one CI run saw an htmx swap miss
+# Playwright's 5 s default). Waiting longer changes no assertion, only how long a real
+# failure takes to report.
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(config, items):

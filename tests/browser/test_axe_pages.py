@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser.conftest import run_axe
 from tests.pages import PAGES, build_world
+from webapp.platform.db import write_transaction
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +18,10 @@ PHONE = {"width": 360, "height": 740}
 
 @pytest.mark.parametrize("page_spec", WHOLE_PAGES, ids=[p.id for p in WHOLE_PAGES])
 def test_axe_passes(page_spec, browser, base_url, app, make_resident, make_staff):
-    world = build_world(make_resident, make_staff)
+    # The live server may still be finishing the previous test's requests: the world is
+    # written as the app writes (IMMEDIATE), not by the test thread's DEFERRED reads.
+    with write_transaction():
+        world = build_world(make_resident, make_staff)
     # bypass_csp lets the axe script in; the pages run under the real CSP in other tests.
     ctx = browser.new_context(base_url=base_url, bypass_csp=True, viewport=PHONE)
     try:

@@ -64,9 +64,22 @@ def test_unsubscribe_page_offers_finer_choices(browser, base_url, app, mail, mak
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("status")).to_contain_text("one email a day")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # Stop the ward where she lives: it stays her ward, its updates stop.
+        page.get_by_label("St James's, Westminster").check()
+        page.get_by_role("button", name="Stop this ward").click()
+        expect(page.get_by_role("status")).to_contain_text("no more alerts or posts about St James's")
+        # Settings says so, and turns them on again.
+        from tests.browser.conftest import session_cookie
+        ctx.add_cookies([session_cookie(app, user, base_url)])
+        page.goto("/settings")
+        wards = page.locator("#chosen-wards")
+        expect(wards).to_contain_text("Updates about St James's are stopped")
+        wards.get_by_role("button", name="Turn them on for St James's").click()
+        expect(wards).not_to_contain_text("are stopped")
     finally:
         ctx.close()
     db.session.rollback()
     fresh = db.session.get(type(user), user.id)
     assert fresh.category_codes == {"prevention", "appeals", "outcomes"}
     assert fresh.email_frequency == "digest"
+    assert fresh.wards[0].is_home and fresh.wards[0].muted is False

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import sw_registration_id, turn_on_push, wait_sw_activated
 from webapp.extensions import db
+from webapp.platform.db import write_transaction
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +42,9 @@ def test_follow_an_incident_and_get_its_update_by_push(
     expect(page.locator("#follows")).to_contain_text("Appeal: witnesses to a robbery")
 
     db.session.rollback()  # see what the live server committed
-    upd = incidents.add_update(officer, alert, incidents.UpdateInput(body="A man has been charged."))
-    db.session.commit()
+    with write_transaction():  # the page may still be writing: take the lock first
+        upd = incidents.add_update(officer, alert, incidents.UpdateInput(
+            body="A man has been charged."))
     deliver_due()
     push_service.wait_for(1)
     [message] = push_service.messages(expected_key=vapid_public_key())

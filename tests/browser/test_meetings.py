@@ -103,7 +103,7 @@ def test_camera_scan_checks_in_where_the_browser_has_barcode_detector(page, cont
     page.locator("#scan-button").click()
     expect(page.locator("#checkin-desk")).to_contain_text("Checked in: Sam Scanned")
     db.session.rollback()
-    assert services.checked_in_count(meeting.id) == 1
+    assert services.attendance(meeting.id)["checked_in"] == 1
 
 
 def test_camera_scan_without_barcode_detector_uses_the_vendored_decoder(
@@ -155,4 +155,4 @@ def test_camera_scan_without_barcode_detector_uses_the_vendored_decoder(
     expect(page.locator("#matches")).to_contain_text("Ivy Iphone")
     assert errors == []
     db.session.rollback()
-    assert services.checked_in_count(meeting.id) == 1
+    assert services.attendance(meeting.id)["checked_in"] == 1

@@ -18,6 +18,7 @@ from tests.browser.conftest import (sign_up_by_email_link, stub_push_manager, sw
                                     turn_on_push, wait_sw_activated)
 from tests.browser.pwa_support import WARD, subscriptions
 from webapp.extensions import db
+from webapp.platform.db import write_transaction
 
 pytestmark = pytest.mark.browser
 
@@ -101,10 +102,10 @@ def test_full_loop_subscribe_notify_deliver_decrypt_show(
     [saved] = subscriptions(resident)
     assert saved.endpoint == agent.endpoint and saved.p256dh == agent.subscription["keys"]["p256dh"]
 
-    notify(resident, Event(kind="reply", source_type="message", source_id=991,
-                           title="Your ward team replied", body="The gate is locked at 9pm.",
-                           url="/messages/3", tag="conversation-3"))
-    db.session.commit()
+    with write_transaction():  # the page may still be writing: take the lock first
+        notify(resident, Event(kind="reply", source_type="message", source_id=991,
+                               title="Your ward team replied", body="The gate is locked at 9pm.",
+                               url="/messages/3", tag="conversation-3"))
     deliver_due()
     push_service.wait_for(1)
     [message] = push_service.messages(expected_key=vapid_public_key())
@@ -137,8 +138,8 @@ def test_each_app_open_repairs_a_subscription_the_server_lost(
     agent = turn_on_push(page, context, base_url, push_service)
     from webapp.delivery.subscriptions import remove_subscription
     db.session.rollback()  # a fresh snapshot that sees the subscription the page saved
-    assert remove_subscription(resident, agent.endpoint)
-    db.session.commit()
+    with write_transaction():
+        assert remove_subscription(resident, agent.endpoint)
     assert subscriptions(resident) == []
     page.goto(f"/wards/{WARD}")
     assert page.evaluate("wardlinePWA.repaired") == "repaired"
@@ -194,11 +195,10 @@ def test_survey_last_step_turns_on_notifications_after_a_real_sign_up(
     stub_push_manager(context, agent.subscription)
     context.grant_permissions(["notifications"], origin=base_url)
     sign_up_by_email_link(page, mail, base_url, "sam.pwa@example.org")
-    db.session.rollback()
-    user = db.session.scalar(select(User).where(User.email == "sam.pwa@example.org"))
-    set_wards(user, WARD)
-    user.survey_step = 2
-    db.session.commit()
+    with write_transaction():
+        user = db.session.scalar(select(User).where(User.email == "sam.pwa@example.org"))
+        set_wards(user, WARD)
+        user.survey_step = 2
     page.goto("/survey?step=2")
     # Step 2 -> step 3 by htmx: the control arrives in a swapped fragment and still works.
     page.get_by_role("button", name="Continue").click()

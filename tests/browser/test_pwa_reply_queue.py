@@ -153,3 +153,26 @@ def test_a_queue_kept_under_its_old_name_moves_over_and_is_sent_once(
     page.reload()
     page.wait_for_function("() => window.wardlinePWA.ready")
     assert message_count(conversation.id, text) == 1
+
+
+def test_a_queued_reply_the_guard_holds_back_says_why_and_points_to_999(
+        page, context, make_resident, sign_in):
+    """Offline, nothing checks the text; on replay the server's guard holds it back (it
+    reads like an emergency). The queue says so and offers 999, not a bare "failed"."""
+    resident = sign_in(make_resident())
+    conversation = start_conversation(resident)
+    page.goto(f"/messages/{conversation.id}")
+    wait_sw_activated(page)
+    text = "A man is being attacked outside the shop right now"
+    context.set_offline(True)
+    page.locator("#reply-form textarea").fill(text)
+    page.locator("#reply-form button[type=submit]").click()
+    queued = page.locator(".reply-queue-item")
+    expect(queued.locator(".reply-queue-status")).to_have_text(re.compile("^Queued"))
+    context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(queued.locator(".reply-queue-status")).to_contain_text("may describe an emergency")
+    expect(queued.locator(".reply-queue-status")).to_contain_text("call 999")
+    expect(queued.get_by_role("link", name="Call 999")).to_have_attribute("href", "tel:999")
+    assert message_count(conversation.id, text) == 0  # held back, not sent
+    assert page.evaluate("WardlineReplyQueue.all().then(items => items.length)") == 0

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import run_axe, session_cookie
 from webapp.extensions import db
+from webapp.platform.db import write_transaction
 
 pytestmark = pytest.mark.browser
 ST_JAMES = "E05013806"
@@ -46,9 +47,9 @@ def test_send_appends_without_reload_and_reply_arrives_by_polling(
     expect(page.locator("#messages")).to_contain_text("It happens every morning.")
     expect(page.get_by_label("Your message")).to_have_value("")
     assert page.evaluate("window.__noReload") is True
-    conv = db.session.get(Conversation, conv_id)
-    services.add_message(conv, officer, "We will be outside the school on Monday.")
-    db.session.commit()
+    with write_transaction():  # the page may still be writing: take the lock first
+        conv = db.session.get(Conversation, conv_id)
+        services.add_message(conv, officer, "We will be outside the school on Monday.")
     expect(page.locator("#messages")).to_contain_text("We will be outside the school on Monday.",
                                                       timeout=8000)
     expect(page.locator("#messages")).to_contain_text("PC Jane Smith (1234)")

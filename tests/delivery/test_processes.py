@@ -7,13 +7,15 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 from webapp.delivery import Event, notify
 from webapp.delivery.models import Delivery
 from webapp.extensions import db
@@ -190,3 +192,23 @@ def test_flask_deliver_killed_while_sending_repeats_at_most_its_batches(app, mak
           f"all sent {took:.1f} s after the kill")
     assert duplicates <= in_flight <= batch * loops
     assert max(received.values()) <= 2
+
+
+def test_flask_scheduler_serves_its_own_metrics(app, mail):
+    """``--metrics-port``: a scheduler (or worker) on a machine without a web process is
+    scraped on its own port; its tick durations are there."""
+    port = free_port()
+    scheduler = start(["scheduler", "--metrics-port", str(port)], app, mail)
+    try:
+        def ticks():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    text = r.read().decode()
+            except OSError:
+                return 0
+            return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                       if s.name == "wardline_scheduler_tick_duration_seconds_count")
+        assert wait_until(lambda: ticks() >= 5, timeout=60)
+    finally:
+        code, out = stop(scheduler)
+    assert code == 0, out

@@ -11,7 +11,7 @@ from webapp.alerts.services import AlertInput, create_alert, resolve_target
 from webapp.delivery.models import Delivery, Notification, PushSubscription
 from webapp.extensions import db
 from webapp.incidents import services as incidents
-from webapp.incidents.models import Incident, IncidentFollow
+from webapp.incidents.models import ConversationTag, Incident, IncidentFollow
 from webapp.wards.services import get_ward
 
 ST_JAMES = "E05013806"
@@ -87,7 +87,7 @@ def test_receivers_are_told_by_their_channel_followers_by_preference_and_no_one_
         (p["follower_digest"].id, "digest"),
     }
     # Two devices, two push rows for the follower.
-    pushes = db.session.scalars(select(Delivery.device_id).join(Notification).where(
+    pushes = db.session.scalars(select(Delivery.device_id).join(Delivery.notification).where(
         Notification.kind == "alert_update", Delivery.user_id == p["follower"].id,
         Delivery.channel == "push")).all()
     assert len(pushes) == 2
@@ -124,7 +124,7 @@ def test_each_update_is_its_own_message_and_the_digest_gathers_them(people, mail
     for text in ("First update.", "Second update."):
         incidents.add_update(p["officer"], alert, incidents.UpdateInput(body=text))
         db.session.commit()
-    digest_rows = db.session.scalars(select(Delivery).join(Notification).where(
+    digest_rows = db.session.scalars(select(Delivery).join(Delivery.notification).where(
         Notification.kind == "alert_update", Delivery.user_id == p["digest"].id)).all()
     assert [d.channel for d in digest_rows] == ["digest", "digest"]
     assert len(incidents.updates_for(alert)) == 2
@@ -217,7 +217,7 @@ def test_closing_with_an_outcome_sends_the_outcomes_alert_linked_to_the_incident
     assert (outcome.category, outcome.state, outcome.title) == (
         "outcomes", "sent", "Man charged after Jermyn Street robbery")
     assert f"/alerts/{alert.id}" in outcome.body
-    told = set(db.session.scalars(select(Delivery.user_id).join(Notification).where(
+    told = set(db.session.scalars(select(Delivery.user_id).join(Delivery.notification).where(
         Notification.source_type == "alert", Notification.source_id == outcome.id)))
     assert outcomes_only.id in told and no_outcomes.id not in told
     # The pages link both ways; the timeline shows the state.
@@ -265,7 +265,8 @@ def test_reply_to_an_alert_opens_a_tagged_conversation_shown_with_the_alert(clie
     assert response.status_code == 303
     conversation = db.session.scalar(select(Conversation).where(Conversation.resident_id == p["email"].id))
     assert conversation.subject == "Re: Appeal: Appeal: witnesses to a robbery"
-    [tag] = incidents.tags_of(conversation.id)
+    [tag] = db.session.scalars(select(ConversationTag).where(
+        ConversationTag.conversation_id == conversation.id)).all()
     assert (tag.tag, tag.alert_id) == ("appeal_info", alert.id)
     assert response.location.endswith(f"/messages/{conversation.id}")
     login(client, p["officer"])
@@ -292,7 +293,8 @@ def test_officer_one_tap_needs_reporting_reply_tags_the_conversation(client, log
     reply = db.session.scalar(select(Message).where(Message.conversation_id == conversation.id,
                                                     Message.from_officer.is_(True)))
     assert "101" in reply.body and "met.police.uk/ro/report" in reply.body
-    assert [t.tag for t in incidents.tags_of(conversation.id)] == ["needs_reporting"]
+    assert db.session.scalars(select(ConversationTag.tag).where(
+        ConversationTag.conversation_id == conversation.id)).all() == ["needs_reporting"]
     assert "Needs reporting" in client.get("/officer/inbox").get_data(as_text=True)  # the inbox shows it
     # The resident is told of the reply like any other.
     assert db.session.scalars(select(Delivery).where(Delivery.user_id == p["email"].id)).all()

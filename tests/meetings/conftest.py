@@ -51,7 +51,7 @@ def deliveries(app):
     def query(kind):
         db.session.rollback()
         rows = db.session.execute(
-            select(Delivery.user_id, Delivery.channel).join(Notification)
+            select(Delivery.user_id, Delivery.channel).join(Delivery.notification)
             .where(Notification.kind == kind, Delivery.channel != "push")).all()
         return {uid: channel for uid, channel in rows}
 

@@ -19,7 +19,7 @@ def test_seed_demo_adds_meetings_once(runner):
     st_james = [m for m in meetings if "E05013806" in {w.code for w in m.wards}]
     assert len(st_james) == 2
     left = {m.title: services.places_left(m) for m in meetings}
-    waiting = {m.title: services.waitlist_count(m.id) for m in meetings}
+    waiting = {m.title: services.attendance(m.id)["waitlisted"] for m in meetings}
     assert any(n == 1 for n in left.values())  # nearly full
     assert any(n > 0 for n in waiting.values())  # a waitlist
     again = runner.invoke(args=["seed-demo"])

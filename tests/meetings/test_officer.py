@@ -166,7 +166,7 @@ def test_more_places_promote_the_waitlist(client, login, make_resident, make_mee
     login(client, meeting.created_by)
     data = _edit_form(meeting, capacity="2")
     assert client.post(f"/officer/meetings/{meeting.id}", data=data).status_code == 303
-    assert services.going_count(meeting.id) == 2 and services.waitlist_count(meeting.id) == 1
+    assert services.going_count(meeting.id) == 2 and services.attendance(meeting.id)["waitlisted"] == 1
     data["capacity"] = "1"  # below those going: refused
     response = client.post(f"/officer/meetings/{meeting.id}", data=data)
     assert response.status_code == 422 and b"2 people are already going" in response.data

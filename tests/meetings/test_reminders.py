@@ -74,5 +74,5 @@ def test_two_schedulers_ticking_at_once_remind_each_person_once(app, make_reside
 
     from webapp.delivery.models import Delivery, Notification
     from webapp.extensions import db
-    assert db.session.scalar(select(func.count()).select_from(Delivery).join(Notification)
+    assert db.session.scalar(select(func.count()).select_from(Delivery).join(Delivery.notification)
                              .where(Notification.kind == "meeting_reminder")) == 6

@@ -78,7 +78,7 @@ def test_full_meeting_puts_people_on_the_waitlist_with_their_position(client, lo
     assert b"Join the waitlist" in page.data and b"<strong>Full</strong>" in page.data
     response = client.post(f"/meetings/{meeting.id}/rsvp", headers=htmx_headers)
     assert b"number <strong>2</strong> on the waitlist" in response.data
-    assert services.going_count(meeting.id) == 2 and services.waitlist_count(meeting.id) == 2
+    assert services.going_count(meeting.id) == 2 and services.attendance(meeting.id)["waitlisted"] == 2
 
 
 def test_cancelling_promotes_exactly_the_first_waitlisted_and_notifies_them(

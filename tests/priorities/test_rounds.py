@@ -25,7 +25,7 @@ def test_opening_a_round_invites_the_wards_residents(app, client, login, make_re
     assert _open(client, login, officer).status_code == 303
     rnd = db.session.scalar(select(PriorityRound))
     rows = db.session.execute(select(Delivery.user_id, Notification.url, Notification.title)
-                              .join(Notification).where(Notification.kind == "priority_round")).all()
+                              .join(Delivery.notification).where(Notification.kind == "priority_round")).all()
     assert {r.user_id for r in rows} == {home.id}
     assert rows[0].url == f"/rounds/{rnd.id}"
     assert "What matters most here this quarter?" in rows[0].title

@@ -16,7 +16,7 @@ HERNE_HILL = "E05014104"
 def _told(kind: str) -> dict[int, set[str]]:
     out: dict[int, set[str]] = {}
     for user_id, channel in db.session.execute(
-            select(Delivery.user_id, Delivery.channel).join(Notification)
+            select(Delivery.user_id, Delivery.channel).join(Delivery.notification)
             .where(Notification.kind == kind)):
         out.setdefault(user_id, set()).add(channel)
     return out

@@ -53,8 +53,8 @@ class FakeNotify:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="fake-notify")
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True, name="fake-notify")
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> "FakeNotify":

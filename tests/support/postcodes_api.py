@@ -74,7 +74,9 @@ class FakePostcodesIO:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for one poll (0.5 s by default).
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
 
     def add_postcode(self, postcode: str, *, ward_name: str, ward_code: str, district: str,
                      district_code: str, lat: float, lon: float):

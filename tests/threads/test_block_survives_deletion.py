@@ -71,3 +71,26 @@ def test_the_hash_depends_on_the_key(app):
         assert services.address_hmac(ADDRESS) != first
     finally:
         app.config["BLOCKLIST_KEY"] = None
+
+
+def test_a_residents_block_and_carried_block_are_read_in_one_statement(app, make_resident):
+    """block_for (on /messages and every conversation page): one query, found or not."""
+    from sqlalchemy import event
+
+    from webapp.threads.moderation import address_hmac, block_for
+    resident = make_resident("E05013806")
+    seen = []
+
+    def note(*args):
+        seen.append(args[2])
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert block_for(resident) is None
+        db.session.add(BlockedAddress(address_hmac=address_hmac(resident.email)))
+        db.session.flush()
+        seen.clear()
+        carried = block_for(resident)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert carried is not None and carried.reason.startswith("An earlier account")
+    assert len(seen) == 1

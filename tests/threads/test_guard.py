@@ -58,6 +58,10 @@ def test_a_report_like_reply_explains_101_and_offers_to_send_anyway_with_htmx(
     first = client.post(f"/messages/{conversation.id}", data=data, headers={"HX-Request": "true"})
     html = first.get_data(as_text=True)
     assert first.status_code == 422 and first.headers["HX-Retarget"] == "#reply-form"
+    # Which warning it was, for a reply queued offline (reply-queue.js shows it).
+    assert first.headers["X-Wardline-Guard"] == "report"
+    plain = client.post(f"/messages/{conversation.id}", data=data)
+    assert plain.status_code == 422 and plain.headers["X-Wardline-Guard"] == "report"
     assert "This sounds like a crime report" in html and 'href="tel:101"' in html
     assert "met.police.uk/ro/report" in html and "<mark>My car was broken into</mark>" in html
     assert _count(Message) == 1

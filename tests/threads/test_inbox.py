@@ -233,3 +233,46 @@ def test_inbox_pages_keep_the_status_filter(client, login, make_resident, make_s
     assert re.search(r'href="/officer/inbox\?[^"]*status=awaiting[^"]*page=2"', response.text)
     second = client.get("/officer/inbox?status=awaiting&page=2")
     assert second.status_code == 200 and "Previous" in second.text
+
+
+def test_inbox_pages_split_the_whole_order(app, make_resident, make_staff, start_conversation,
+                                           reply):
+    """services.inbox takes the page's ids first, then joins: pages still follow one order
+    (awaiting oldest first, then latest activity), each conversation once."""
+    officer = make_staff("officer", wards=[ST_JAMES])
+    resident = make_resident(ST_JAMES)
+    made = [start_conversation(resident, subject=f"Question {i}") for i in range(7)]
+    for i, conv in enumerate(made):
+        _age(conv, 10 + i * 3)
+    for conv in made[:3]:
+        reply(conv, officer)
+    officer = db.session.merge(officer)
+    everything, total = services.inbox(officer, per_page=100)
+    pages = [services.inbox(officer, page=p, per_page=3)[0] for p in (1, 2, 3)]
+    assert total == 7 and [len(p) for p in pages] == [3, 3, 1]
+    ids = [row.conversation.id for page in pages for row in page]
+    assert ids == [row.conversation.id for row in everything] and len(set(ids)) == 7
+    assert [row.conversation.status for row in everything][:4] == ["awaiting"] * 4
+    waiting = [row.conversation.awaiting_since for row in everything[:4]]
+    assert waiting == sorted(waiting)
+
+
+def test_officer_statements_kept_per_process_follow_team_changes(client, login, make_resident,
+                                                                 make_staff, start_conversation):
+    """An officer's inbox statements are built once per process (SQL only): a ward taken
+    off their team, or given to it, changes the inbox and its ward filter at the next
+    request."""
+    from webapp.wards.models import Team
+    from webapp.wards.services import get_ward
+    officer = make_staff("officer", wards=[ST_JAMES])
+    st_james, brixton = make_resident(ST_JAMES), make_resident(BRIXTON)
+    start_conversation(st_james, subject="From St James's")
+    start_conversation(brixton, subject="From Brixton")
+    login(client, officer)
+    page = client.get("/officer/inbox").text
+    assert "From St James" in page and "From Brixton" not in page
+    team = db.session.scalar(select(Team).where(Team.members.any(id=officer.id)))
+    team.wards = [get_ward(BRIXTON)]
+    db.session.commit()
+    page = client.get("/officer/inbox").text
+    assert "From Brixton" in page and "From St James" not in page

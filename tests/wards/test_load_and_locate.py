@@ -85,3 +85,33 @@ def test_reload_from_file_updates_names(app, tmp_path):
         assert get_ward(data["features"][0]["properties"]["ward_code"]).name == "Renamed"
     finally:
         load_wards()
+
+
+def test_every_process_sees_reloaded_wards_without_a_restart(app, monkeypatch):
+    """The boroughs and the locator are kept per process, and read again once the wards'
+    tables changed anywhere (here: a commit not followed by this process's reset), checked
+    at most every REFERENCE_CHECK_SECONDS."""
+    from webapp.wards import services
+    monkeypatch.setattr(services, "REFERENCE_CHECK_SECONDS", 0.0)
+    with app.test_request_context():
+        assert "Westminster" in [b.name for b in services.list_boroughs()]
+        tree = services.locator()
+    with app.test_request_context():
+        assert services.locator() is tree  # nothing changed: not rebuilt
+    westminster = db.session.scalar(select(Borough).where(Borough.name == "Westminster"))
+    ward = get_ward("E05013806")
+    try:
+        westminster.name = "City of Westminster"
+        ward.name = "St James's Park"
+        db.session.commit()
+        monkeypatch.setattr(services, "REFERENCE_CHECK_SECONDS", 3600.0)
+        with app.test_request_context():  # not checked again yet: the old list
+            assert "Westminster" in [b.name for b in services.list_boroughs()]
+        monkeypatch.setattr(services, "REFERENCE_CHECK_SECONDS", 0.0)
+        with app.test_request_context():
+            names = [b.name for b in services.list_boroughs()]
+            assert "City of Westminster" in names and "Westminster" not in names
+            assert services.locator() is not tree
+    finally:
+        westminster.name, ward.name = "Westminster", "St James's"
+        db.session.commit()

@@ -21,6 +21,26 @@ def test_ward_home_shows_names_outline_and_neighbours(client):
     assert "coming soon" not in page.lower()
 
 
+def test_a_cached_ward_home_does_not_load_the_neighbours_again(app, client):
+    """The neighbours are read only when the cached sections are rendered again."""
+    from sqlalchemy import event
+
+    from webapp.platform import pagestore
+    seen = []
+
+    def note(conn, cursor, statement, *args):
+        seen.append(statement)
+    client.get("/wards/E05014104")
+    pagestore.clear()  # the page is rendered again (its sections from the page cache)
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        page = client.get("/wards/E05014104").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert "Neighbouring wards" in page
+    assert seen and not any("ward_neighbours" in s for s in seen)
+
+
 def test_unknown_ward_is_404_and_lower_case_code_redirects(client):
     assert client.get("/wards/E05999999").status_code == 404
     assert client.get("/wards/" + "x" * 50).status_code == 404

@@ -3,9 +3,13 @@ from flask import Blueprint
 
 from webapp.accounts.audience import residents_following, ward_team_members  # noqa: F401  (public)
 from webapp.extensions import db, login_manager
-from webapp.accounts.models import User
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import joinedload
+
+from webapp.accounts.models import User, UserWard
+from webapp.wards.models import Ward
 from webapp.accounts.sessions import check_staff_session
-from webapp.accounts.sessions import is_revoked, parse_user_id
+from webapp.accounts.sessions import RevokedSession, parse_user_id
 
 bp = Blueprint("accounts", __name__)
 
@@ -13,6 +17,14 @@ login_manager.login_view = "accounts.login"
 login_manager.login_message = "Please sign in to see that page."
 login_manager.login_message_category = "warning"
 login_manager.session_protection = "basic"
+
+
+# One statement, built once (its SQL is compiled once per process): the user, the wards
+# every page's navigation shows, and whether this session was signed out. Building the
+# query with its options on each request cost about as much as running it.
+_LOAD_USER = select(User, exists().where(RevokedSession.session_id == bindparam("sid"))).options(
+    joinedload(User.wards).joinedload(UserWard.ward).joinedload(Ward.borough)).where(
+    User.id == bindparam("uid"))
 
 
 @login_manager.user_loader
@@ -24,8 +36,12 @@ def load_user(user_id: str):
     if parsed is None:
         return None
     uid, version, session_id = parsed
-    user = db.session.get(User, uid)
-    if user is None or user.session_version != version or is_revoked(session_id):
+    row = db.session.execute(_LOAD_USER, {"uid": uid, "sid": session_id[:43] if session_id
+                                          else None}).unique().first()
+    if row is None:
+        return None
+    user, revoked = row
+    if user.session_version != version or revoked:
         return None
     user.session_id = session_id
     return user

@@ -14,17 +14,28 @@ from webapp.extensions import db
 from webapp.wards.models import TeamMember, TeamWard, Ward
 
 
-def residents_following(ward_ids, category: str):
+def residents_following(ward_ids, category: str, users: tuple[int, int] | None = None):
     """SELECT (user_id, email_frequency) of the confirmed residents following one of
-    ``ward_ids`` (home or extra ward) who chose ``category``.
+    ``ward_ids`` (home or extra ward, unless they stopped updates about it) who chose
+    ``category``; only user ids ``users`` (first, last, both included) when given.
 
     ``ward_ids``: a list or a SELECT of ward ids. EXISTS (not a join) keeps each resident
     once however many of their wards are targeted.
     """
-    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids))
+    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids),
+                             UserWard.muted.is_(False))
     chose = exists().where(UserCategory.user_id == User.id, UserCategory.category == category)
+    who = [User.role == "resident", User.confirmed_at.is_not(None)]
+    if users is not None:
+        # The range on every table, not only on users: PostgreSQL carries an equality
+        # across a join, never a range, and without it each part of a London-wide
+        # fan-out (webapp.delivery.fanout) hashed all ~625,000 of a category's choices
+        # to keep the 12,000 of its range (1.6 s of a 2.2 s part at 1,000,000 residents).
+        follows = follows.where(UserWard.user_id.between(*users))
+        chose = chose.where(UserCategory.user_id.between(*users))
+        who.append(User.id.between(*users))
     return (select(User.id.label("user_id"), User.email_frequency.label("email_frequency"))
-            .where(User.role == "resident", User.confirmed_at.is_not(None), follows, chose))
+            .where(*who, follows, chose))
 
 
 def ward_team_members(ward: Ward) -> list:

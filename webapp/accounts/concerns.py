@@ -33,6 +33,18 @@ def concern_counts(*, ward_id: int | None = None,
     return sorted(counts, key=lambda item: (-item[2], item[1]))
 
 
+def counts_of(concerns) -> list[tuple[str, str, int]]:
+    """What :func:`concern_counts` answers, from the concerns already loaded (a meeting's
+    managers see the whole list anyway)."""
+    residents: dict[str, set] = {}
+    for concern in concerns:
+        residents.setdefault(concern.topic, set())
+        if concern.respondent_key is not None:
+            residents[concern.topic].add(concern.respondent_key)
+    counts = [(topic, CONCERN_TOPICS.get(topic, topic), len(keys)) for topic, keys in residents.items()]
+    return sorted(counts, key=lambda item: (-item[2], item[1]))
+
+
 def respondent_count(*, ward_id: int | None = None, source: tuple[str, int] | None = None) -> int:
     """How many residents answered at all (the same filters as :func:`concern_counts`)."""
     return db.session.scalar(select(func.count(func.distinct(Concern.respondent_key)))

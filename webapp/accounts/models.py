@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import session
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.accounts.crypto import EncryptedString
@@ -34,6 +34,12 @@ def normalise_email(raw: str | None) -> str:
 
 def _new_respondent_key() -> str:
     return secrets.token_hex(12)
+
+
+def officer_label(name: str | None, rank: str | None, shoulder_number: str | None) -> str:
+    """How residents see an officer: "PC Jane Smith (1234)" (:attr:`User.officer_label`)."""
+    label = " ".join(p for p in (OFFICER_RANKS.get(rank or "", ""), name) if p)
+    return f"{label} ({shoulder_number})" if shoulder_number else label
 
 
 class User(UserMixin, db.Model):
@@ -114,9 +120,7 @@ class User(UserMixin, db.Model):
     @property
     def officer_label(self) -> str:
         """How residents see an officer: "PC Jane Smith (1234)"."""
-        parts = [OFFICER_RANKS.get(self.rank or "", ""), self.display_name]
-        label = " ".join(p for p in parts if p)
-        return f"{label} ({self.shoulder_number})" if self.shoulder_number else label
+        return officer_label(self.display_name, self.rank, self.shoulder_number)
 
     @property
     def home_ward(self):
@@ -145,6 +149,9 @@ class UserWard(db.Model):
     ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"), primary_key=True, index=True)
     is_home: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(default=0)
+    # "Stop updates about this ward" (the unsubscribe page): still followed, no alerts or
+    # posts about it reach the resident until they turn it back on in Settings.
+    muted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship(back_populates="wards")
     ward: Mapped["Ward"] = relationship()  # noqa: F821

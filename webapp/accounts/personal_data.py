@@ -58,6 +58,7 @@ COLUMNS = {
     "users.rank": (STAFF, "staff only"),
     "users.shoulder_number": (STAFF, "staff only"),
     "user_wards.user_id": (RESIDENT, "export: wards; deletion: cascade"),
+    "user_wards.muted": (RESIDENT, "export: wards (updates_stopped); deletion: cascade"),
     "user_categories.user_id": (RESIDENT, "export: categories; deletion: cascade"),
     "user_categories.category": (RESIDENT, "export: categories; deletion: cascade"),
     "concerns.user_id": (RESIDENT, "export: concerns; deletion: set NULL (counts stay)"),
@@ -75,6 +76,7 @@ COLUMNS = {
     "phone_codes.code_hash": (NOT_PERSONAL, "keyed hash of a random one-time code; never "
                                             "exported (useless to anyone), deleted with the row"),
     "used_tokens.purpose": (NOT_PERSONAL, "a code"),
+    "cache_generations.name": (NOT_PERSONAL, "a table's name (the page cache's generations)"),
     "postcodes.postcode": (NOT_PERSONAL, "reference data (ONS Postcode Directory): a postcode, no address or person"),
     "postcodes.outward": (NOT_PERSONAL, "reference data: the outward code of a postcode"),
     "used_tokens.jti": (NOT_PERSONAL, "a random token id, no link to a user"),
@@ -117,6 +119,10 @@ COLUMNS = {
     "alert_answers.user_id": (RESIDENT, "export: alert_answers; deletion: set NULL (counts stay)"),
     # delivery
     "notifications.source_type": (NOT_PERSONAL, "a code"),
+    "delivery_counts.source_type": (NOT_PERSONAL, "a code (counts kept of deleted deliveries)"),
+    "delivery_counts.kind": (NOT_PERSONAL, "a code"),
+    "delivery_counts.channel": (NOT_PERSONAL, "a code"),
+    "delivery_counts.state": (NOT_PERSONAL, "a code"),
     "notifications.kind": (NOT_PERSONAL, "a code"),
     "notifications.url": (NOT_PERSONAL, "a path on this site"),
     "notifications.category": (NOT_PERSONAL, "a code"),
@@ -129,11 +135,16 @@ COLUMNS = {
                                       "deleted, others redacted"),
     "notifications.body": (MENTIONS, "export: deliveries; deletion: as title"),
     "notifications.email_context": (MENTIONS, "export: deliveries; deletion: as title"),
-    "deliveries.user_id": (RESIDENT, "export: deliveries; deletion: cascade"),
-    "deliveries.last_error": (RESIDENT, "export: deliveries (may hold the address); deletion: cascade"),
+    "deliveries.user_id": (RESIDENT, "export: deliveries; deletion: deleted by the delivery "
+                           "domain's erase hook (no foreign key)"),
+    "deliveries.last_error": (RESIDENT, "export: deliveries (may hold the address); deletion: "
+                              "with the row"),
     "deliveries.channel": (NOT_PERSONAL, "a code"),
     "deliveries.state": (NOT_PERSONAL, "a code"),
     "deliveries.claimed_by": (NOT_PERSONAL, "a worker's name"),
+    "fanouts.audience": (NOT_PERSONAL, "a registered audience's name (\"alert\")"),
+    "fanouts.channels": (NOT_PERSONAL, "codes"),
+    "fanouts.state": (NOT_PERSONAL, "a code"),
     "push_subscriptions.user_id": (RESIDENT, "export: push_devices; deletion: cascade"),
     "push_subscriptions.endpoint": (RESIDENT, "export: push_devices; deletion: cascade"),
     "push_subscriptions.p256dh": (RESIDENT, "export: push_devices; deletion: cascade"),
@@ -210,11 +221,18 @@ COLUMNS = {
 }
 
 
+def refers_to_users(column) -> bool:
+    """A reference to a user: a foreign key to ``users``, or a column marked
+    ``info={"refers_to": "users"}`` (one without a foreign key: ``deliveries.user_id``)."""
+    return (column.info.get("refers_to") == "users"
+            or any(fk.column.table.name == "users" for fk in column.foreign_keys))
+
+
 def needs_classifying(column) -> bool:
     """True for a column that can hold personal data: text, JSON, or a user reference."""
     if isinstance(column.type, (String, Text, JSON)):
         return True
-    return any(fk.column.table.name == "users" for fk in column.foreign_keys)
+    return refers_to_users(column)
 
 
 # --------------------------------------------------------------------------- erasure

@@ -21,14 +21,13 @@ log = logging.getLogger("wardline.accounts")
 
 def _context(**extra) -> dict:
     user = current_user
-    number = phone.number_for(user)
-    pending = phone.pending_code(user)
+    number, pending, categories = phone.phone_state(user)
     ctx = {"user": user, "number": number, "pending": pending,
            "display_number": phone.display_number,
            "phone_form": PhoneForm(formdata=None),
            "code_form": CodeForm(formdata=None),
            "categories_form": SmsCategoriesForm(
-               formdata=None, data={"sms_categories": sorted(phone.sms_categories(user))}),
+               formdata=None, data={"sms_categories": sorted(categories)}),
            "remove_form": EmptyForm(formdata=None), "message": None, "error": None}
     ctx.update(extra)
     return ctx

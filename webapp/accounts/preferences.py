@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from webapp.accounts.models import SURVEY_STEPS, Concern, User, UserCategory, UserWard
 from webapp.extensions import db
@@ -70,6 +70,18 @@ def remove_extra_ward(user: User, code: str) -> None:
             user.wards.remove(link)
             db.session.flush()
             return
+
+
+def mute_ward(user: User, code: str, muted: bool = True) -> UserWard | None:
+    """Stop (or start again) updates about one of the user's wards, which stays followed:
+    the unsubscribe page's "stop this ward" for the home ward, which cannot be unfollowed.
+    Returns the link changed, or None if the user does not follow ``code``. Flushes."""
+    for link in user.wards:
+        if link.ward.code == (code or "").upper():
+            link.muted = muted
+            db.session.flush()
+            return link
+    return None
 
 
 def choose_ward(user: User, code: str | None, role: str) -> Ward:
@@ -154,9 +166,13 @@ def updates_chosen(user: User) -> bool:
 
 
 # --------------------------------------------------------------------------- concerns
+_SURVEY_CONCERNS = select(Concern).where(Concern.user_id == bindparam("user_id"),
+                                         Concern.source == "survey").order_by(Concern.id)
+
+
 def survey_concerns(user: User) -> list[Concern]:
-    return list(db.session.scalars(select(Concern).where(
-        Concern.user_id == user.id, Concern.source == "survey").order_by(Concern.id)))
+    """The resident's survey answers (a statement built once)."""
+    return list(db.session.scalars(_SURVEY_CONCERNS, {"user_id": user.id}))
 
 
 def set_concerns(user: User, topics: Iterable[str], other_text: str | None) -> None:

@@ -54,10 +54,6 @@ def parse_user_id(value: str | None) -> tuple[int, int, str | None] | None:
         return None
 
 
-def is_revoked(session_id: str | None) -> bool:
-    return session_id is not None and db.session.get(RevokedSession, session_id[:43]) is not None
-
-
 def current_session_id() -> str | None:
     parsed = parse_user_id(session.get("_user_id"))
     return parsed[2] if parsed else None

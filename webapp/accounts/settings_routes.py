@@ -154,11 +154,23 @@ def choose_ward():
 @resident_required
 def remove_ward():
     """Stop following one of the extra wards."""
+    return _change_ward(lambda code: services.remove_extra_ward(current_user, code))
+
+
+@bp.post("/survey/ward/unmute")
+@resident_required
+def unmute_ward():
+    """Turn updates about a ward back on (stopped from an email's unsubscribe page)."""
+    return _change_ward(lambda code: services.mute_ward(current_user, code, muted=False))
+
+
+def _change_ward(change):
+    """Apply ``change(ward code)`` from a ward's button (Remove, Turn them on) and answer."""
     mode = _pick_mode(request.args.get("next"))
     form = WardPickForm()
     if not form.validate():
         return _wards_changed(mode, "The form expired. Please send it again.")
-    services.remove_extra_ward(current_user, form.ward.data)
+    change(form.ward.data)
     db.session.commit()
     return _wards_changed(mode, None)
 

@@ -30,7 +30,7 @@ def officers():
 
 def _officer_form(user=None):
     form = OfficerForm(obj=user) if user is not None and request.method == "GET" else OfficerForm()
-    teams = services.list_teams()
+    teams = services.team_choices()
     form.teams.choices = [SelectChoice(t.id, t.name) for t in teams]
     if user is not None and request.method == "GET":
         form.teams.data = [t.id for t in user.teams]
@@ -123,12 +123,15 @@ def teams():
 
 
 def _team_form(team=None):
-    form = TeamForm(obj=team) if team is not None and request.method == "GET" else TeamForm()
+    # Not obj=team: the form would read team.members, which the staff list answers below.
+    form = TeamForm(data={"name": team.name}) if team is not None and request.method == "GET" \
+        else TeamForm()
     staff = [u for u in services.list_staff() if u.role == "officer"]
     form.members.choices = [SelectChoice(u.id, f"{u.officer_label} <{u.email}>") for u in staff]
     if team is not None and request.method == "GET":
         form.wards.data = ", ".join(w.code for w in team.wards)
-        form.members.data = [u.id for u in team.members]
+        # The team's officers, from the staff list (each loaded with their teams).
+        form.members.data = [u.id for u in staff if team in u.teams]
     return form, {u.id: u for u in staff}
 
 

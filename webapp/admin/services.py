@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from webapp.accounts import mfa, throttle
 from webapp.accounts.models import OFFICER_RANKS, User, normalise_email
 from webapp.accounts.passwords import hash_password
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import AuditEvent, record
 from webapp.threads.models import Conversation, Message
 from webapp.extensions import db
@@ -54,7 +54,7 @@ def list_staff() -> list[User]:
 
 
 def get_staff(user_id: int) -> User | None:
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, options=[joinedload(User.teams)])
     return user if user is not None and user.is_staff else None
 
 
@@ -141,8 +141,14 @@ def list_teams() -> list[Team]:
         selectinload(Team.wards), selectinload(Team.members)).order_by(Team.name)))
 
 
+def team_choices() -> list[Team]:
+    """Every team by name, without its wards and members (an officer's form lists names)."""
+    return list(db.session.scalars(select(Team).order_by(Team.name)))
+
+
 def get_team(team_id: int) -> Team | None:
-    return db.session.get(Team, team_id)
+    """The team with its wards (its members come with the staff list on its form)."""
+    return db.session.get(Team, team_id, options=[joinedload(Team.wards)])
 
 
 def get_team_by_name(name: str) -> Team | None:
@@ -218,19 +224,25 @@ def audit_actions() -> list[str]:
 
 
 # --------------------------------------------------------------------------- account data
-def export_audit_events(user) -> tuple[str, list]:
+def _audit_parts(user) -> dict:
     """For "Download my data": the audit events about the resident (their account, their
     conversations and messages): what staff did, when, and the recorded reason."""
     convs = select(Conversation.id).where(Conversation.resident_id == user.id)
     msgs = select(Message.id).where(Message.conversation_id.in_(convs))
-    events = db.session.scalars(select(AuditEvent).where(or_(
-        (AuditEvent.target_type == "users") & (AuditEvent.target_id == user.id),
-        (AuditEvent.target_type == "conversations") & AuditEvent.target_id.in_(convs),
-        (AuditEvent.target_type == "messages") & AuditEvent.target_id.in_(msgs),
-    )).order_by(AuditEvent.id))
+    return {"events": (select(AuditEvent.id, AuditEvent.action, AuditEvent.created_at,
+                              AuditEvent.target_type, AuditEvent.target_id, AuditEvent.detail)
+                       .where(or_(
+                           (AuditEvent.target_type == "users") & (AuditEvent.target_id == user.id),
+                           (AuditEvent.target_type == "conversations") & AuditEvent.target_id.in_(convs),
+                           (AuditEvent.target_type == "messages") & AuditEvent.target_id.in_(msgs))),
+                       ("id",))}
+
+
+def _audit_section(user, rows) -> tuple[str, list]:
     return "audit_events_about_you", [
-        {"action": e.action, "at": e.created_at.isoformat() + "Z",
-         "about": f"{e.target_type} {e.target_id}", "detail": e.detail or None} for e in events]
+        {"action": e["action"], "at": e["created_at"].isoformat() + "Z",
+         "about": f"{e['target_type']} {e['target_id']}", "detail": e["detail"] or None}
+        for e in rows["events"]]
 
 
-register_account_data(export=export_audit_events)
+register_account_data(export=Gathered(_audit_parts, _audit_section))

@@ -43,7 +43,7 @@ class Alert(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    author: Mapped["User | None"] = relationship()  # noqa: F821
+    author: Mapped["User | None"] = relationship(lazy="joined")  # noqa: F821  (the page names them)
     wards: Mapped[list["Ward"]] = relationship(  # noqa: F821
         secondary="alert_wards", order_by="Ward.name", viewonly=True)
 

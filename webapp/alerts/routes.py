@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.alerts import bp, services
+from webapp.alerts import answers, bp, services
 from webapp.alerts.forms import DT_FORMAT, AlertForm
 from webapp.alerts.review import review_page
 from webapp.extensions import db
 from webapp.platform.htmx import is_htmx, render
+from webapp.platform.pagestore import for_visitors
 from webapp.platform.security import officer_required
 from webapp.platform.taxonomy import CATEGORIES
 from webapp.platform.timeutil import london_to_utc, to_london
@@ -135,19 +136,14 @@ def officer_alerts():
                            alerts=services.officer_alerts(current_user))
 
 
-def _officer_alert_or_404(alert_id: int):
-    alert = services.get_alert_for(current_user, alert_id)
-    if alert is None:
-        abort(404)
-    return alert
-
-
 def _managed_alert_or_abort(alert_id: int):
     """The alert for someone who may change it: 404 when they cannot see it, 403 when they
     see it (a ward of theirs is in its audience) but do not cover every ward of it. Used by
     the GET and the POST of every changing route alike."""
-    alert = _officer_alert_or_404(alert_id)
-    if not services.may_manage(current_user, alert):
+    alert, may_manage = services.get_alert_managed_by(current_user, alert_id)
+    if alert is None:
+        abort(404)
+    if not may_manage:
         abort(403)
     return alert
 
@@ -155,10 +151,12 @@ def _managed_alert_or_abort(alert_id: int):
 @bp.get("/officer/alerts/<int:alert_id>")
 @officer_required
 def officer_alert(alert_id: int):
-    alert = _officer_alert_or_404(alert_id)
+    alert, can_manage = services.get_alert_managed_by(current_user, alert_id)
+    if alert is None:
+        abort(404)
     return render("alerts/officer_alert.html", "alerts/_stats.html", alert=alert,
                   stats=services.alert_stats(alert), columns=services.STAT_COLUMNS,
-                  can_manage=services.may_manage(current_user, alert))
+                  can_manage=can_manage)
 
 
 @bp.route("/officer/alerts/<int:alert_id>/edit", methods=["GET", "POST"])
@@ -193,14 +191,14 @@ def cancel_alert(alert_id: int):
 
 # --------------------------------------------------------------------------- public
 @bp.get("/alerts/<int:alert_id>")
+@for_visitors("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards")
 def alert_page(alert_id: int):
     """A sent alert: public, like a notice on the ward's board."""
     alert = services.public_alert(alert_id)
     if alert is None:
         abort(404)
-    return render_template("alerts/alert.html", alert=alert,
-                           answer=services.answer_for(alert, current_user),
-                           may_rate=services.in_audience(alert, current_user))
+    answer, may_rate = answers.answer_and_audience(alert, current_user)
+    return render_template("alerts/alert.html", alert=alert, answer=answer, may_rate=may_rate)
 
 
 @bp.post("/alerts/<int:alert_id>/useful")
@@ -212,14 +210,14 @@ def answer(alert_id: int):
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login", next=url_for("alerts.alert_page",
                                                                alert_id=alert.id)), 303)
-    if not services.in_audience(alert, current_user):
+    if not answers.in_audience(alert, current_user):
         abort(403)  # only the alert's audience rates it
     choice = request.form.get("useful")
     if choice not in ("yes", "no"):
         return render("alerts/alert.html", "alerts/_useful.html", status=422, alert=alert,
-                      answer=services.answer_for(alert, current_user),
+                      answer=answers.answer_for(alert, current_user),
                       error="Choose Yes or No.", may_rate=True)
-    answer = services.answer_useful(alert, current_user, choice == "yes")
+    answer = answers.answer_useful(alert, current_user, choice == "yes")
     db.session.commit()
     if is_htmx():
         return render_template("alerts/_useful.html", alert=alert, answer=answer, may_rate=True)

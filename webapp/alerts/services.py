@@ -15,23 +15,26 @@ from datetime import datetime, timedelta
 
 import nh3
 from markdown_it import MarkdownIt
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all, update
 
 from webapp.accounts import residents_following
 from webapp.accounts.phone import texted
 from webapp.alerts.models import ALERT_CHANNELS, BODY_MAX, TITLE_MAX, Alert, AlertAnswer, AlertWard
 from webapp.delivery.models import Delivery, Notification, PushSubscription
-from webapp import delivery
+from webapp.delivery.retention import retained_counts
 from webapp.delivery import Event
+from webapp.alerts.audience import audience_of
+from webapp.delivery.fanout import progress, register_audience, start_fan_out
 from webapp.delivery.services import email_channel_sql
 from webapp.extensions import db
 from webapp.platform.taxonomy import CATEGORIES
-from webapp.platform.account_data import register_account_data
-from webapp.platform.db import insert_ignore, write_transaction
+from webapp.platform.account_data import Gathered, register_account_data
+from webapp.platform.db import write_transaction
 from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Borough, Ward
 from webapp.wards.services import covered_ward_ids
 from webapp.platform.audit import record
+from webapp.alerts.answers import answer_useful  # noqa: F401  (tests/support/world.py imports it here)
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "ul", "ol", "li", "br"}
 _markdown = MarkdownIt("commonmark", {"html": False, "breaks": True})
@@ -95,12 +98,12 @@ def resolve_target(user, scope: str, ward_ids=(), borough_id: int | None = None)
     wanted = sorted({int(w) for w in ward_ids or ()})
     if not wanted:
         raise AlertError("Choose at least one ward.")
-    allowed = set(db.session.scalars(select(Ward.id).where(Ward.id.in_(wanted),
-                                                          Ward.id.in_(covered))))
-    if allowed != set(wanted):
+    # The wards, whether each is covered, and their names for the label: one statement.
+    rows = db.session.execute(select(Ward.id, Ward.name, Ward.id.in_(covered).label("covered"))
+                              .where(Ward.id.in_(wanted)).order_by(Ward.name)).all()
+    if {ward_id for ward_id, _, ok in rows if ok} != set(wanted):
         raise NotAllowed("You can only send alerts to wards you cover.")
-    names = list(db.session.scalars(select(Ward.name).where(Ward.id.in_(wanted))
-                                    .order_by(Ward.name)))
+    names = [name for _, name, _ in rows]
     label = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return Target(wanted, "wards", label[:200])
 
@@ -142,16 +145,14 @@ def audience_counts(ward_ids, category: str, channels, urgent: bool) -> Audience
 
 
 def fan_out(alert: Alert, now: datetime) -> int:
-    """Write the alert's deliveries to the outbox (:func:`webapp.delivery.fan_out`: one
-    set-based statement; a repeated send adds nothing). Runs in the caller's transaction;
-    returns the number of new rows."""
-    # A list, not a sub-SELECT: the planner then knows how many wards there are (a
-    # London-wide alert has ~700) and picks hash joins instead of nested loops.
-    ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
-                                       .where(AlertWard.alert_id == alert.id)))
-    # Counted, not RETURNING: sending 100,000 ids back to Python would cost more.
-    return delivery.fan_out(event_for(alert), residents_following(ward_ids, alert.category),
-                            channels=alert.channel_list, now=now, returning=False)
+    """Write the alert's deliveries to the outbox in parts (:func:`webapp.delivery.fanout.
+    start_fan_out`): the first in the caller's transaction, the rest by the workers; a
+    repeated send adds nothing. Returns the number of rows written now."""
+    return start_fan_out(event_for(alert), "alert", alert.id, channels=alert.channel_list,
+                         now=now)
+
+
+register_audience("alert", audience_of)
 
 
 def event_for(alert: Alert) -> Event:
@@ -317,9 +318,20 @@ def alerts_managed_by(user):
     """A SELECT of the alerts ``user`` may change or cancel: those whose every ward they
     cover (admins: all). Seeing an alert (one ward of theirs among its audience) is not
     enough: an officer must not rewrite or cancel someone else's London-wide alert."""
-    covered = covered_ward_ids(user)
-    outside = exists().where(AlertWard.alert_id == Alert.id, AlertWard.ward_id.not_in(covered))
-    return select(Alert).where(~outside)
+    return select(Alert).where(_covers_every_ward(user))
+
+
+def _covers_every_ward(user):
+    return ~exists().where(AlertWard.alert_id == Alert.id,
+                           AlertWard.ward_id.not_in(covered_ward_ids(user)))
+
+
+def get_alert_managed_by(user, alert_id: int) -> tuple[Alert | None, bool]:
+    """:func:`get_alert_for`, and whether ``user`` may change it (:func:`may_manage`), in
+    one statement."""
+    row = db.session.execute(alerts_visible_to(user).add_columns(_covers_every_ward(user))
+                             .where(Alert.id == alert_id)).first()
+    return (row[0], bool(row[1])) if row else (None, False)
 
 
 def may_manage(user, alert: Alert) -> bool:
@@ -348,81 +360,54 @@ def recent_alerts_for_ward(ward, limit: int = 5) -> list[Alert]:
 
 
 STAT_COLUMNS = ("queued", "retrying", "sent", "dead", "removed")
+RETAINED_BUCKETS = {"sent": "sent", "delivered": "sent", "dead": "dead", "gone": "removed"}
+USEFUL_ROW = "useful"  # not a channel: the answers' row in alert_stats' statement
 
 
 def alert_stats(alert: Alert) -> dict:
     """Per channel (email, digest, push): queued / retrying (failed, will retry) / sent /
-    dead / removed counts; plus usefulness answers."""
+    dead / removed counts; usefulness answers; the fan-out while it is being written."""
     bucket = case(
         (Delivery.state.in_(("sent", "delivered")), "sent"),
         (Delivery.state == "dead", "dead"),
         (Delivery.state == "gone", "removed"),
         (and_(Delivery.state == "queued", Delivery.last_error.is_not(None)), "retrying"),
         else_="queued")
-    rows = db.session.execute(
+    answers = case((AlertAnswer.useful.is_(True), "yes"), else_="no")
+    rows = db.session.execute(union_all(  # the usefulness answers in the same statement
         select(Delivery.channel, bucket, func.count())
         .join(Notification, Notification.id == Delivery.notification_id)
         .where(Notification.source_type == "alert", Notification.source_id == alert.id,
                Notification.kind == "alert")
-        .group_by(Delivery.channel, bucket)).all()
+        .group_by(Delivery.channel, bucket),
+        select(literal(USEFUL_ROW), answers, func.count()).where(AlertAnswer.alert_id == alert.id)
+        .group_by(answers))).all()
+    useful = {answer: count for channel, answer, count in rows if channel == USEFUL_ROW}
+    rows = [row for row in rows if row[0] != USEFUL_ROW]
+    # Deliveries deleted by retention or with an account were counted first.
+    kept = [(channel, RETAINED_BUCKETS[state], count)
+            for channel, state, count in retained_counts("alert", alert.id, "alert")]
     channels = {ch: dict.fromkeys(STAT_COLUMNS, 0) for ch in ("email", "digest", "push", "sms")}
-    for channel, state, count in rows:
+    for channel, state, count in [*rows, *kept]:
         channels.setdefault(channel, dict.fromkeys(STAT_COLUMNS, 0))[state] += count
-    yes, no = db.session.execute(select(
-        func.coalesce(func.sum(case((AlertAnswer.useful.is_(True), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((AlertAnswer.useful.is_(False), 1), else_=0)), 0))
-        .where(AlertAnswer.alert_id == alert.id)).one()
-    return {"channels": channels, "useful_yes": int(yes), "useful_no": int(no)}
-
-
-def answer_for(alert: Alert, user) -> AlertAnswer | None:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return db.session.scalar(select(AlertAnswer).where(AlertAnswer.alert_id == alert.id,
-                                                       AlertAnswer.user_id == user.id))
-
-
-def in_audience(alert: Alert, user) -> bool:
-    """May ``user`` rate ``alert``? Only its audience: a resident it was sent to (a row in
-    the outbox for them), or one the alert's wards and category reach now."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.role != "resident":
-        return False
-    sent = exists().where(Delivery.user_id == user.id,
-                          Delivery.notification_id == Notification.id,
-                          Notification.source_type == "alert", Notification.source_id == alert.id)
-    if db.session.scalar(select(sent)):
-        return True
-    ward_ids = select(AlertWard.ward_id).where(AlertWard.alert_id == alert.id)
-    reached = residents_following(ward_ids, alert.category).subquery()
-    return db.session.scalar(select(exists().where(reached.c.user_id == user.id))) is True
-
-
-def answer_useful(alert: Alert, user, useful: bool) -> AlertAnswer:
-    """Record a resident's "Was this useful?" answer: one row per resident (unique), a
-    second answer changes it. Race-safe (ON CONFLICT DO NOTHING, then update). The caller
-    commits."""
-    now = utcnow()
-    db.session.execute(insert_ignore(AlertAnswer.__table__).values(
-        alert_id=alert.id, user_id=user.id, useful=useful, answered_at=now)
-        .on_conflict_do_nothing())
-    db.session.execute(update(AlertAnswer).where(AlertAnswer.alert_id == alert.id,
-                                                 AlertAnswer.user_id == user.id)
-                       .values(useful=useful, answered_at=now)
-                       .execution_options(synchronize_session=False))
-    return db.session.scalar(select(AlertAnswer).where(
-        AlertAnswer.alert_id == alert.id, AlertAnswer.user_id == user.id)
-        .execution_options(populate_existing=True))
+    return {"channels": channels, "useful_yes": useful.get("yes", 0),
+            "useful_no": useful.get("no", 0),
+            "writing": progress("alert", alert.id)}  # a fan-out still being written
 
 
 # --------------------------------------------------------------------------- account hooks
-def export_alert_answers(user) -> tuple[str, list]:
+def _answer_parts(user) -> dict:
     """For "Download my data": the resident's "Was this useful?" answers."""
-    rows = db.session.execute(
-        select(AlertAnswer.alert_id, Alert.title, AlertAnswer.useful, AlertAnswer.answered_at)
-        .join(Alert, Alert.id == AlertAnswer.alert_id)
-        .where(AlertAnswer.user_id == user.id).order_by(AlertAnswer.id)).all()
-    return "alert_answers", [{"alert_id": r.alert_id, "alert": r.title, "useful": r.useful,
-                              "answered_at": r.answered_at.isoformat() + "Z"} for r in rows]
+    return {"answers": (select(AlertAnswer.id, AlertAnswer.alert_id, Alert.title,
+                               AlertAnswer.useful, AlertAnswer.answered_at)
+                        .join(Alert, Alert.id == AlertAnswer.alert_id)
+                        .where(AlertAnswer.user_id == user.id), ("id",))}
+
+
+def _answer_section(user, rows) -> tuple[str, list]:
+    return "alert_answers", [{"alert_id": r["alert_id"], "alert": r["title"], "useful": r["useful"],
+                              "answered_at": r["answered_at"].isoformat() + "Z"}
+                             for r in rows["answers"]]
 
 
 def keep_answers_anonymous(user) -> None:
@@ -432,4 +417,4 @@ def keep_answers_anonymous(user) -> None:
                        .values(user_id=None).execution_options(synchronize_session=False))
 
 
-register_account_data(export=export_alert_answers, erase=keep_answers_anonymous)
+register_account_data(export=Gathered(_answer_parts, _answer_section), erase=keep_answers_anonymous)

@@ -1,10 +1,8 @@
-"""The start page, the privacy notice and the health check."""
+"""The start page, the privacy notice and the health checks."""
 from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import text
-
 from webapp.core import bp
-from webapp.extensions import db
+from webapp.core.health import readiness
 from webapp.platform.security import officer_required
 
 
@@ -36,11 +34,21 @@ def privacy():
 
 @bp.get("/healthz")
 def healthz():
-    """Return 200 with the database status, or 503 when the database does not answer."""
-    try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
-        return jsonify(status="ok", database="ok"), 200
-    except Exception as exc:  # any driver error means the database is unavailable
-        db.session.rollback()
-        return jsonify(status="error", database="unavailable", error=type(exc).__name__), 503
+    """Alive: 200 whenever the process answers (the database is ``/readyz``'s business).
+    Never from a cache: it is about this process, now."""
+    response = jsonify(status="ok")
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready: 200 when the database answers, its schema is at head and the outbox keeps up;
+    503 with the failing checks' reasons otherwise (see ``webapp/core/health.py``)."""
+    result = readiness()
+    body = {"status": "ok" if result.ready else "not ready", **result.checks,
+            "outbox_lag_seconds": result.outbox_lag_seconds}
+    response = jsonify(body)
+    response.status_code = 200 if result.ready else 503
+    response.cache_control.no_store = True
+    return response

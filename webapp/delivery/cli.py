@@ -9,6 +9,13 @@ from flask.cli import with_appcontext
 from webapp.delivery.scheduler import build_scheduler
 from webapp.delivery.subscriptions import vapid_public_key
 from webapp.delivery.worker import run_forever
+from webapp.platform.metrics import serve as serve_metrics
+
+# This process's Prometheus metrics on a port of its own (see webapp/platform/metrics.py).
+METRICS_PORT = click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+                            help="Serve this process's metrics at http://ADDRESS:PORT/metrics.")
+METRICS_ADDRESS = click.option("--metrics-address", default="127.0.0.1", show_default=True,
+                               help="Address the metrics port listens on (a private one).")
 
 
 @click.command("deliver")
@@ -20,19 +27,27 @@ from webapp.delivery.worker import run_forever
 @click.option("--loops", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Batch loops side by side (one's database work overlaps another's sending).")
 @click.option("--once", is_flag=True, help="Process one batch (per loop) and exit.")
+@METRICS_PORT
+@METRICS_ADDRESS
 @with_appcontext
 def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, loops: int,
-                    once: bool):
+                    once: bool, metrics_port: int | None, metrics_address: str):
     """Send due deliveries until stopped (several workers may run at once)."""
+    if metrics_port:
+        serve_metrics(metrics_port, metrics_address)
     if concurrency:
         current_app.config["PUSH_CONCURRENCY"] = concurrency
     run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once, loops=loops)
 
 
 @click.command("scheduler")
+@METRICS_PORT
+@METRICS_ADDRESS
 @with_appcontext
-def scheduler_command():
-    """Run the periodic ticks (scheduled alerts, digests, reminders) until stopped."""
+def scheduler_command(metrics_port: int | None, metrics_address: str):
+    """Run the periodic ticks (scheduled alerts, digests, reminders, retention) until stopped."""
+    if metrics_port:
+        serve_metrics(metrics_port, metrics_address)
     app = current_app._get_current_object()
     scheduler = build_scheduler(app)
 

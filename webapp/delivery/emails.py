@@ -9,7 +9,9 @@ email carries the calendar with ``METHOD:CANCEL``, so calendar apps remove the m
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import Message
 from email.mime.base import MIMEBase
 
@@ -20,7 +22,8 @@ from webapp.extensions import db
 from webapp.platform.tokens import make_token, read_token
 
 from webapp.platform import mail
-from webapp.platform.mail import MIME_POLICY, mail_domain
+from webapp.platform.mail import MIME_POLICY, mail_domain, writes_copies
+from webapp.platform.mail_once import PreparedMessage, prepare
 from webapp.delivery.models import Delivery, Notification
 
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -91,20 +94,91 @@ def register_attachment(kind: str, attach: Callable) -> None:
     ATTACHMENTS[kind] = attach
 
 
+def wants_email(notification: Notification, user) -> bool:
+    """False when the resident has no address or has turned email off since the delivery
+    was queued (nothing to send; a digest they asked for still goes)."""
+    return bool(user.email) and (user.email_frequency != "off" or notification.kind == "digest")
+
+
+def _headers(notification: Notification, unsubscribe: str) -> dict:
+    return {"List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": list_id(notification.kind),
+            "Auto-Submitted": "auto-generated"}
+
+
+def _context(notification: Notification) -> dict:
+    context = dict(notification.email_context or {})
+    context.update(notification=notification,
+                   link=current_app.config["BASE_URL"] + (notification.url or "/"))
+    return context
+
+
+def prepared_for(notification: Notification) -> PreparedMessage | None:
+    """``notification``'s email built once for every resident who gets it
+    (:mod:`webapp.platform.mail_once`; each gets their own address and unsubscribe link),
+    or None when each must be built by :func:`message_for`: a digest (its items are each
+    resident's own), a kind with attachments, or templates that use more than the
+    notification (``user``, say). Raises what building the message raises."""
+    if notification.kind == "digest" or notification.kind in ATTACHMENTS:
+        return None
+    return prepare(notification.title, notification.email_template or "delivery/notification",
+                   headers=_headers(notification, "{unsubscribe_url}"),
+                   varying=("unsubscribe_url",), **_context(notification))
+
+
+def prepared_email(prepared: PreparedMessage, notification: Notification, user) -> bytes | None:
+    """``user``'s copy of a prepared email (flattened, CRLF), or None when it must be
+    built by :func:`message_for` (an address that cannot go in as it is)."""
+    return prepared.message(user.email,
+                            unsubscribe_url=unsubscribe_url(user, notification.category))
+
+
+@dataclass(frozen=True)
+class FlatEmail:
+    """An email flattened in advance (``SMTPConnection.send_flat``)."""
+
+    sender: str
+    to: str
+    data: bytes
+
+
+def batch_builder(rows) -> Callable:
+    """``build(delivery, notification, user)`` for a batch of email rows: the email as a
+    :class:`FlatEmail`, a :class:`Message` (built by :func:`message_for`), or None (not
+    to be sent). A notification going to several residents of the batch is built once
+    (:func:`prepared_for`) unless development copies are on (they need a Message). An
+    error preparing one leaves its residents' emails to :func:`message_for`, which
+    raises it for each (recorded per delivery)."""
+    counts = Counter(row[1].id for row in rows)
+    prepared = {}
+    if not writes_copies(current_app.config):
+        for _delivery, notification, *_rest in rows:
+            if counts[notification.id] > 1 and notification.id not in prepared:
+                try:
+                    prepared[notification.id] = prepared_for(notification)
+                except Exception:
+                    prepared[notification.id] = None
+
+    def build(delivery, notification, user):
+        once = prepared.get(notification.id)
+        if once is not None and wants_email(notification, user):
+            data = prepared_email(once, notification, user)
+            if data is not None:
+                return FlatEmail(once.sender, user.email, data)
+        return message_for(delivery, notification, user)
+    return build
+
+
 def message_for(delivery: Delivery, notification: Notification, user) -> Message | None:
     """The email for ``delivery``, or None when the resident has turned email off since
     it was queued (nothing to send)."""
-    if not user.email or (user.email_frequency == "off" and notification.kind != "digest"):
+    if not wants_email(notification, user):
         return None
-    base = current_app.config["BASE_URL"]
     unsubscribe = unsubscribe_url(user, notification.category)
-    headers = {"List-Unsubscribe": f"<{unsubscribe}>",
-               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-               "List-Id": list_id(notification.kind),
-               "Auto-Submitted": "auto-generated"}
-    context = dict(notification.email_context or {})
-    context.update(user=user, notification=notification, unsubscribe_url=unsubscribe,
-                   link=base + (notification.url or "/"))
+    headers = _headers(notification, unsubscribe)
+    context = _context(notification)
+    context.update(user=user, unsubscribe_url=unsubscribe)
     if notification.kind == "digest":
         items = digest_items(delivery.id)
         if not items:

@@ -91,10 +91,18 @@ class Delivery(db.Model):
         # Partial indexes: only rows still waiting are indexed, so the outbox can grow
         # (sent rows are history) without slowing the workers, and a fan-out of 100,000
         # rows does not pay for indexes it never uses.
-        # The workers' claim query: waiting rows by time.
+        # The workers' claim queries: rows a worker may send, by time. Digest rows wait
+        # (queued) until the daily digest and are never claimed, so they are kept out:
+        # a London-wide alert queues ~180,000 of them at 1,000,000 residents, and an
+        # index ordered by time that held them would make every claim walk past them.
+        # Queued and claimed rows have an index each, so each of the two claim queries
+        # (due rows; rows whose lease expired) reads only its own rows.
         Index("ix_deliveries_due", "next_attempt_at",
-              postgresql_where=text("state IN ('queued', 'sending')"),
-              sqlite_where=text("state IN ('queued', 'sending')")),
+              postgresql_where=text("state = 'queued' AND channel <> 'digest'"),
+              sqlite_where=text("state = 'queued' AND channel <> 'digest'")),
+        Index("ix_deliveries_leased", "lease_until",
+              postgresql_where=text("state = 'sending'"),
+              sqlite_where=text("state = 'sending'")),
         # The digest tick: queued digest rows by resident.
         Index("ix_deliveries_digest", "user_id", "created_at",
               postgresql_where=text("channel = 'digest' AND state = 'queued'"),
@@ -104,9 +112,15 @@ class Delivery(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notification_id: Mapped[int] = mapped_column(
-        ForeignKey("notifications.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # No foreign keys on purpose (migration 0005_fanout_keys): their checks were ~40 % of
+    # PostgreSQL's CPU in a London-wide fan-out (a trigger and a row lock on users and on
+    # the notification for each of ~720,000 rows). The rows still go with their resident
+    # and notification: account deletion deletes them explicitly, serialized with every
+    # write of outbox rows (:func:`webapp.delivery.services.outbox_lock`), and writes
+    # take their users from the users table itself (an audience SELECT; notify() checks
+    # the row is there). tests/delivery/test_outbox_integrity.py proves no orphans stay.
+    notification_id: Mapped[int]
+    user_id: Mapped[int] = mapped_column(index=True, info={"refers_to": "users"})
     channel: Mapped[str] = mapped_column(String(8))
     # PushSubscription.id for push (no foreign key: the subscription may be removed while
     # the delivery waits; the worker then marks it "gone"); 0 for email, digest and sms.
@@ -124,8 +138,10 @@ class Delivery(db.Model):
     # inserted row in every fan-out, and both rows go together when the resident does.
     digest_delivery_id: Mapped[int | None]
 
-    notification: Mapped[Notification] = relationship()
-    user: Mapped["User"] = relationship()  # noqa: F821
+    notification: Mapped[Notification] = relationship(
+        primaryjoin="foreign(Delivery.notification_id) == Notification.id", viewonly=True)
+    user: Mapped["User"] = relationship(  # noqa: F821
+        primaryjoin="foreign(Delivery.user_id) == User.id", viewonly=True)
 
 
 # The digest email's rows (the worker marks them sent with it).
@@ -155,3 +171,56 @@ class PushSubscription(db.Model):
     def info(self) -> dict:
         """The subscription in the shape pywebpush expects."""
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+# Fan-out states: "sending" while parts remain, "done" when every part is written.
+FANOUT_STATES = ("sending", "done")
+
+
+class Fanout(db.Model):
+    """A broadcast being written to the outbox in parts (:mod:`webapp.delivery.fanout`).
+
+    One per notification: writing the same broadcast again finds this row. ``audience``
+    names a registered audience (:func:`webapp.delivery.fanout.register_audience`) and
+    ``audience_id`` its argument (the alert's id), so any worker can rebuild who it is
+    for; ``channels`` is comma-separated.
+    """
+
+    __tablename__ = "fanouts"
+    __table_args__ = (UniqueConstraint("notification_id"), one_of("state", FANOUT_STATES))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"))
+    audience: Mapped[str] = mapped_column(String(32))
+    audience_id: Mapped[int]
+    channels: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(12), default="sending")
+    parts: Mapped[int] = mapped_column(default=0)
+    parts_done: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int] = mapped_column(default=0)  # delivery rows written so far
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class FanoutPart(db.Model):
+    """One range of user ids of a :class:`Fanout` (``first_user_id`` to
+    ``last_user_id``, both included), written in one short transaction that also sets
+    ``done_at``: a part is either wholly written and marked, or not at all."""
+
+    __tablename__ = "fanout_parts"
+    __table_args__ = (
+        # Parts still to write, oldest first: the workers' claim.
+        Index("ix_fanout_parts_waiting", "id", postgresql_where=text("done_at IS NULL"),
+              sqlite_where=text("done_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fanout_id: Mapped[int] = mapped_column(ForeignKey("fanouts.id", ondelete="CASCADE"),
+                                           index=True)
+    first_user_id: Mapped[int]
+    last_user_id: Mapped[int]
+    rows: Mapped[int] = mapped_column(default=0)
+    # When the transaction that wrote it began and committed: how long parts hold one.
+    started_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]

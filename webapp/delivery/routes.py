@@ -6,10 +6,12 @@ from flask import abort, render_template, request
 from webapp.delivery import bp
 from webapp.extensions import csrf, db
 from webapp.platform.tokens import TokenError
-from webapp.accounts.models import User
+from sqlalchemy.orm import joinedload
+
+from webapp.accounts.models import User, UserWard
 from webapp.delivery.emails import read_unsubscribe_token
 from webapp.delivery.services import stop_email
-from webapp.accounts.services import remove_extra_ward
+from webapp.accounts.services import mute_ward, remove_extra_ward
 from webapp.platform.forms import EmptyForm
 from webapp.platform.taxonomy import CATEGORIES, EMAIL_FREQUENCIES
 
@@ -28,11 +30,13 @@ def _page(token: str, user, *, done: str | None = None, error: str | None = None
     less often."""
     category = _payload_for(token).get("c")
     category = category if category in CATEGORIES and category in user.category_codes else None
-    extra_wards = [link.ward for link in user.wards if not link.is_home]
+    links = sorted(user.wards, key=lambda link: (not link.is_home, link.position))
     return render_template(
         "delivery/unsubscribe.html", token=token, user=user, done=done, error=error,
         category=category, category_label=CATEGORIES.get(category or ""),
-        extra_wards=extra_wards, home_ward=user.home_ward, frequencies=EMAIL_FREQUENCIES), status
+        ward_links=[link for link in links if not link.muted],
+        muted_wards=[link.ward for link in links if link.muted],
+        frequencies=EMAIL_FREQUENCIES), status
 
 
 def _user_for(token: str):
@@ -43,7 +47,8 @@ def _user_for(token: str):
         payload = read_unsubscribe_token(token)
     except TokenError:
         abort(404)
-    user = db.session.get(User, payload.get("u")) if isinstance(payload, dict) else None
+    user = db.session.get(User, payload.get("u"), options=[  # with the wards the page lists
+        joinedload(User.wards).joinedload(UserWard.ward)]) if isinstance(payload, dict) else None
     # The address is part of the token: a link to a changed address stops working.
     if user is None or user.email != payload.get("e"):
         abort(404)
@@ -86,11 +91,17 @@ def unsubscribe_choose(token: str):
         user.categories = [c for c in user.categories if c.category != category]
         done = "category"
     elif action == "ward":
-        code = (request.form.get("ward") or "")[:9]
-        if code.upper() not in {link.ward.code for link in user.wards if not link.is_home}:
-            return _page(token, user, error="Choose a ward to stop following.", status=422)
-        remove_extra_ward(user, code)
-        done = "ward"
+        code = (request.form.get("ward") or "")[:9].upper()
+        link = next((link for link in user.wards if link.ward.code == code and not link.muted),
+                    None)
+        if link is None:
+            return _page(token, user, error="Choose a ward to stop updates about.", status=422)
+        if link.is_home:  # where they live stays chosen; its updates stop
+            mute_ward(user, code)
+            done = "home-ward"
+        else:
+            remove_extra_ward(user, code)
+            done = "ward"
     elif action == "frequency":
         frequency = request.form.get("email_frequency")
         if frequency not in EMAIL_FREQUENCIES:

@@ -10,10 +10,12 @@ their ticks here.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from importlib import import_module
 from apscheduler.schedulers.blocking import BlockingScheduler
 from webapp.extensions import db
+from webapp.platform.metrics import TICK_SECONDS
 
 log = logging.getLogger("wardline.scheduler")
 
@@ -23,6 +25,14 @@ TICKS: list[tuple[str, int]] = [
     ("webapp.delivery.digest:send_digests", 60),
     ("webapp.meetings.services:send_due_reminders", 60),
     ("webapp.threads.services:send_officer_digests", 300),
+    # Retention (batched deletes; see webapp.platform.retention), hourly.
+    ("webapp.accounts.retention:purge_unconfirmed_signups", 3600),
+    ("webapp.accounts.retention:purge_used_tokens", 3600),
+    ("webapp.accounts.retention:purge_spent_phone_codes", 3600),
+    ("webapp.accounts.retention:purge_expired_revocations", 3600),
+    ("webapp.delivery.retention:purge_old_deliveries", 3600),
+    ("webapp.delivery.retention:purge_unseen_devices", 3600),
+    ("webapp.platform.retention:purge_audit_events", 3600),
 ]
 
 
@@ -35,6 +45,7 @@ def run_tick(app, path: str):
     """Run one tick in a fresh app context; log (never raise) its errors so one failing
     tick does not stop the others."""
     with app.app_context():
+        started = time.perf_counter()
         try:
             result = resolve(path)()
             if result:
@@ -44,6 +55,8 @@ def run_tick(app, path: str):
             log.exception("tick %s failed", path)
             db.session.rollback()
             return None
+        finally:
+            TICK_SECONDS.labels(path).observe(time.perf_counter() - started)
 
 
 def build_scheduler(app, ticks=None):

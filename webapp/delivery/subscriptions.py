@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
@@ -108,11 +108,14 @@ def remove_subscription(user, endpoint: str) -> bool:
     return True
 
 
+_SUBSCRIPTIONS = select(PushSubscription).where(
+    PushSubscription.user_id == bindparam("user_id")).order_by(
+    PushSubscription.created_at.desc(), PushSubscription.id.desc())
+
+
 def subscriptions_for(user) -> list[PushSubscription]:
-    """The user's registered devices, newest first."""
-    return list(db.session.scalars(select(PushSubscription).where(
-        PushSubscription.user_id == user.id).order_by(PushSubscription.created_at.desc(),
-                                                      PushSubscription.id.desc())))
+    """The user's registered devices, newest first (a statement built once)."""
+    return list(db.session.scalars(_SUBSCRIPTIONS, {"user_id": user.id}))
 
 
 # --------------------------------------------------------------------------- VAPID

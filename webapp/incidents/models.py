@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 UPDATE_MAX = 2000
@@ -24,6 +25,7 @@ class Incident(db.Model):
     update; ``outcome_alert_id`` is the "successful outcomes" alert that closed it."""
 
     __tablename__ = "incidents"
+    __table_args__ = (one_of("state", INCIDENT_STATES),)
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"),
                                           primary_key=True)
@@ -32,15 +34,18 @@ class Incident(db.Model):
         ForeignKey("alerts.id", ondelete="SET NULL"), index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    alert: Mapped["Alert"] = relationship(foreign_keys=[alert_id])  # noqa: F821
-    outcome_alert: Mapped["Alert | None"] = relationship(foreign_keys=[outcome_alert_id])  # noqa: F821
+    # Joined: the alert page names both.
+    alert: Mapped["Alert"] = relationship(foreign_keys=[alert_id], lazy="joined")  # noqa: F821
+    outcome_alert: Mapped["Alert | None"] = relationship(  # noqa: F821
+        foreign_keys=[outcome_alert_id], lazy="joined")
 
 
 class IncidentUpdate(db.Model):
     """An officer's update on a sent alert ("Update, 14:10: the road has reopened")."""
 
     __tablename__ = "incident_updates"
-    __table_args__ = (Index("ix_incident_updates_alert_created", "alert_id", "created_at"),)
+    __table_args__ = (Index("ix_incident_updates_alert_created", "alert_id", "created_at"),
+                      one_of("state", INCIDENT_STATES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))

@@ -11,7 +11,7 @@ from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.incidents import bp, services
 from webapp.threads import services as threads
 from webapp.incidents.forms import AlertReplyForm, UpdateForm
-from webapp.incidents.models import INCIDENT_STATES, TAGS
+from webapp.incidents.models import INCIDENT_STATES
 from webapp.platform.security import officer_required, resident_required
 from webapp.platform.db import write_transaction
 
@@ -30,11 +30,12 @@ resident_send_limit = limiter.shared_limit(
 def incident_view(alert):
     """For the public alert page (templates/incidents/_incident.html)."""
     resident = current_user.is_authenticated and current_user.role == "resident"
-    return {"state": services.state_of(alert), "states": INCIDENT_STATES,
-            "updates": services.updates_for(alert), "incident": services.incident_for(alert),
-            "closes": services.closed_by(alert),
-            "following": services.is_following(current_user, alert) if resident else False,
-            "reply_ward": services.reply_ward(current_user, alert) if resident else None}
+    incident, closes = services.incident_and_closed(alert)
+    following, reply_ward = (services.resident_standing(current_user, alert) if resident
+                             else (False, None))
+    return {"state": incident.state if incident else "ongoing", "states": INCIDENT_STATES,
+            "updates": services.updates_for(alert), "incident": incident, "closes": closes,
+            "following": following, "reply_ward": reply_ward}
 
 
 @bp.app_template_global()
@@ -53,16 +54,6 @@ def incident_follows(user):
 def conversation_tag_map(rows):
     """For the officer inbox: {conversation id: [tag labels]} of the listed rows (one query)."""
     return services.tag_labels([row.conversation.id for row in rows])
-
-
-@bp.app_template_global()
-def conversation_aside(conversation):
-    """For the officer's conversation page: its tags and the alert it answers."""
-    tags = services.tags_of(conversation.id)
-    alert = next((t.alert for t in tags if t.alert is not None), None)
-    return {"tags": [(t.tag, TAGS.get(t.tag, t.tag)) for t in tags], "alert": alert,
-            "state": INCIDENT_STATES[services.state_of(alert)] if alert else None,
-            "routes": services.REPORTING_ROUTES}
 
 
 def _public_alert_or_404(alert_id: int):

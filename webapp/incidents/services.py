@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 
 from webapp.accounts.models import User
 from webapp.alerts import services as alerts
@@ -29,7 +29,7 @@ from webapp.delivery.models import Delivery, Notification
 from webapp.extensions import db
 from webapp.incidents.models import (INCIDENT_STATES, OUTCOME_TITLE_MAX, TAGS, UPDATE_MAX,
                                      ConversationTag, Incident, IncidentFollow, IncidentUpdate)
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import record
 from webapp.platform.db import insert_ignore
 from webapp.platform.taxonomy import CATEGORIES
@@ -51,21 +51,56 @@ def incident_for(alert: Alert) -> Incident | None:
     return db.session.get(Incident, alert.id)
 
 
-def state_of(alert: Alert) -> str:
-    incident = incident_for(alert)
-    return incident.state if incident else "ongoing"
+_UPDATES = select(IncidentUpdate).where(IncidentUpdate.alert_id == bindparam("alert_id")).order_by(
+    IncidentUpdate.created_at.desc(), IncidentUpdate.id.desc())
 
 
 def updates_for(alert: Alert) -> list[IncidentUpdate]:
     """The alert's updates, newest first (the timeline)."""
-    return list(db.session.scalars(select(IncidentUpdate).where(
-        IncidentUpdate.alert_id == alert.id).order_by(IncidentUpdate.created_at.desc(),
-                                                      IncidentUpdate.id.desc())))
+    return list(db.session.scalars(_UPDATES, {"alert_id": alert.id}))
 
 
-def closed_by(alert: Alert) -> Incident | None:
-    """The incident that ``alert`` (a "successful outcomes" alert) closed, if any."""
-    return db.session.scalar(select(Incident).where(Incident.outcome_alert_id == alert.id))
+_INCIDENT_AND_CLOSED = select(Incident).where(or_(Incident.alert_id == bindparam("alert_id"),
+                                                   Incident.outcome_alert_id == bindparam("alert_id")))
+
+
+def incident_and_closed(alert: Alert) -> tuple[Incident | None, Incident | None]:
+    """The incident of ``alert`` (None before its first update) and the incident it closed
+    (a "successful outcomes" alert), in one statement."""
+    rows = list(db.session.scalars(_INCIDENT_AND_CLOSED, {"alert_id": alert.id}).unique())
+    return (next((i for i in rows if i.alert_id == alert.id), None),
+            next((i for i in rows if i.outcome_alert_id == alert.id), None))
+
+
+# resident_standing's statement for a resident of 0, 1, 2... wards, each built once (with
+# its cache key): building it on every alert page cost about as much as running it.
+_STANDING: dict[int, object] = {}
+
+
+def _standing_statement(wards: int):
+    statement = _STANDING.get(wards)
+    if statement is None:
+        alert_id = bindparam("alert_id")
+        follow = select(IncidentFollow.following).where(
+            IncidentFollow.alert_id == alert_id, IncidentFollow.user_id == bindparam("user_id"))
+        statement = _STANDING[wards] = select(
+            follow.scalar_subquery(), received_alert(alert_id, ("email", "digest", "push")),
+            *[exists().where(AlertWard.alert_id == alert_id,
+                             AlertWard.ward_id == bindparam(f"ward_{i}"))
+              for i in range(wards)]).where(User.id == bindparam("user_id"))
+    return statement
+
+
+def resident_standing(user, alert: Alert):
+    """(following, :func:`reply_ward`) of a signed-in resident, in one statement. Following:
+    told of ``alert``'s updates (pressed "Follow this", or received it and did not press
+    "Stop following")."""
+    wards = threads.resident_wards(user)
+    row = db.session.execute(_standing_statement(len(wards)), {
+        "alert_id": alert.id, "user_id": user.id,
+        **{f"ward_{i}": w.id for i, w in enumerate(wards)}}).one()
+    following = bool(row[1]) if row[0] is None else bool(row[0])
+    return following, next((w for w, targeted in zip(wards, row[2:], strict=True) if targeted), None)
 
 
 # --------------------------------------------------------------------------- who is told
@@ -199,24 +234,15 @@ def set_following(user, alert: Alert, following: bool, now=None) -> IncidentFoll
     return db.session.get(IncidentFollow, (alert.id, user.id))
 
 
-def is_following(user, alert: Alert) -> bool:
-    """True when ``user`` is told of ``alert``'s updates (followed it, or received it and
-    did not stop)."""
-    if user is None or not getattr(user, "is_authenticated", False) or user.role != "resident":
-        return False
-    row = db.session.get(IncidentFollow, (alert.id, user.id))
-    if row is not None:
-        return row.following
-    return bool(db.session.scalar(select(
-        received_alert(alert.id, ("email", "digest", "push"))).where(User.id == user.id)))
+_FOLLOWS = (select(Alert).join(IncidentFollow, IncidentFollow.alert_id == Alert.id)
+            .where(IncidentFollow.user_id == bindparam("user_id"),
+                   IncidentFollow.following.is_(True))
+            .order_by(IncidentFollow.created_at.desc()))
 
 
 def follows_of(user) -> list[Alert]:
     """The alerts ``user`` pressed "Follow this" on (Settings)."""
-    return list(db.session.scalars(
-        select(Alert).join(IncidentFollow, IncidentFollow.alert_id == Alert.id)
-        .where(IncidentFollow.user_id == user.id, IncidentFollow.following.is_(True))
-        .order_by(IncidentFollow.created_at.desc())))
+    return list(db.session.scalars(_FOLLOWS, {"user_id": user.id}))
 
 
 def unfollow_token(user_id: int, alert_id: int) -> str:
@@ -273,9 +299,14 @@ def tag(conversation_id: int, name: str, *, alert_id: int | None = None, by=None
         tagged_by_id=getattr(by, "id", None), created_at=utcnow()).on_conflict_do_nothing())
 
 
-def tags_of(conversation_id: int) -> list[ConversationTag]:
-    return list(db.session.scalars(select(ConversationTag).where(
-        ConversationTag.conversation_id == conversation_id).order_by(ConversationTag.created_at)))
+def aside_from(tags) -> dict:
+    """The officer's conversation aside (templates/incidents/_conversation_aside.html) from
+    ``[(tag, its alert or None, that alert's incident state or None)]``, oldest tag first,
+    read with the page's other side facts in one statement."""
+    alert, state = next(((a, s) for _, a, s in tags if a is not None), (None, None))
+    return {"tags": [(t.tag, TAGS.get(t.tag, t.tag)) for t, _, _ in tags], "alert": alert,
+            "state": INCIDENT_STATES[state or "ongoing"] if alert else None,
+            "routes": REPORTING_ROUTES}
 
 
 def tag_labels(conversation_ids) -> dict[int, list[str]]:
@@ -319,34 +350,38 @@ def answer_needs_reporting(officer, conversation, route: str):
 
 
 # --------------------------------------------------------------------------- account data
-def export_follows(user) -> tuple[str, list]:
-    rows = db.session.execute(
-        select(IncidentFollow.alert_id, Alert.title, IncidentFollow.following,
-               IncidentFollow.created_at, IncidentFollow.updated_at)
-        .join(Alert, Alert.id == IncidentFollow.alert_id)
-        .where(IncidentFollow.user_id == user.id).order_by(IncidentFollow.created_at)).all()
+def _follow_parts(user) -> dict:
+    return {"follows": (select(IncidentFollow.alert_id, Alert.title, IncidentFollow.following,
+                               IncidentFollow.created_at, IncidentFollow.updated_at)
+                        .join(Alert, Alert.id == IncidentFollow.alert_id)
+                        .where(IncidentFollow.user_id == user.id), ("created_at",))}
+
+
+def _follow_section(user, rows) -> tuple[str, list]:
     return "incident_follows", [
-        {"alert_id": r.alert_id, "alert": r.title, "following": r.following,
-         "since": r.created_at.isoformat() + "Z", "changed": r.updated_at.isoformat() + "Z"}
-        for r in rows]
+        {"alert_id": r["alert_id"], "alert": r["title"], "following": r["following"],
+         "since": r["created_at"].isoformat() + "Z", "changed": r["updated_at"].isoformat() + "Z"}
+        for r in rows["follows"]]
 
 
 def forget_follows(user) -> None:
     db.session.execute(IncidentFollow.__table__.delete().where(IncidentFollow.user_id == user.id))
 
 
-def export_tags(user) -> tuple[str, list]:
-    rows = db.session.execute(
-        select(ConversationTag.conversation_id, ConversationTag.tag, ConversationTag.alert_id,
-               ConversationTag.created_at)
-        .join(Conversation, Conversation.id == ConversationTag.conversation_id)
-        .where(Conversation.resident_id == user.id).order_by(ConversationTag.created_at)).all()
+def _tag_parts(user) -> dict:
+    return {"tags": (select(ConversationTag.conversation_id, ConversationTag.tag,
+                            ConversationTag.alert_id, ConversationTag.created_at)
+                     .join(Conversation, Conversation.id == ConversationTag.conversation_id)
+                     .where(Conversation.resident_id == user.id), ("created_at",))}
+
+
+def _tag_section(user, rows) -> tuple[str, list]:
     return "conversation_tags", [
-        {"conversation_id": r.conversation_id, "tag": TAGS.get(r.tag, r.tag),
-         "alert_id": r.alert_id, "at": r.created_at.isoformat() + "Z"} for r in rows]
+        {"conversation_id": r["conversation_id"], "tag": TAGS.get(r["tag"], r["tag"]),
+         "alert_id": r["alert_id"], "at": r["created_at"].isoformat() + "Z"} for r in rows["tags"]]
 
 
 # Follows are exported and deleted with the account; conversation tags go with the
 # conversation (ON DELETE CASCADE) and are exported beside it.
-register_account_data(export=export_follows, forget=forget_follows)
-register_account_data(export=export_tags)
+register_account_data(export=Gathered(_follow_parts, _follow_section), forget=forget_follows)
+register_account_data(export=Gathered(_tag_parts, _tag_section))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from webapp.accounts.models import Concern
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import blank_details
 from webapp.extensions import db
 from webapp.meetings.models import Meeting, Rsvp
@@ -16,24 +16,32 @@ from webapp.meetings.rsvps import fill_places
 
 
 # --------------------------------------------------------------------------- account data
-def export_meetings(user) -> tuple[str, object]:
+def _meeting_parts(user) -> dict:
     """"Download my data": the user's RSVPs and meeting concerns (accounts.EXPORTERS)."""
+    return {
+        "rsvps": (select(Meeting.title, Meeting.id.label("meeting_id"), Meeting.starts_at,
+                         Rsvp.status, Rsvp.created_at, Rsvp.cancelled_at, Rsvp.checked_in_at)
+                  .join(Meeting, Meeting.id == Rsvp.meeting_id).where(Rsvp.user_id == user.id),
+                  ("starts_at",)),
+        "concerns": (select(Concern.id, Meeting.title, Concern.source_id, Concern.topic,
+                            Concern.text, Concern.created_at)
+                     .join(Meeting, Meeting.id == Concern.source_id)
+                     .where(Concern.user_id == user.id, Concern.source == "meeting"), ("id",)),
+    }
+
+
+def _meeting_section(user, rows) -> tuple[str, object]:
     def iso(value):
         return value.isoformat() + "Z" if value else None
 
-    rows = db.session.execute(select(Rsvp, Meeting).join(Meeting, Meeting.id == Rsvp.meeting_id)
-                              .where(Rsvp.user_id == user.id).order_by(Meeting.starts_at)).all()
-    concerns = db.session.execute(
-        select(Concern, Meeting.title).join(Meeting, Meeting.id == Concern.source_id)
-        .where(Concern.user_id == user.id, Concern.source == "meeting").order_by(Concern.id)).all()
     return "meetings", {
-        "rsvps": [{"meeting": m.title, "meeting_id": m.id, "starts_at": iso(m.starts_at),
-                   "status": r.status, "rsvp_at": iso(r.created_at),
-                   "cancelled_at": iso(r.cancelled_at), "checked_in_at": iso(r.checked_in_at)}
-                  for r, m in rows],
-        "concerns": [{"meeting": title, "meeting_id": c.source_id, "topic": c.topic,
-                      "label": CONCERN_TOPICS.get(c.topic, c.topic), "text": c.text,
-                      "created_at": iso(c.created_at)} for c, title in concerns],
+        "rsvps": [{"meeting": r["title"], "meeting_id": r["meeting_id"],
+                   "starts_at": iso(r["starts_at"]), "status": r["status"],
+                   "rsvp_at": iso(r["created_at"]), "cancelled_at": iso(r["cancelled_at"]),
+                   "checked_in_at": iso(r["checked_in_at"])} for r in rows["rsvps"]],
+        "concerns": [{"meeting": c["title"], "meeting_id": c["source_id"], "topic": c["topic"],
+                      "label": CONCERN_TOPICS.get(c["topic"], c["topic"]), "text": c["text"],
+                      "created_at": iso(c["created_at"])} for c in rows["concerns"]],
     }
 
 
@@ -59,4 +67,4 @@ def erase_rsvp_traces(user) -> None:
     blank_details("rsvps", select(Rsvp.id).where(Rsvp.user_id == user.id))
 
 
-register_account_data(export=export_meetings, erase=erase_rsvp_traces, forget=forget_meetings)
+register_account_data(export=Gathered(_meeting_parts, _meeting_section), erase=erase_rsvp_traces, forget=forget_meetings)

@@ -7,6 +7,7 @@ import hmac
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from webapp.accounts.models import User
 from webapp.platform.audit import record
@@ -100,7 +101,7 @@ def search_attendees(meeting: Meeting, query: str, limit: int = 20) -> list[Rsvp
     words = " ".join((query or "").split())[:60].lower().split()
     if len("".join(words)) < 2:
         return []
-    stmt = (select(Rsvp).join(User, User.id == Rsvp.user_id)
+    stmt = (select(Rsvp).join(User, User.id == Rsvp.user_id).options(contains_eager(Rsvp.user))
             .where(Rsvp.meeting_id == meeting.id, Rsvp.status.in_(("going", "waitlisted"))))
     for word in words[:6]:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

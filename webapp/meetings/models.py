@@ -52,8 +52,10 @@ class Meeting(db.Model):
 
     created_by: Mapped["User | None"] = relationship()  # noqa: F821
     borough: Mapped["Borough | None"] = relationship()  # noqa: F821
+    # Loaded with the meetings, wards and all (every card names the wards).
     ward_links: Mapped[list["MeetingWard"]] = relationship(
-        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingWard.position")
+        back_populates="meeting", cascade="all, delete-orphan", order_by="MeetingWard.position",
+        lazy="selectin")
 
     @property
     def wards(self) -> list:
@@ -82,7 +84,7 @@ class MeetingWard(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     meeting: Mapped[Meeting] = relationship(back_populates="ward_links")
-    ward: Mapped["Ward"] = relationship()  # noqa: F821
+    ward: Mapped["Ward"] = relationship(lazy="joined")  # noqa: F821
 
 
 class Rsvp(db.Model):

@@ -8,7 +8,7 @@ from flask import (abort, flash, make_response, redirect, request,
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.accounts.concerns import concern_counts
+from webapp.accounts.concerns import counts_of
 from webapp.extensions import db
 from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.meetings import bp, services
@@ -35,9 +35,10 @@ def _managed_or_abort(meeting_id: int) -> Meeting:
 # --------------------------------------------------------------------------- officers
 def _meeting_form(form: MeetingForm | None = None) -> MeetingForm:
     form = form or MeetingForm()
-    form.wards.choices = [SelectChoice(w.id, w.label) for w in covered_wards(current_user)]
+    covered = covered_wards(current_user)
+    form.wards.choices = [SelectChoice(w.id, w.label) for w in covered]
     form.borough.choices = [SelectChoice(0, "No: only the wards ticked")] + \
-        [SelectChoice(b.id, f"Yes: all of {b.name}") for b in services.manageable_boroughs(current_user)]
+        [SelectChoice(b.id, f"Yes: all of {b.name}") for b in services.manageable_boroughs(covered)]
     return form
 
 
@@ -81,13 +82,11 @@ def officer_new():
 
 
 def _officer_context(meeting: Meeting, **extra) -> dict:
-    counts = concern_counts(source=("meeting", meeting.id))
+    concerns = services.meeting_concerns(meeting)
+    counts = counts_of([concern for concern, _ in concerns])
     context = {
-        "meeting": meeting, "going": services.going_count(meeting.id),
-        "waitlisted": services.waitlist_count(meeting.id),
-        "checked_in": services.checked_in_count(meeting.id),
-        "counts": counts, "chart": services.concern_chart(counts),
-        "concerns": services.meeting_concerns(meeting),
+        "meeting": meeting, **services.attendance(meeting.id),
+        "counts": counts, "chart": services.concern_chart(counts), "concerns": concerns,
         "cancel_form": CancelMeetingForm(), "summary_form": SummaryForm(),
         "answer_form": AnsweredForm(), "now": utcnow(),
     }
@@ -177,9 +176,7 @@ def officer_summary(meeting_id):
 
 def _checkin_context(meeting: Meeting, **extra) -> dict:
     query = (request.args.get("q") or "").strip()[:60]
-    context = {"meeting": meeting, "going": services.going_count(meeting.id),
-               "waitlisted": services.waitlist_count(meeting.id),
-               "checked_in": services.checked_in_count(meeting.id),
+    context = {"meeting": meeting, **services.attendance(meeting.id),
                "form": CheckinForm(), "button_form": EmptyForm(), "query": query,
                "matches": services.search_attendees(meeting, query), "result": None, "error": None}
     context.update(extra)

@@ -11,6 +11,7 @@ from flask_login import current_user
 from webapp.extensions import db, limiter
 from webapp.platform.qr import qr_svg
 from webapp.platform.htmx import is_htmx, render
+from webapp.platform.pagestore import for_visitors
 from webapp.meetings import bp, services
 from webapp.platform.tokens import TokenError
 from webapp.platform.forms import EmptyForm
@@ -95,7 +96,7 @@ def _resident_context(meeting: Meeting, **extra) -> dict:
         "position": services.waitlist_position(mine),
         "closed_reason": services.rsvp_closed_reason(meeting),
         "can_manage": user is not None and user.is_staff and services.can_manage(user, meeting),
-        "form": EmptyForm(),
+        "form": EmptyForm() if user is not None else None,  # a visitor's page: no token
         "rsvp_error": None,
     }
     if mine is not None and mine.status == "going":
@@ -111,6 +112,7 @@ def _resident_context(meeting: Meeting, **extra) -> dict:
 
 
 @bp.get("/meetings/<int:meeting_id>")
+@for_visitors("meetings", "meeting_wards", "wards", "boroughs", "rsvps", "users")
 def show(meeting_id):
     """A meeting's details, places left and (for residents) their own status."""
     meeting = _meeting_or_404(meeting_id)
@@ -234,6 +236,7 @@ def _ics_response(body: bytes, filename: str) -> Response:
 
 
 @bp.get("/meetings/<int:meeting_id>.ics")
+@for_visitors("meetings", "meeting_wards", "wards", "boroughs")
 def meeting_ics(meeting_id):
     """One meeting as an iCalendar file ("Add to calendar")."""
     meeting = _meeting_or_404(meeting_id)
@@ -242,6 +245,7 @@ def meeting_ics(meeting_id):
 
 
 @bp.get("/wards/<ward_code>/meetings.ics")
+@for_visitors("meetings", "meeting_wards", "wards", "boroughs")
 def ward_feed(ward_code):
     """A ward's subscribable calendar: its meetings from 30 days ago on, cancelled ones
     marked so calendars drop them."""

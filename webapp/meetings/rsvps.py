@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from webapp.accounts.models import User
 from webapp.extensions import db
@@ -45,9 +45,17 @@ def going_count(meeting_id: int) -> int:
         Rsvp.meeting_id == meeting_id, Rsvp.status == "going"))
 
 
-def waitlist_count(meeting_id: int) -> int:
-    return db.session.scalar(select(func.count()).where(
-        Rsvp.meeting_id == meeting_id, Rsvp.status == "waitlisted"))
+def attendance(meeting_id: int) -> dict[str, int]:
+    """``{"going": n, "waitlisted": n, "checked_in": n}`` for a meeting's managers, in one
+    statement."""
+    def counted(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    going, waitlisted, checked_in = db.session.execute(
+        select(counted(Rsvp.status == "going"), counted(Rsvp.status == "waitlisted"),
+               counted(Rsvp.checked_in_at.is_not(None)))
+        .where(Rsvp.meeting_id == meeting_id)).one()
+    return {"going": going, "waitlisted": waitlisted, "checked_in": checked_in}
 
 
 def rsvp_counts(meeting_ids) -> dict[int, dict[str, int]]:
@@ -62,11 +70,6 @@ def rsvp_counts(meeting_ids) -> dict[int, dict[str, int]]:
         for meeting_id, status, n in rows:
             counts[meeting_id][status] = n
     return counts
-
-
-def checked_in_count(meeting_id: int) -> int:
-    return db.session.scalar(select(func.count()).where(
-        Rsvp.meeting_id == meeting_id, Rsvp.checked_in_at.is_not(None)))
 
 
 def places_left(meeting: Meeting) -> int:

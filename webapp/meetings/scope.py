@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.accounts.models import UserWard
@@ -56,11 +56,14 @@ def meetings_managed_by(user, *, upcoming: bool | None = None) -> list[Meeting]:
     return list(db.session.scalars(stmt))
 
 
+def _manages(user, meeting_id):
+    return exists().where(MeetingWard.meeting_id == meeting_id,
+                          MeetingWard.ward_id.in_(covered_ward_ids(user)))
+
+
 def can_manage(user, meeting: Meeting) -> bool:
     """True if ``user`` (an officer or admin) may edit, cancel and run ``meeting``."""
-    return db.session.scalar(select(func.count()).where(
-        MeetingWard.meeting_id == meeting.id,
-        MeetingWard.ward_id.in_(covered_ward_ids(user)))) > 0
+    return bool(db.session.scalar(select(_manages(user, meeting.id))))
 
 
 def managed_meeting(user, meeting_id: int) -> Meeting:
@@ -69,39 +72,48 @@ def managed_meeting(user, meeting_id: int) -> Meeting:
     Raises LookupError when it does not exist, :class:`NotAllowed` when ``user`` does not
     cover any of its wards.
     """
-    meeting = db.session.get(Meeting, meeting_id)
-    if meeting is None:
+    row = db.session.execute(select(Meeting, _manages(user, Meeting.id))
+                             .where(Meeting.id == meeting_id)).first()
+    if row is None:
         raise LookupError(meeting_id)
-    if not can_manage(user, meeting):
+    meeting, allowed = row
+    if not allowed:
         raise NotAllowed("You do not cover this meeting's wards.")
     return meeting
 
 
-def manageable_boroughs(user) -> list[Borough]:
-    """Boroughs in which ``user`` covers at least one ward (for borough-wide meetings)."""
-    stmt = (select(Borough).join(Ward, Ward.borough_id == Borough.id)
-            .where(Ward.id.in_(covered_ward_ids(user))).distinct().order_by(Borough.name))
-    return list(db.session.scalars(stmt))
+def manageable_boroughs(covered: list[Ward]) -> list[Borough]:
+    """Boroughs in which the officer covers at least one ward (for borough-wide meetings),
+    from the wards they cover (``covered_wards``: each comes with its borough)."""
+    return sorted({ward.borough.id: ward.borough for ward in covered}.values(),
+                  key=lambda borough: borough.name)
 
 
-def _resident_ward_ids(user):
-    return select(UserWard.ward_id).where(UserWard.user_id == user.id)
+def _resident_meetings_statements():
+    """(in their wards, elsewhere in their boroughs) for the resident ``:user_id`` at
+    ``:now``: built once, values bound at run time (building them cost about as much CPU as
+    running them, issue 14)."""
+    ward_ids = select(UserWard.ward_id).where(UserWard.user_id == bindparam("user_id"))
+    mine_ids = select(MeetingWard.meeting_id).where(MeetingWard.ward_id.in_(ward_ids))
+    borough_ward_ids = select(Ward.id).where(Ward.borough_id.in_(
+        select(Ward.borough_id).where(Ward.id.in_(ward_ids))))
+    nearby_ids = select(MeetingWard.meeting_id).where(MeetingWard.ward_id.in_(borough_ward_ids))
+    base = (select(Meeting).where(Meeting.ends_at >= bindparam("now"),
+                                  Meeting.cancelled_at.is_(None))
+            .order_by(Meeting.starts_at))
+    return (base.where(Meeting.id.in_(mine_ids)),
+            base.where(Meeting.id.in_(nearby_ids), Meeting.id.not_in(mine_ids)))
+
+
+_MINE, _NEARBY = _resident_meetings_statements()
 
 
 def meetings_for_resident(user) -> tuple[list[Meeting], list[Meeting]]:
     """Upcoming, not cancelled meetings for ``user``: (in their wards, elsewhere in their
     boroughs). A borough-wide meeting of their borough counts as "in their wards"."""
-    now = utcnow()
-    mine_ids = select(MeetingWard.meeting_id).where(MeetingWard.ward_id.in_(_resident_ward_ids(user)))
-    borough_ward_ids = select(Ward.id).where(Ward.borough_id.in_(
-        select(Ward.borough_id).where(Ward.id.in_(_resident_ward_ids(user)))))
-    nearby_ids = select(MeetingWard.meeting_id).where(MeetingWard.ward_id.in_(borough_ward_ids))
-    base = (select(Meeting).where(Meeting.ends_at >= now, Meeting.cancelled_at.is_(None))
-            .order_by(Meeting.starts_at))
-    mine = list(db.session.scalars(base.where(Meeting.id.in_(mine_ids))))
-    nearby = list(db.session.scalars(base.where(Meeting.id.in_(nearby_ids),
-                                                Meeting.id.not_in(mine_ids))))
-    return mine, nearby
+    values = {"user_id": user.id, "now": utcnow()}
+    return (list(db.session.scalars(_MINE, values)),
+            list(db.session.scalars(_NEARBY, values)))
 
 
 def ward_meetings(ward: Ward, *, since: datetime | None = None, limit: int | None = None,

@@ -44,7 +44,6 @@ from webapp.meetings.rsvps import (
     cancel_token,
     fill_places,
     cancel_rsvp,
-    checked_in_count,
     going_count,
     meeting_lock,
     my_meetings,
@@ -54,7 +53,7 @@ from webapp.meetings.rsvps import (
     rsvp_counts,
     rsvp_for,
     rsvp_for_cancel_token,
-    waitlist_count,
+    attendance,
     waitlist_position,
 )
 from webapp.meetings.lifecycle import (
@@ -89,7 +88,6 @@ from webapp.meetings.checkin import (
 )
 from webapp.meetings.account_data import (
     erase_rsvp_traces,
-    export_meetings,
     forget_meetings,
 )
 
@@ -116,7 +114,6 @@ __all__ = [
     'cancel_token',
     'fill_places',
     'cancel_rsvp',
-    'checked_in_count',
     'going_count',
     'meeting_lock',
     'my_meetings',
@@ -126,7 +123,7 @@ __all__ = [
     'rsvp_counts',
     'rsvp_for',
     'rsvp_for_cancel_token',
-    'waitlist_count',
+    'attendance',
     'waitlist_position',
     'MAX_AHEAD',
     'MAX_LENGTH',
@@ -153,6 +150,5 @@ __all__ = [
     'checkin_token',
     'search_attendees',
     'erase_rsvp_traces',
-    'export_meetings',
     'forget_meetings',
 ]

@@ -13,6 +13,17 @@
   another session (its cached token would be refused) gets the page again. A calendar's
   ``DTSTAMP`` says when the file was made, so it changes every second: the ETag leaves it
   out, and an unchanged feed still answers 304.
+- What a visitor gets that is the same for every visitor (no session cookie set, no CSRF
+  token in it: a visitor's page shell has none, only pages with a form do) may be kept by
+  shared caches (a CDN, a proxy). Feeds and the manifest for a minute, served stale while
+  they revalidate: ``public, max-age=60, stale-while-revalidate=600``, with ``Vary: Cookie``
+  (a signed-in person's request, which carries a cookie, is never answered from it). HTML
+  pages (the ward home, an alert, a meeting): ``public, max-age=0, s-maxage=10,
+  must-revalidate`` with ``Vary: Cookie, HX-Request``: a browser revalidates every time, a
+  shared cache after 10 seconds, and both get a 304 while the page is unchanged (the
+  process answers those from :mod:`webapp.platform.pagestore`). A page carrying a CSRF
+  token, changing the session or setting a cookie is ``private, no-cache``: a shared cache
+  must not hand one visitor's session to another.
 """
 from __future__ import annotations
 
@@ -25,9 +36,14 @@ from flask_login import current_user
 from webapp.platform.static_assets import asset_version
 
 IMMUTABLE_MAX_AGE = 31536000  # one year, the longest HTTP/1.1 caches are asked to keep
+SHARED_MAX_AGE = 60  # seconds a shared cache may serve a public response without asking
+SHARED_STALE = 600  # seconds more it may serve it while it revalidates
+PAGE_SHARED_MAX_AGE = 10  # seconds a shared cache may serve a visitor's HTML page unasked
 CONDITIONAL_MIMETYPES = {"text/html", "text/calendar", "application/manifest+json",
                          "application/atom+xml", "application/json"}
 CSRF_VALUE = re.compile(rb'("X-CSRFToken": "|name="csrf_token"[^>]*?value=")[^"]*')
+# The page's request id (for its htmx requests' log lines) changes on every request.
+REQUEST_ID_VALUE = re.compile(rb'("X-Parent-Request-ID": ")[^"]*')
 DTSTAMP_LINE = re.compile(rb"^DTSTAMP[:;][^\r\n]*\r?\n", re.M)
 
 
@@ -56,15 +72,31 @@ def set_cache_headers(response):
     if request.method in ("GET", "HEAD") and response.status_code == 200 and \
             response.mimetype in CONDITIONAL_MIMETYPES and not response.is_streamed and \
             not cache.no_store:
+        body = response.get_data()
         if "Cache-Control" not in response.headers:
-            cache.no_cache = True  # keep it, but ask again each time (304 when unchanged)
-        response.set_etag(_etag(response.get_data()), weak=True)
+            if session.modified or CSRF_VALUE.search(body) or \
+                    "Set-Cookie" in response.headers:
+                cache.private = True  # this browser's session: never a shared cache's
+                cache.no_cache = True  # keep it, but ask again each time (304 when unchanged)
+            elif response.mimetype == "text/html":
+                cache.public = True  # a browser asks again each time, a shared cache after
+                cache.max_age = 0  # PAGE_SHARED_MAX_AGE; both get a 304 while it is unchanged
+                cache.s_maxage = PAGE_SHARED_MAX_AGE
+                cache.must_revalidate = True
+                response.vary.update(("Cookie", "HX-Request"))
+            else:
+                cache.public = True
+                cache.max_age = SHARED_MAX_AGE
+                cache.stale_while_revalidate = SHARED_STALE
+                response.vary.add("Cookie")
+        response.set_etag(_etag(body), weak=True)
         response.make_conditional(request)
     return response
 
 
 def _etag(body: bytes) -> str:
     """The validator of a response body (see the module docstring for CSRF tokens)."""
+    body = REQUEST_ID_VALUE.sub(rb"\1", body)
     body, tokens = CSRF_VALUE.subn(rb"\1", DTSTAMP_LINE.sub(b"", body))
     digest = hashlib.sha256(body)
     if tokens:

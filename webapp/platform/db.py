@@ -59,10 +59,8 @@ def install_sqlite_begin(engine, busy_timeout: float) -> None:
 
 
 @contextmanager
-def read_only():
-    """Connections checked out inside the block begin DEFERRED on SQLite: for work that
-    never writes and must not queue behind writers (or hold up a writer in this thread)."""
-    token = _begin.set(DEFERRED)
+def _beginning(mode: str):
+    token = _begin.set(mode)
     try:
         yield
     finally:
@@ -70,27 +68,58 @@ def read_only():
 
 
 @contextmanager
+def read_only():
+    """Connections checked out inside the block begin DEFERRED on SQLite: for work that
+    never writes and must not queue behind writers (or hold up a writer in this thread)."""
+    with _beginning(DEFERRED):
+        yield
+
+
+@contextmanager
 def write_transaction():
     """Run the block's session work as one write transaction: commit at the end, roll back
     on error. Whatever the session had pending is committed first, so the block starts a
-    fresh transaction (on SQLite every transaction holds the write lock from its start;
-    on PostgreSQL callers lock the rows they read with ``FOR UPDATE``)."""
+    fresh transaction (on SQLite it begins IMMEDIATE, holding the write lock from its
+    start, even inside :func:`read_only`: a DEFERRED transaction that has read cannot take
+    the lock once another connection has committed, and SQLite answers "database is
+    locked" at once; on PostgreSQL callers lock the rows they read with ``FOR UPDATE``)."""
     db.session.commit()
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    with _beginning(IMMEDIATE):
+        try:
+            yield
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 @contextmanager
 def write_connection():
-    """A connection of its own in a write transaction (BEGIN IMMEDIATE on SQLite), committed
-    on exit: a worker's claims, heartbeats and results never wait for, or mix with, the
-    session's work."""
-    with db.engine.begin() as conn:
+    """A connection of its own in a write transaction (BEGIN IMMEDIATE on SQLite, even
+    inside :func:`read_only`), committed on exit: a worker's claims, heartbeats and results
+    never wait for, or mix with, the session's work."""
+    with _beginning(IMMEDIATE), db.engine.begin() as conn:
         yield conn
+
+
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session loaded: for a view that has already
+    rendered its page from it and writes last (a read marker), so nothing after the
+    commit (the after-request hooks reading ``current_user``) loads it again."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        db.session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def dialect_insert(table):
+    """An INSERT of the current dialect, with its ``on_conflict_do_update`` (PostgreSQL and
+    SQLite both have ON CONFLICT ... DO UPDATE)."""
+    if db.engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def insert_ignore(table):

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.priorities.models import Priority
 from webapp.priorities.services import (current_priorities, earlier_priorities, link_url,
                                         priority_url, residents_named, topic_label)
+from webapp.platform.pagecache import cached, watch
 from webapp.platform.timeutil import html_datetime
 from webapp.alerts.models import Alert, AlertWard
 from webapp.posts.models import WardPost
@@ -22,6 +23,10 @@ from webapp.wards.models import Ward
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_LIMIT = 50
+# What an Atom feed is made of (its entries are kept per process until one changes; the
+# feed's response is kept for visitors by webapp.platform.pagestore).
+ATOM_TABLES = watch("alerts", "alert_wards", "wards", "boroughs", "priorities",
+                    "priority_actions", "priority_topics", "users", "ward_posts")
 EPOCH = datetime(2026, 1, 1)  # "updated" of a feed with no entries (stable for ETags)
 
 
@@ -132,7 +137,8 @@ def atom_feed(title: str, self_url: str, alternate_url: str, ward_ids: list[int]
             el.text = text
         return el
 
-    entries = _entries(ward_ids)
+    entries = cached("atom-entries", tuple(ward_ids) if ward_ids is not None else None,
+                     ATOM_TABLES, lambda: _entries(ward_ids))
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "id", self_url)
     sub(feed, "title", title)

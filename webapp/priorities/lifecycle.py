@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
-from webapp.alerts.models import Alert, AlertWard
 from webapp.extensions import db
-from webapp.meetings.models import Meeting, MeetingWard
 from webapp.platform.audit import record
 from webapp.platform.taxonomy import CONCERN_TOPICS
 from webapp.platform.timeutil import to_london, utcnow
-from webapp.posts.models import WardPost
 from webapp.priorities.models import (ACTION_MAX, COMMITMENT_MAX, OUTCOME_MAX, TITLE_MAX,
                                       Priority, PriorityAction, PriorityTopic)
 from webapp.priorities.scope import PriorityError, _scrub, max_priorities, may_edit
+from webapp.priorities.set_page import linkable
 from webapp.priorities.telling import _tell, raisers
 from webapp.wards.models import Ward
 
@@ -67,6 +66,29 @@ def earlier_priorities(ward_id: int) -> list[Priority]:
     return list(db.session.scalars(select(Priority).where(
         Priority.ward_id == ward_id, Priority.status == "closed")
         .order_by(Priority.closed_at.desc(), Priority.id.desc())))
+
+
+def current_counts(ward_ids) -> dict[int, int]:
+    """{ward id: its current priorities} for many wards, in one grouped statement."""
+    counts = dict.fromkeys(ward_ids, 0)
+    if counts:
+        counts.update(db.session.execute(
+            select(Priority.ward_id, func.count()).where(Priority.ward_id.in_(counts),
+                                                         Priority.status == "current")
+            .group_by(Priority.ward_id)).all())
+    return counts
+
+
+def ward_priorities(ward_id: int) -> tuple[list[Priority], list[Priority]]:
+    """The ward's current priorities (oldest first) and closed ones (latest closed first),
+    read together, each with its topics (joined) and actions."""
+    rows = list(db.session.scalars(
+        select(Priority).where(Priority.ward_id == ward_id)
+        .options(joinedload(Priority.topic_links)).order_by(Priority.id)).unique())
+    current = sorted((p for p in rows if p.status == "current"), key=lambda p: (p.created_at, p.id))
+    earlier = sorted((p for p in rows if p.status == "closed"),
+                     key=lambda p: (p.closed_at, p.id), reverse=True)
+    return current, earlier
 
 
 def public_priority(ward_id: int, priority_id: int) -> Priority | None:
@@ -127,21 +149,7 @@ class ActionInput:
 def link_choices(user, ward_id: int) -> list[tuple[str, str]]:
     """What an action may link: the ward's sent alerts, ward posts and meetings, latest
     first (all within the officer's wards, since the priority's ward is one)."""
-    if not may_edit(user, ward_id):
-        return []
-    choices = []
-    for a in db.session.scalars(select(Alert).join(AlertWard, AlertWard.alert_id == Alert.id)
-                                .where(AlertWard.ward_id == ward_id, Alert.state == "sent")
-                                .order_by(Alert.sent_at.desc()).limit(15)):
-        choices.append((f"alert:{a.id}", f"Alert: {a.title}"))
-    for p in db.session.scalars(select(WardPost).where(WardPost.ward_id == ward_id)
-                                .order_by(WardPost.created_at.desc()).limit(15)):
-        choices.append((f"post:{p.id}", f"Ward post: {p.title}"))
-    for m in db.session.scalars(select(Meeting).join(MeetingWard, MeetingWard.meeting_id == Meeting.id)
-                                .where(MeetingWard.ward_id == ward_id, Meeting.cancelled_at.is_(None))
-                                .order_by(Meeting.starts_at.desc()).limit(15)):
-        choices.append((f"meeting:{m.id}", f"Meeting: {m.title}"))
-    return choices
+    return linkable(ward_id) if may_edit(user, ward_id) else []
 
 
 def _resolve_link(user, ward_id: int, link: str) -> tuple[str | None, int | None, str | None]:

@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 TITLE_MAX = 120
@@ -18,6 +19,7 @@ OUTCOME_MAX = 1000
 QUESTION_MAX = 160
 # What an action may link to (each checked against the officer's wards).
 LINK_TYPES = {"alert": "Alert", "post": "Ward post", "meeting": "Meeting"}
+PRIORITY_STATUSES = ("current", "closed")
 
 
 class Priority(db.Model):
@@ -25,13 +27,14 @@ class Priority(db.Model):
     closed with an outcome. Everything in it is written by officers and public."""
 
     __tablename__ = "priorities"
-    __table_args__ = (Index("ix_priorities_ward_status", "ward_id", "status"),)
+    __table_args__ = (Index("ix_priorities_ward_status", "ward_id", "status"),
+                      one_of("status", PRIORITY_STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
     title: Mapped[str] = mapped_column(String(TITLE_MAX))
     commitment: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="current")  # current | closed
+    status: Mapped[str] = mapped_column(String(12), default="current")  # PRIORITY_STATUSES
     review_on: Mapped[date]
     outcome: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -39,11 +42,12 @@ class Priority(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
-    ward: Mapped["Ward"] = relationship()  # noqa: F821
+    ward: Mapped["Ward"] = relationship(lazy="joined")  # noqa: F821  (pages name it)
+    # Loaded with the priorities (one query for all of them): every card shows both.
     topic_links: Mapped[list["PriorityTopic"]] = relationship(
-        cascade="all, delete-orphan", order_by="PriorityTopic.topic")
+        cascade="all, delete-orphan", order_by="PriorityTopic.topic", lazy="selectin")
     actions: Mapped[list["PriorityAction"]] = relationship(
-        cascade="all, delete-orphan", back_populates="priority",
+        cascade="all, delete-orphan", back_populates="priority", lazy="selectin",
         order_by="(PriorityAction.acted_on.desc(), PriorityAction.id.desc())")
 
     @property

@@ -3,10 +3,9 @@ residents' answers (confirming or changing their top three), and the results bes
 standing survey answers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from webapp.accounts.models import Concern, User, UserWard
 from webapp.accounts.services import AnswerError, set_concerns, survey_concerns
@@ -16,7 +15,8 @@ from webapp.platform.audit import record
 from webapp.platform.taxonomy import MAX_CONCERNS
 from webapp.platform.timeutil import utcnow
 from webapp.priorities.models import QUESTION_MAX, PriorityRound
-from webapp.priorities.scope import PriorityError, _scrub, may_edit, min_count, topic_label
+from webapp.priorities.ranking import RoundResults, residents_said
+from webapp.priorities.scope import PriorityError, _scrub, may_edit
 from webapp.wards.models import Ward
 
 
@@ -112,28 +112,8 @@ def answer_round(user, rnd: PriorityRound, topics=None, other_text: str | None =
     return chosen
 
 
-@dataclass
-class RoundResults:
-    respondents: int
-    rows: list[tuple[str, int, int]]  # (topic, round count, standing count)
-    shown: bool
-
-
 def round_results(rnd: PriorityRound) -> RoundResults:
     """The round's answers beside the standing (survey) ones, by topic. Counts appear
     only once :func:`min_count` residents answered the round."""
-    respondents = db.session.scalar(select(func.count(func.distinct(Concern.respondent_key)))
-                                    .where(Concern.source == "round",
-                                           Concern.source_id == rnd.id)) or 0
-    in_round = dict(db.session.execute(
-        select(Concern.topic, func.count(func.distinct(Concern.respondent_key)))
-        .where(Concern.source == "round", Concern.source_id == rnd.id)
-        .group_by(Concern.topic)).all())
-    standing = dict(db.session.execute(
-        select(Concern.topic, func.count(func.distinct(Concern.respondent_key)))
-        .where(Concern.ward_id == rnd.ward_id, Concern.source == "survey")
-        .group_by(Concern.topic)).all())
-    topics = sorted(set(in_round) | set(standing),
-                    key=lambda t: (-in_round.get(t, 0), -standing.get(t, 0), topic_label(t)))
-    return RoundResults(respondents, [(t, in_round.get(t, 0), standing.get(t, 0)) for t in topics],
-                        respondents >= min_count())
+    return residents_said(rnd.ward_id, [rnd.id])[1][rnd.id]
+

@@ -11,8 +11,12 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
 from webapp.platform.htmx import is_htmx, render, render_fragment
+from webapp.platform.pagestore import for_visitors
 from webapp.priorities import bp, services, stats
-from webapp.priorities.feeds import atom_feed, police_uk_priorities, wardline_priorities
+from webapp.priorities.conversation_side import officer_side
+from webapp.priorities.feeds import (ATOM_TABLES, atom_feed, police_uk_priorities,
+                                     wardline_priorities)
+from webapp.priorities.set_page import set_page_lists
 from webapp.priorities.forms import (ActionForm, CloseForm, PriorityForm, RoundAnswerForm,
                                      RoundForm, TopicTagForm)
 from webapp.platform.security import officer_required, resident_required
@@ -44,11 +48,9 @@ def ward_priorities_section(ward) -> dict:
 bp.add_app_template_global(services.link_url, "priority_link_url")
 
 
-@bp.app_template_global()
-def conversation_topic_form(conversation):
-    """The officer's one-tap topic tag on a conversation page (threads includes it)."""
-    form = TopicTagForm(formdata=None, topic=services.conversation_topic(conversation.id) or "")
-    return form
+# The officer's conversation page (a threads template): the topic form, the incident
+# aside and the messaging block, in one statement.
+bp.add_app_template_global(officer_side, "officer_conversation_side")
 
 
 # --------------------------------------------------------------------------- public pages
@@ -56,8 +58,7 @@ def conversation_topic_form(conversation):
 def ward_priorities(code):
     """Current and earlier priorities of a ward, with every action and outcome."""
     ward = _ward_or_404(code)
-    current = services.current_priorities(ward.id)
-    earlier = services.earlier_priorities(ward.id)
+    current, earlier = services.ward_priorities(ward.id)
     topics = sorted({t for p in current + earlier for t in p.topics})
     return render("priorities/ward.html", ward=ward, current=current, earlier=earlier,
                   named=services.residents_named(ward.id, topics))
@@ -99,6 +100,7 @@ def _atom(body: bytes):
 
 
 @bp.get("/wards/<code>/feed.atom")
+@for_visitors(*ATOM_TABLES)
 def ward_feed(code):
     ward = _ward_or_404(code)
     base = current_app.config["BASE_URL"]
@@ -108,6 +110,7 @@ def ward_feed(code):
 
 
 @bp.get("/feed.atom")
+@for_visitors(*ATOM_TABLES)
 def london_feed():
     base = current_app.config["BASE_URL"]
     return _atom(atom_feed("Wardline: all of London", f"{base}/feed.atom", f"{base}/stats", None))
@@ -174,41 +177,44 @@ def round_answer(round_id):
 @officer_required
 def officer_index():
     wards = covered_wards(current_user)
-    counts = {w.id: len(services.current_priorities(w.id)) for w in wards[:200]}
+    counts = services.current_counts([w.id for w in wards[:200]])
     return render("priorities/officer_index.html", wards=wards[:200], counts=counts,
                   more=max(len(wards) - 200, 0))
 
 
 def _covered_ward_or_404(code: str):
-    ward = get_ward(code)
-    if ward is None or not services.may_edit(current_user, ward.id):
+    ward = get_ward(code, covered_by=current_user) if current_user.is_staff else None
+    if ward is None:
         abort(404)
     return ward
 
 
-def _action_form(priority, submitted: bool = False):
-    """The action form of one priority card (prefixed: a page has one per priority)."""
+def _action_form(priority, submitted: bool = False, links=None):
+    """The action form of one priority card (prefixed: a page has one per priority);
+    ``links``: what an action may link to, when the page has read them already."""
     prefix = f"p{priority.id}"
     form = ActionForm(prefix=prefix) if submitted else ActionForm(formdata=None, prefix=prefix)
+    if links is None:
+        links = services.link_choices(current_user, priority.ward_id)
     form.link.choices = [SelectChoice("", "Nothing")] + [
-        SelectChoice(value, label) for value, label in services.link_choices(current_user, priority.ward_id)]
+        SelectChoice(value, label) for value, label in links]
     return form
 
 
 def _set_page(ward, *, status=200, priority_form=None, action_forms=None, round_form=None):
-    current = services.current_priorities(ward.id)
+    """The page in six statements: the officer, the ward (if covered), its priorities with
+    their topics, their actions, the page's lists, and what residents said."""
+    current, earlier = services.ward_priorities(ward.id)
+    lists = set_page_lists(ward.id)  # the ward is covered: _covered_ward_or_404
     action_forms = dict(action_forms or {})
     for p in current:
-        action_forms.setdefault(p.id, _action_form(p))
-    rounds = services.rounds_for(ward.id)
+        action_forms.setdefault(p.id, _action_form(p, links=lists.links))
+    ranking, results = services.residents_said(ward.id, [r.id for r in lists.rounds])
     return render("priorities/set.html", status=status, ward=ward, current=current,
-                  earlier=services.earlier_priorities(ward.id)[:5],
-                  ranking=services.topic_ranking(ward.id),
-                  free_text=services.free_text_answers(ward.id),
+                  earlier=earlier[:5], ranking=ranking, free_text=lists.free_text,
                   form=priority_form or PriorityForm(formdata=None), action_forms=action_forms,
-                  round_form=round_form or RoundForm(formdata=None), rounds=rounds,
-                  results={r.id: services.round_results(r) for r in rounds},
-                  limit=services.max_priorities())
+                  round_form=round_form or RoundForm(formdata=None), rounds=lists.rounds,
+                  results=results, limit=services.max_priorities())
 
 
 def _apply_error(form, exc):

@@ -5,17 +5,12 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from webapp.extensions import db
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import record
 from webapp.platform.taxonomy import CONCERN_TOPICS
 from webapp.priorities.models import ConversationTopic
 from webapp.priorities.scope import PriorityError
 from webapp.threads.models import Conversation
-
-
-def conversation_topic(conversation_id: int) -> str | None:
-    return db.session.scalar(select(ConversationTopic.topic).where(
-        ConversationTopic.conversation_id == conversation_id))
 
 
 def tag_conversation(user, conversation, topic: str) -> str | None:
@@ -33,15 +28,18 @@ def tag_conversation(user, conversation, topic: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- account hooks
-def export_conversation_topics(user) -> tuple[str, list]:
+def _topic_parts(user) -> dict:
     """For "Download my data": the topics officers tagged the resident's conversations with."""
-    rows = db.session.execute(
-        select(ConversationTopic.conversation_id, ConversationTopic.topic,
-               ConversationTopic.tagged_at)
-        .join(Conversation, Conversation.id == ConversationTopic.conversation_id)
-        .where(Conversation.resident_id == user.id).order_by(ConversationTopic.conversation_id)).all()
-    return "conversation_topics", [{"conversation_id": r.conversation_id, "topic": r.topic,
-                                    "tagged_at": r.tagged_at.isoformat() + "Z"} for r in rows]
+    return {"topics": (select(ConversationTopic.conversation_id, ConversationTopic.topic,
+                              ConversationTopic.tagged_at)
+                       .join(Conversation, Conversation.id == ConversationTopic.conversation_id)
+                       .where(Conversation.resident_id == user.id), ("conversation_id",))}
 
 
-register_account_data(export=export_conversation_topics)
+def _topic_section(user, rows) -> tuple[str, list]:
+    return "conversation_topics", [{"conversation_id": r["conversation_id"], "topic": r["topic"],
+                                    "tagged_at": r["tagged_at"].isoformat() + "Z"}
+                                   for r in rows["topics"]]
+
+
+register_account_data(export=Gathered(_topic_parts, _topic_section))

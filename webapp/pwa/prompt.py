@@ -22,8 +22,11 @@ def push_prompt_due() -> bool:
         return False
     if user.push_prompt_answered_at is not None:
         return False
-    return db.session.scalar(db.select(PushSubscription.id).where(
-        PushSubscription.user_id == user.id).limit(1)) is None
+    return db.session.scalar(_A_SUBSCRIPTION, {"user_id": user.id}) is None
+
+
+_A_SUBSCRIPTION = db.select(PushSubscription.id).where(
+    PushSubscription.user_id == db.bindparam("user_id")).limit(1)  # built once
 
 
 @bp.app_context_processor

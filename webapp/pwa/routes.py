@@ -81,8 +81,8 @@ def mark_offline_pages(response):
         response.headers["Clear-Site-Data"] = '"cache"'
         return response
     if request.method == "GET" and response.status_code == 200 and \
-            response.mimetype == "text/html" and current_user.is_authenticated and \
-            services.may_keep_offline(request.path, current_user.role):
+            response.mimetype == "text/html" and services.offline_path(request.path) and \
+            current_user.is_authenticated and services.may_keep_offline(request.path, current_user.role):
         response.headers[services.OFFLINE_HEADER] = \
             f"keep; owner={services.owner_tag(current_user.id)}"
     return response

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from webapp.delivery.models import PushSubscription
 from webapp.extensions import db
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.static_assets import asset_url
 from webapp.pwa.models import RemovedDevice, endpoint_hash
 
@@ -52,8 +52,12 @@ def may_keep_offline(path: str, role: str | None) -> bool:
     Only residents' own reading pages qualify; a page seen by an officer or admin never
     does, whatever its path (they may open a ward home, and it must not linger on a phone).
     """
-    if role != "resident":
-        return False
+    return role == "resident" and offline_path(path)
+
+
+def offline_path(path: str) -> bool:
+    """Is ``path`` one of residents' reading pages (whoever asks)? Checked before the role,
+    which a page that committed would read from the database again."""
     return bool(OFFLINE_PAGE_PATTERN.match(path)) and not NEVER_CACHED_PATTERN.match(path)
 
 
@@ -151,22 +155,29 @@ def describe_user_agent(user_agent: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- account data
-def export_push_devices(user) -> tuple[str, dict]:
+def _device_parts(user) -> dict:
     """For "Download my data": the devices registered for push, and the hashes of those
     removed in Settings (kept so a removed phone does not re-add itself)."""
+    return {"devices": (select(PushSubscription.id, PushSubscription.endpoint,
+                               PushSubscription.p256dh, PushSubscription.auth,
+                               PushSubscription.user_agent, PushSubscription.created_at,
+                               PushSubscription.last_success_at)
+                        .where(PushSubscription.user_id == user.id), ("id",)),
+            "removed": (select(RemovedDevice.endpoint_hash, RemovedDevice.removed_at)
+                        .where(RemovedDevice.user_id == user.id), ())}
+
+
+def _device_section(user, rows) -> tuple[str, dict]:
     def iso(value):
         return value.isoformat() + "Z" if value else None
 
-    devices = db.session.scalars(select(PushSubscription).where(
-        PushSubscription.user_id == user.id).order_by(PushSubscription.id))
-    removed = db.session.scalars(select(RemovedDevice).where(RemovedDevice.user_id == user.id))
     return "push_devices", {
-        "devices": [{"endpoint": d.endpoint, "p256dh": d.p256dh, "auth": d.auth,
-                     "user_agent": d.user_agent, "added_at": iso(d.created_at),
-                     "last_success_at": iso(d.last_success_at)} for d in devices],
-        "removed_device_hashes": [{"endpoint_sha256": r.endpoint_hash,
-                                   "removed_at": iso(r.removed_at)} for r in removed],
+        "devices": [{"endpoint": d["endpoint"], "p256dh": d["p256dh"], "auth": d["auth"],
+                     "user_agent": d["user_agent"], "added_at": iso(d["created_at"]),
+                     "last_success_at": iso(d["last_success_at"])} for d in rows["devices"]],
+        "removed_device_hashes": [{"endpoint_sha256": r["endpoint_hash"],
+                                   "removed_at": iso(r["removed_at"])} for r in rows["removed"]],
     }
 
 
-register_account_data(export=export_push_devices)
+register_account_data(export=Gathered(_device_parts, _device_section))

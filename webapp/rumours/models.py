@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.platform.states import one_of
 from webapp.platform.timeutil import utcnow
 
 TEXT_MAX = 500
@@ -22,7 +23,8 @@ class Rumour(db.Model):
     with the current verdict. The verdicts' history is :class:`RumourVerdict`."""
 
     __tablename__ = "rumours"
-    __table_args__ = (Index("ix_rumours_ward_status", "ward_id", "status", "published_at"),)
+    __table_args__ = (Index("ix_rumours_ward_status", "ward_id", "status", "published_at"),
+                      one_of("status", STATUSES), one_of("verdict", VERDICTS))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ward_id: Mapped[int] = mapped_column(ForeignKey("wards.id"))
@@ -37,7 +39,7 @@ class Rumour(db.Model):
     published_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    ward: Mapped["Ward"] = relationship()  # noqa: F821
+    ward: Mapped["Ward"] = relationship(lazy="joined")  # noqa: F821
     asker: Mapped["User | None"] = relationship()  # noqa: F821
     verdicts: Mapped[list["RumourVerdict"]] = relationship(
         order_by="RumourVerdict.id.desc()", viewonly=True)
@@ -51,6 +53,7 @@ class RumourVerdict(db.Model):
     """One published verdict on a rumour; a later one changes it, all stay visible."""
 
     __tablename__ = "rumour_verdicts"
+    __table_args__ = (one_of("verdict", VERDICTS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rumour_id: Mapped[int] = mapped_column(ForeignKey("rumours.id", ondelete="CASCADE"),

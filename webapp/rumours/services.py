@@ -9,20 +9,24 @@ Services flush; views commit.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.accounts import residents_following
 from webapp.accounts.models import User
 from webapp.delivery import Event, fan_out, notify
 from webapp.extensions import db
-from webapp.platform.account_data import register_account_data
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import record
 from webapp.posts import scrub_identity
 from webapp.rumours.models import (CLAIM_MAX, EXPLANATION_MAX, TEXT_MAX, VERDICTS, Rumour,
                                    RumourVerdict)
 from webapp.platform.timeutil import utcnow
 from webapp.threads.services import resident_wards
-from webapp.wards.services import covered_ward_ids
+from webapp.wards.models import Ward
+from webapp.wards.services import Officer, covered_ward_ids, is_officer
 
 FEED_CATEGORY = "appeals"  # "Incident updates and appeals for information"
 
@@ -54,30 +58,48 @@ def ask(resident, ward, text: str, now=None) -> Rumour:
 
 def checks_for_officer(user, limit: int = 50) -> dict:
     """The inbox's rumour checks: open ones first (oldest first), then recent verdicts."""
+    stmt = _officer_checks(user.id, limit) if is_officer(user) else _checks(user, limit)
+    rows = list(db.session.scalars(stmt))
+    return {"open": sorted((r for r in rows if r.status == "open"), key=lambda r: (r.created_at, r.id)),
+            "published": sorted((r for r in rows if r.status == "published"),
+                                key=lambda r: (r.updated_at, r.id), reverse=True)}
+
+
+@lru_cache(maxsize=1024)
+def _officer_checks(user_id: int, limit: int):
+    """An officer's statement, built once per process (its SQL, never its results)."""
+    return _checks(Officer(user_id), limit)
+
+
+def _checks(user, limit: int):
     covered = covered_ward_ids(user)
-    base = select(Rumour).where(Rumour.ward_id.in_(covered))
-    open_ = list(db.session.scalars(base.where(Rumour.status == "open")
-                                    .order_by(Rumour.created_at).limit(limit)))
-    done = list(db.session.scalars(base.where(Rumour.status == "published")
-                                   .order_by(Rumour.updated_at.desc()).limit(10)))
-    return {"open": open_, "published": done}
+    base = select(Rumour.id).where(Rumour.ward_id.in_(covered))
+    open_ids = base.where(Rumour.status == "open").order_by(Rumour.created_at).limit(limit)
+    done_ids = base.where(Rumour.status == "published").order_by(
+        Rumour.updated_at.desc()).limit(10)
+    # One query for both lists.
+    return select(Rumour).where(
+        Rumour.id.in_(open_ids.scalar_subquery()) | Rumour.id.in_(done_ids.scalar_subquery()))
 
 
 def get_for_officer(user, rumour_id: int) -> Rumour | None:
     """A rumour in a ward ``user`` covers (else None: a 404)."""
     return db.session.scalar(select(Rumour).where(Rumour.id == rumour_id,
-                                                  Rumour.ward_id.in_(covered_ward_ids(user))))
+                                                  Rumour.ward_id.in_(covered_ward_ids(user)))
+                             .options(joinedload(Rumour.asker), selectinload(Rumour.verdicts)))
 
 
 def public(rumour_id: int) -> Rumour | None:
     return db.session.scalar(select(Rumour).where(Rumour.id == rumour_id,
-                                                  Rumour.status == "published"))
+                                                  Rumour.status == "published")
+                             .options(selectinload(Rumour.verdicts)))
 
 
 def checked_for_ward(ward, limit: int = 5) -> list[Rumour]:
     """The ward home's "Checked by your team": latest published checks."""
     return list(db.session.scalars(select(Rumour).where(
         Rumour.ward_id == ward.id, Rumour.status == "published")
+        .options(selectinload(Rumour.verdicts))
         .order_by(Rumour.updated_at.desc(), Rumour.id.desc()).limit(limit)))
 
 
@@ -139,11 +161,18 @@ def publish_verdict(officer, rumour: Rumour, claim: str, verdict: str, explanati
 
 
 # --------------------------------------------------------------------------- account data
-def export_rumours(user) -> tuple[str, list]:
+def _rumour_parts(user) -> dict:
+    return {"rumours": (select(Rumour.id, Ward.name.label("ward"), Rumour.text, Rumour.status,
+                               Rumour.claim, Rumour.verdict, Rumour.created_at)
+                        .join(Ward, Ward.id == Rumour.ward_id).where(Rumour.asker_id == user.id)
+                        .order_by(Rumour.created_at.desc()).limit(50), ("-created_at",))}
+
+
+def _rumour_section(user, rows) -> tuple[str, list]:
     return "rumour_checks", [
-        {"id": r.id, "ward": r.ward.name, "what_you_heard": r.text, "status": r.status,
-         "public_claim": r.claim, "verdict": r.verdict_label or None,
-         "asked_at": r.created_at.isoformat() + "Z"} for r in mine(user)]
+        {"id": r["id"], "ward": r["ward"], "what_you_heard": r["text"], "status": r["status"],
+         "public_claim": r["claim"], "verdict": VERDICTS.get(r["verdict"] or "", "") or None,
+         "asked_at": r["created_at"].isoformat() + "Z"} for r in rows["rumours"]]
 
 
 def forget_rumours(user) -> None:
@@ -162,5 +191,5 @@ def rumours_identifying(user) -> list[str]:
     return list(db.session.scalars(select(Rumour.text).where(Rumour.asker_id == user.id)))
 
 
-register_account_data(export=export_rumours, identify=rumours_identifying,
+register_account_data(export=Gathered(_rumour_parts, _rumour_section), identify=rumours_identifying,
                       forget=forget_rumours)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased
 
-from webapp.platform.account_data import register_account_data
+from webapp.accounts.models import User, officer_label
+from webapp.wards.models import Ward
+
+from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import AuditEvent, blank_details
 from webapp.extensions import db
 from webapp.threads.models import (BlockedAddress,
@@ -13,49 +16,72 @@ from webapp.threads.models import (BlockedAddress,
                                    MessagingBlock)
 from sqlalchemy import delete
 
-from webapp.threads.moderation import address_hmac, block_for
+from webapp.threads.moderation import CARRIED_BLOCK_REASON, address_hmac
 
 
 # --------------------------------------------------------------------------- account data
-def export_messages(user) -> tuple[str, object]:
-    """"Download my data" (accounts.EXPORTERS): a resident's conversations and messages."""
+def _message_parts(user) -> dict:
+    """"Download my data" (accounts.EXPORTERS): a resident's conversations and messages,
+    messaging block, its history and read markers."""
+    if user.role != "resident":
+        return {}
+    mine = select(Conversation.id).where(Conversation.resident_id == user.id)
+    author = aliased(User)
+    return {
+        "conversations": (select(Conversation.id, Conversation.subject, Ward.name.label("ward"),
+                                 Conversation.status, Conversation.created_at)
+                          .join(Ward, Ward.id == Conversation.ward_id)
+                          .where(Conversation.resident_id == user.id), ("id",)),
+        "messages": (select(Message.id, Message.conversation_id, Message.author_id, Message.body,
+                            Message.created_at, Message.hidden_at, Message.hidden_reason,
+                            author.id.label("author"), author.display_name, author.rank,
+                            author.shoulder_number)
+                     .outerjoin(author, author.id == Message.author_id)
+                     .where(Message.conversation_id.in_(mine)), ("id",)),
+        "block": (select(MessagingBlock.reason, MessagingBlock.created_at)
+                  .where(MessagingBlock.user_id == user.id), ()),
+        "carried": (select(BlockedAddress.created_at)
+                    .where(BlockedAddress.address_hmac == address_hmac(user.email)), ()),
+        "history": (select(AuditEvent.id, AuditEvent.action, AuditEvent.created_at,
+                           AuditEvent.detail)
+                    .where(AuditEvent.target_type == "users", AuditEvent.target_id == user.id,
+                           AuditEvent.action.in_(("resident.block", "resident.unblock"))), ("id",)),
+        "reads": (select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
+                  .where(ConversationRead.user_id == user.id), ("conversation_id",)),
+    }
+
+
+def _message_section(user, rows) -> tuple[str, object]:
     def iso(value):
         return value.isoformat() + "Z" if value else None
 
     if user.role != "resident":
         return "conversations", []
-    conversations = list(db.session.scalars(
-        select(Conversation).where(Conversation.resident_id == user.id)
-        .options(joinedload(Conversation.ward)).order_by(Conversation.id)))
     messages: dict[int, list] = {}
-    if conversations:
-        for m in db.session.scalars(select(Message).options(joinedload(Message.author)).where(
-                Message.conversation_id.in_([c.id for c in conversations])).order_by(Message.id)):
-            author = "you" if m.author_id == user.id else \
-                (m.author.officer_label if m.author else "ward team")
-            messages.setdefault(m.conversation_id, []).append(
-                {"from": author, "text": m.body, "sent_at": iso(m.created_at),
-                 "removed_by_moderator": m.hidden_at is not None,
-                 "moderation": {"hidden_at": iso(m.hidden_at), "reason": m.hidden_reason}
-                 if m.hidden_at is not None else None})
-    block = block_for(user)
-    history = db.session.execute(
-        select(AuditEvent.action, AuditEvent.created_at, AuditEvent.detail)
-        .where(AuditEvent.target_type == "users", AuditEvent.target_id == user.id,
-               AuditEvent.action.in_(("resident.block", "resident.unblock")))
-        .order_by(AuditEvent.id)).all()
-    reads = db.session.execute(select(ConversationRead.conversation_id,
-                                      ConversationRead.last_read_message_id)
-                               .where(ConversationRead.user_id == user.id)).all()
+    for m in rows["messages"]:
+        author = "you" if m["author_id"] == user.id else (officer_label(
+            m["display_name"], m["rank"], m["shoulder_number"]) if m["author"] else "ward team")
+        messages.setdefault(m["conversation_id"], []).append(
+            {"from": author, "text": m["body"], "sent_at": iso(m["created_at"]),
+             "removed_by_moderator": m["hidden_at"] is not None,
+             "moderation": {"hidden_at": iso(m["hidden_at"]), "reason": m["hidden_reason"]}
+             if m["hidden_at"] is not None else None})
+    # block_for's answer: their own block, or one carried over from a deleted account.
+    block = rows["block"][0] if rows["block"] else (
+        {"reason": CARRIED_BLOCK_REASON, "created_at": rows["carried"][0]["created_at"]}
+        if rows["carried"] and user.email else None)
     return "conversations", {
-        "block_history": [{"action": "stopped" if a == "resident.block" else "allowed again",
-                           "at": iso(at), "reason": detail or None} for a, at, detail in history],
-        "address_on_block_list": db.session.get(BlockedAddress, address_hmac(user.email)) is not None,
-        "read_markers": [{"conversation_id": c, "last_read_message_id": m} for c, m in reads],
-        "conversations": [{"subject": c.subject, "ward": c.ward.name, "status": c.status,
-                           "started_at": iso(c.created_at), "messages": messages.get(c.id, [])}
-                          for c in conversations],
-        "messaging_stopped": {"reason": block.reason, "at": iso(block.created_at)} if block else None,
+        "block_history": [{"action": "stopped" if e["action"] == "resident.block"
+                           else "allowed again", "at": iso(e["created_at"]),
+                           "reason": e["detail"] or None} for e in rows["history"]],
+        "address_on_block_list": bool(rows["carried"]),
+        "read_markers": [{"conversation_id": r["conversation_id"],
+                          "last_read_message_id": r["last_read_message_id"]} for r in rows["reads"]],
+        "conversations": [{"subject": c["subject"], "ward": c["ward"], "status": c["status"],
+                           "started_at": iso(c["created_at"]), "messages": messages.get(c["id"], [])}
+                          for c in rows["conversations"]],
+        "messaging_stopped": {"reason": block["reason"], "at": iso(block["created_at"])}
+        if block else None,
     }
 
 
@@ -93,5 +119,5 @@ def erase_message_traces(user) -> None:
     blank_details("messages", select(Message.id).where(Message.conversation_id.in_(convs)))
 
 
-register_account_data(export=export_messages, identify=identifying_messages,
+register_account_data(export=Gathered(_message_parts, _message_section), identify=identifying_messages,
                       erase=erase_message_traces, forget=forget_messages)

@@ -1,29 +1,30 @@
 """Conversations between a resident and their ward team: starting, writing (idempotent),
-reading, the inbox, officers' status changes, publishing an answer to the ward."""
+officers' status changes, publishing an answer to the ward. Reading (a page of messages,
+the inbox, a resident's list) is :mod:`webapp.threads.reading`, re-exported here."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, joinedload
 
 from webapp.platform.audit import record
 from webapp import posts
 from webapp.extensions import db
-from webapp.threads.models import (MESSAGE_MAX, STATUSES, SUBJECT_MAX, Conversation, ConversationRead, Message)
+from webapp.threads.models import (MESSAGE_MAX, SUBJECT_MAX, Conversation, ConversationRead, Message)
+from webapp.platform.db import dialect_insert
 from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Ward
 from webapp.delivery import Event, notify
 
-from webapp.threads.scope import MessagingBlocked, ThreadError, clean_text, conversations_visible_to, resident_wards
+from webapp.threads.scope import MessagingBlocked, ThreadError, clean_text, resident_wards
 from webapp.threads.moderation import block_for
 
-PAGE_SIZE = 50          # messages shown at once in a conversation
-INBOX_PAGE_SIZE = 25
-POLL_LIMIT = 200        # most messages one poll returns
+from webapp.threads.reading import (INBOX_PAGE_SIZE, PAGE_SIZE, POLL_LIMIT,  # noqa: F401
+                                    InboxRow, inbox, messages_after, messages_page, poll,
+                                    resident_conversations)
+
 IDEMPOTENCY_KEY_MAX = 64
 
 
@@ -36,8 +37,6 @@ def clean_key(key: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- writing
-
-
 def start_conversation(resident, ward: Ward, subject: str, body: str,
                        idempotency_key: str | None = None, now: datetime | None = None) -> Conversation:
     """Open a conversation between ``resident`` and the team of ``ward`` with a first message.
@@ -158,106 +157,35 @@ def _notify_reply(conversation: Conversation, message: Message, officer) -> None
         tag=f"conversation-{conversation.id}", category=None, urgent=False))
 
 
+def _mark_read_statement():
+    table = ConversationRead.__table__
+    stmt = dialect_insert(table).values(conversation_id=bindparam("conversation_id"),
+                                       user_id=bindparam("user_id"),
+                                       last_read_message_id=bindparam("message_id"))
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.conversation_id, table.c.user_id],
+        set_={"last_read_message_id": stmt.excluded.last_read_message_id},
+        where=table.c.last_read_message_id < stmt.excluded.last_read_message_id)
+
+
+_MARK_READ: dict[str, object] = {}  # per dialect (dialect_insert's), built once each
+
+
 def _mark_read(conversation_id: int, user_id: int, message_id: int) -> None:
     """Move ``user_id``'s read marker forward to ``message_id`` (never backwards)."""
-    changed = db.session.execute(
-        update(ConversationRead)
-        .where(ConversationRead.conversation_id == conversation_id,
-               ConversationRead.user_id == user_id,
-               ConversationRead.last_read_message_id < message_id)
-        .values(last_read_message_id=message_id)
-        .execution_options(synchronize_session=False)).rowcount
-    if changed:
-        return
-    if db.session.get(ConversationRead, (conversation_id, user_id)) is not None:
-        return  # already read this far
-    try:
-        with db.session.begin_nested():
-            db.session.add(ConversationRead(conversation_id=conversation_id, user_id=user_id,
-                                            last_read_message_id=message_id))
-    except IntegrityError:
-        pass  # a parallel request created it; that one moved the marker
+    # One statement (an upsert that only moves forward), safe against a parallel request.
+    dialect = db.engine.dialect.name
+    stmt = _MARK_READ.get(dialect)
+    if stmt is None:
+        stmt = _MARK_READ[dialect] = _mark_read_statement()
+    db.session.execute(stmt, {"conversation_id": conversation_id, "user_id": user_id,
+                              "message_id": message_id})
 
 
 def mark_read(conversation: Conversation, user) -> None:
     """Record that ``user`` has seen the whole conversation (the caller commits)."""
     if conversation.last_message_id:
         _mark_read(conversation.id, user.id, conversation.last_message_id)
-
-
-# --------------------------------------------------------------------------- reading
-def messages_page(conversation: Conversation, before: int | None = None,
-                  limit: int = PAGE_SIZE) -> tuple[list[Message], bool]:
-    """The latest ``limit`` messages (before message id ``before``), oldest first, and
-    whether there are earlier ones. One query whatever the conversation's length."""
-    stmt = (select(Message).where(Message.conversation_id == conversation.id)
-            .options(joinedload(Message.author)).order_by(Message.id.desc()).limit(limit + 1))
-    if before:
-        stmt = stmt.where(Message.id < before)
-    rows = list(db.session.scalars(stmt))
-    return list(reversed(rows[:limit])), len(rows) > limit
-
-
-def messages_after(conversation: Conversation, after: int) -> list[Message]:
-    """Messages newer than ``after``, oldest first (at most POLL_LIMIT)."""
-    stmt = (select(Message).where(Message.conversation_id == conversation.id, Message.id > after)
-            .options(joinedload(Message.author)).order_by(Message.id).limit(POLL_LIMIT))
-    return list(db.session.scalars(stmt))
-
-
-def poll(user, conversation_id: int, after: int) -> bool | None:
-    """One cheap query for polling: None if ``user`` may not see the conversation, else
-    whether it has messages newer than ``after``."""
-    visible = conversations_visible_to(user).where(Conversation.id == conversation_id)
-    row = db.session.execute(visible.with_only_columns(
-        Conversation.last_message_id)).first()
-    if row is None:
-        return None
-    return row[0] > after
-
-
-@dataclass
-class InboxRow:
-    conversation: Conversation
-    unread: bool
-
-
-def inbox(user, *, ward_id: int | None = None, status: str | None = None, page: int = 1,
-          per_page: int = INBOX_PAGE_SIZE) -> tuple[list[InboxRow], int]:
-    """An officer's conversations: awaiting reply first (oldest waiting first), then the
-    rest by latest activity. Returns a page of rows and the total. Two queries, whatever
-    the number of conversations or messages."""
-    base = conversations_visible_to(user)
-    if ward_id:
-        base = base.where(Conversation.ward_id == ward_id)
-    if status in STATUSES:
-        base = base.where(Conversation.status == status)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery()))
-    read = ConversationRead
-    stmt = (base.join(Conversation.ward).join(Conversation.resident)
-            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
-            .add_columns(func.coalesce(read.last_read_message_id, 0))
-            .options(contains_eager(Conversation.ward), contains_eager(Conversation.resident),
-                     joinedload(Conversation.assigned_to))
-            .order_by(case((Conversation.status == "awaiting", 0), else_=1),
-                      Conversation.awaiting_since, Conversation.last_message_at.desc(),
-                      Conversation.id.desc())
-            .limit(per_page).offset(max(page - 1, 0) * per_page))
-    rows = [InboxRow(conv, conv.last_message_id > last_read)
-            for conv, last_read in db.session.execute(stmt).unique()]
-    return rows, total
-
-
-def resident_conversations(user) -> list[InboxRow]:
-    """A resident's conversations, latest activity first, with unread markers."""
-    read = ConversationRead
-    stmt = (conversations_visible_to(user).join(Conversation.ward)
-            .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == user.id))
-            .add_columns(func.coalesce(read.last_read_message_id, 0))
-            .options(contains_eager(Conversation.ward))
-            .order_by(Conversation.last_message_at.desc()).limit(200))
-    return [InboxRow(conv, conv.last_message_id > last_read)
-            for conv, last_read in db.session.execute(stmt)]
 
 
 # --------------------------------------------------------------------------- officer actions

@@ -43,6 +43,9 @@ class Conversation(db.Model):
     resident: Mapped["User"] = relationship(foreign_keys=[resident_id])  # noqa: F821
     assigned_to: Mapped["User | None"] = relationship(foreign_keys=[assigned_to_id])  # noqa: F821
     ward: Mapped["Ward"] = relationship()  # noqa: F821
+    # The posts published from it, newest first (the conversation page lists them).
+    publications: Mapped[list["PublishedQuestion"]] = relationship(
+        viewonly=True, order_by="PublishedQuestion.published_at.desc()")
 
     @property
     def status_label(self) -> str:

@@ -14,7 +14,7 @@ from webapp.threads.models import (BlockedAddress,
                                    MessagingBlock)
 from webapp.platform.timeutil import utcnow
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, literal, select
 from webapp.config import load_or_create_secret
 from webapp.platform.db import insert_ignore
 import hashlib
@@ -29,13 +29,29 @@ def block_for(user) -> MessagingBlock | None:
     so deleting the account and signing up again does not escape a block."""
     if user is None or getattr(user, "id", None) is None:
         return None
-    block = db.session.get(MessagingBlock, user.id)
-    if block is None and getattr(user, "role", None) == "resident" and user.email:
-        carried = db.session.get(BlockedAddress, address_hmac(user.email))
-        if carried is not None:
-            block = MessagingBlock(user_id=user.id, reason=CARRIED_BLOCK_REASON,
-                                   blocked_by_id=None, created_at=carried.created_at)
-    return block
+    if not (getattr(user, "role", None) == "resident" and user.email):
+        return db.session.get(MessagingBlock, user.id)
+    # One statement for both (a page showing the block asked twice): the user's own block
+    # and when their address was blocked, if it was.
+    block, carried = db.session.execute(_BLOCK_AND_ADDRESS, {
+        "address_hmac": address_hmac(user.email), "user_id": user.id}).one()
+    return block_from(user, block, carried)
+
+
+# block_for's statement, built once with its values bound at run time (issue 14).
+_BLOCK_AND_ADDRESS = select(MessagingBlock, select(BlockedAddress.created_at).where(
+    BlockedAddress.address_hmac == bindparam("address_hmac")).scalar_subquery()).select_from(
+    select(literal(1)).subquery()).outerjoin(MessagingBlock,
+                                              MessagingBlock.user_id == bindparam("user_id"))
+
+
+def block_from(user, own: MessagingBlock | None, carried_at: datetime | None) -> MessagingBlock | None:
+    """:func:`block_for`'s answer from rows read with others (a page's one statement):
+    ``own`` block of ``user``, else the time their address was put on the block list."""
+    if own is not None or carried_at is None or getattr(user, "role", None) != "resident":
+        return own
+    return MessagingBlock(user_id=user.id, reason=CARRIED_BLOCK_REASON, blocked_by_id=None,
+                          created_at=carried_at)
 
 
 CARRIED_BLOCK_REASON = ("An earlier account with this email address was stopped from sending "

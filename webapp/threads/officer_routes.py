@@ -83,12 +83,14 @@ def admin_access_end():
 @bp.get("/officer/messages/<int:conversation_id>")
 @officer_required
 def officer_conversation(conversation_id):
+    # Rendered before the commit (which expires what was loaded: the conversation and the
+    # signed-in user would be read again), then audited and marked read.
     conv = conversation_or_404(conversation_id)
+    response = render("threads/officer_conversation.html", **conversation_context(conv, officer=True))
     services.record_view(conv, current_user)
     services.mark_read(conv, current_user)
     db.session.commit()
-    ctx = conversation_context(conversation_or_404(conversation_id), officer=True)
-    return render("threads/officer_conversation.html", **ctx)
+    return response
 
 
 @bp.post("/officer/messages/<int:conversation_id>")

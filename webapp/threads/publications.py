@@ -44,10 +44,9 @@ def publish(conversation: Conversation, officer, title: str, question: str, answ
 
 
 def publications_for(conversation: Conversation) -> list[PublishedQuestion]:
-    """The posts published from ``conversation`` (newest first)."""
-    return list(db.session.scalars(
-        select(PublishedQuestion).where(PublishedQuestion.conversation_id == conversation.id)
-        .order_by(PublishedQuestion.published_at.desc())))
+    """The posts published from ``conversation`` (newest first; loaded with it by
+    :func:`webapp.threads.scope.get_conversation`)."""
+    return list(conversation.publications)
 
 
 class TooLate(Exception):

@@ -17,7 +17,7 @@ from webapp.platform.htmx import hx_redirect, is_htmx, render, render_fragment
 from webapp.platform.params import int_arg, int_value
 from webapp.platform.security import resident_required
 from webapp.platform.forms import EmptyForm
-from webapp.platform.db import write_transaction
+from webapp.platform.db import commit_keeping_loaded, write_transaction
 from webapp.platform.guard import intercept
 from webapp.threads import bp, publications, services
 from webapp.platform.timeutil import utcnow
@@ -73,7 +73,8 @@ def conversation_context(conversation, *, officer: bool, form=None, error=None):
     messages, has_earlier = services.messages_page(conversation, before=before)
     return {"conversation": conversation, "messages": messages, "has_earlier": has_earlier,
             "before": before, "officer_view": officer, "form": form or ReplyForm(formdata=None),
-            "error": error, "block": services.block_for(conversation.resident),
+            # The officer's page reads the block with its side (officer_conversation_side).
+            "error": error, "block": None if officer else services.block_for(conversation.resident),
             "last_id": conversation.last_message_id if not before else None,
             "empty_form": EmptyForm(), "urls": _urls(conversation, officer),
             "block_form": BlockForm(formdata=None), "reason_form": ReasonForm(formdata=None),
@@ -120,9 +121,12 @@ def send_message(conversation, *, officer: bool):
         response = render_fragment("threads/_reply_form.html", status=422, **ctx)
         response.headers["HX-Retarget"] = "#reply-form"
         response.headers["HX-Reswap"] = "outerHTML"
-        return response
-    page = "threads/officer_conversation.html" if officer else "threads/conversation.html"
-    return render(page, status=422, **ctx)
+    else:
+        page = "threads/officer_conversation.html" if officer else "threads/conversation.html"
+        response = render(page, status=422, **ctx)
+    if guard:  # a reply queued offline learns why it was not sent (reply-queue.js)
+        response.headers["X-Wardline-Guard"] = guard.level
+    return response
 
 
 def poll_messages(conversation_id: int, *, officer: bool):
@@ -136,15 +140,17 @@ def poll_messages(conversation_id: int, *, officer: bool):
         response = make_response("", 204)
         response.headers["Cache-Control"] = "private, no-store"
         return response
-    services.mark_read(conversation_or_404(conversation_id), current_user)
-    db.session.commit()
-    # Load after the commit (which expires what was loaded), so rendering costs no queries.
+    # Rendered before the commit (which expires what was loaded: the conversation and the
+    # signed-in user would be read again), then marked read: each is loaded once.
     conversation = conversation_or_404(conversation_id)
     messages = services.messages_after(conversation, after)
-    return render_fragment("threads/_poll.html", conversation=conversation,
-                           messages=messages, officer_view=officer,
-                           last_id=conversation.last_message_id,
-                           urls=_urls(conversation, officer), empty_form=EmptyForm())
+    response = render_fragment("threads/_poll.html", conversation=conversation,
+                               messages=messages, officer_view=officer,
+                               last_id=conversation.last_message_id,
+                               urls=_urls(conversation, officer), empty_form=EmptyForm())
+    services.mark_read(conversation, current_user)
+    db.session.commit()
+    return response
 
 
 def earlier_messages(conversation_id: int, *, officer: bool):
@@ -219,11 +225,13 @@ def withdraw_published(conversation_id, post_id):
 @bp.get("/messages/<int:conversation_id>")
 @resident_required
 def conversation(conversation_id):
-    services.mark_read(conversation_or_404(conversation_id), current_user)
-    db.session.commit()
-    # Load after the commit (which expires what was loaded), so rendering costs no queries.
-    ctx = conversation_context(conversation_or_404(conversation_id), officer=False)
-    return render("threads/conversation.html", **ctx)
+    conversation = conversation_or_404(conversation_id)
+    # Render first, then mark it read and commit: the commit expires what was loaded, and
+    # rendering after it would load the conversation and its messages again.
+    page = render("threads/conversation.html", **conversation_context(conversation, officer=False))
+    services.mark_read(conversation, current_user)
+    commit_keeping_loaded()
+    return page
 
 
 @bp.post("/messages/<int:conversation_id>")

@@ -3,8 +3,9 @@ short (``services.add_message(...)``):
 
 - :mod:`webapp.threads.scope`: errors, who sees which conversations, an admin's "view as admin";
 - :mod:`webapp.threads.moderation`: hiding messages, stopping a resident from messaging;
-- :mod:`webapp.threads.conversations`: starting, writing, reading, the inbox, officers'
-  status changes, publishing an answer as a ward post;
+- :mod:`webapp.threads.conversations`: starting, writing, officers' status changes,
+  publishing an answer as a ward post; :mod:`webapp.threads.reading`: a page of messages,
+  polling, the inbox, a resident's list (rows, from statements built once);
 - :mod:`webapp.threads.officer_digest`: the officers' "awaiting reply" digest (a tick);
 - :mod:`webapp.threads.account_data`: export and deletion of a resident's conversations.
 
@@ -32,6 +33,7 @@ from webapp.threads.moderation import (
     address_hmac,
     address_key,
     block_for,
+    block_from,
     block_resident,
     hide_message,
     unblock_resident,
@@ -65,7 +67,6 @@ from webapp.threads.officer_digest import (
 )
 from webapp.threads.account_data import (
     erase_message_traces,
-    export_messages,
     forget_messages,
     identifying_messages,
 )
@@ -87,6 +88,7 @@ __all__ = [
     'address_hmac',
     'address_key',
     'block_for',
+    'block_from',
     'block_resident',
     'hide_message',
     'unblock_resident',
@@ -114,7 +116,6 @@ __all__ = [
     'DIGEST_INTERVAL',
     'send_officer_digests',
     'erase_message_traces',
-    'export_messages',
     'forget_messages',
     'identifying_messages',
 ]

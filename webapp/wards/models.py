@@ -29,11 +29,15 @@ class Ward(db.Model):
     code: Mapped[str] = mapped_column(String(9), unique=True)
     name: Mapped[str] = mapped_column(String(120), index=True)
     borough_id: Mapped[int] = mapped_column(ForeignKey("boroughs.id"), index=True)
-    geometry: Mapped[str] = mapped_column(Text)  # GeoJSON geometry (WGS84)
-    svg_path: Mapped[str] = mapped_column(Text)
+    # GeoJSON geometry (WGS84); deferred: only the location search reads it, by column.
+    geometry: Mapped[str] = mapped_column(Text, deferred=True)
+    # Deferred: only the ward home draws the outline (it asks for it, undefer); every other
+    # page that names a ward (navigation, lists) no longer carries kilobytes of path.
+    svg_path: Mapped[str] = mapped_column(Text, deferred=True)
     svg_viewbox: Mapped[str] = mapped_column(String(64))
 
-    borough: Mapped[Borough] = relationship(back_populates="wards")
+    # Joined: a ward is always shown with its borough ("St James's, Westminster").
+    borough: Mapped[Borough] = relationship(back_populates="wards", lazy="joined")
     neighbours: Mapped[list["Ward"]] = relationship(
         secondary="ward_neighbours",
         primaryjoin="Ward.id == WardNeighbour.ward_id",

@@ -5,12 +5,24 @@ from __future__ import annotations
 import math
 
 from flask import abort, redirect, request, url_for
+from flask_login import current_user
 
 from webapp.platform.htmx import render
+from webapp.platform.pagecache import watch
+from webapp.platform.pagestore import for_visitors
 from webapp.wards import bp
-from webapp.wards.services import (finder_results, finder_search, get_ward, list_boroughs,
-                                   suggest_ward, wards_in_borough)
+from webapp.wards.services import (finder_results, finder_search, get_ward_with_outline,
+                                   list_boroughs, neighbours_of, suggest_ward,
+                                   wards_in_borough)
 from webapp.wards.forms import WardPickForm
+
+# What the ward home's sections (added by the domains above, templates/wards/_sections.html)
+# are computed from: they are rendered once per ward and kind of viewer, and again as soon
+# as one of these tables changes (webapp.platform.pagecache).
+WARD_HOME_TABLES = watch(
+    "concerns", "users", "teams", "team_wards", "team_members", "priorities",
+    "priority_topics", "priority_actions", "ward_posts", "meetings", "meeting_wards", "alerts",
+    "alert_wards", "rumours", "rumour_verdicts", "incidents", "wards", "ward_neighbours")
 
 # Where a finder's choices go: nowhere (visitors follow links to ward pages), or the
 # resident's survey or settings (each choice is a POST that saves it).
@@ -80,11 +92,23 @@ def locate():
 
 
 @bp.get("/wards/<code>")
+@for_visitors(*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
 def ward_home(code: str):
     """A ward's public home page: its outline, neighbours and what residents care about."""
-    ward = get_ward(code)
+    ward = get_ward_with_outline(code)
     if ward is None:
         abort(404)
     if code != ward.code:
         return redirect(url_for("wards.ward_home", code=ward.code), 301)
-    return render("wards/home.html", None, ward=ward)
+    return render("wards/home.html", None, ward=ward, section_tables=WARD_HOME_TABLES,
+                  viewer=_viewer(ward), neighbours_of=neighbours_of)
+
+
+def _viewer(ward) -> tuple | None:
+    """Who sees the ward home's sections the same way: visitors, residents who follow the
+    ward, residents who don't; None (not cached) for staff, who see their own tools."""
+    if not current_user.is_authenticated:
+        return ("visitor",)
+    if current_user.is_resident:
+        return ("resident", ward in current_user.ward_list)
+    return None

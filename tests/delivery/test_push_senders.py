@@ -1,0 +1,175 @@
+"""Both push senders (``PUSH_SENDER``: "threads", webapp/delivery/push.py; "asyncio",
+webapp/delivery/push_async.py) keep every rule: the outbox's push tests run against each,
+and neither trusts a certificate it cannot verify."""
+from __future__ import annotations
+
+import datetime
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.delivery import test_outbox, test_push_safety
+from tests.support.push_service import FakeUserAgent
+from webapp.delivery.push import PushClient
+from webapp.delivery.push_async import AsyncPushClient
+from webapp.delivery.subscriptions import vapid
+
+SENDERS = ["threads", "asyncio"]
+
+
+@pytest.fixture(params=SENDERS)
+def sender(request, app):
+    before = app.config["PUSH_SENDER"]
+    app.config["PUSH_SENDER"] = request.param
+    yield request.param
+    app.config["PUSH_SENDER"] = before
+
+
+def run_with(check, sender, request):
+    """Run the test function ``check`` with its fixtures; the worker sent with ``sender``."""
+    import inspect
+    import webapp.delivery.worker as worker
+    check(**{name: request.getfixturevalue(name)
+             for name in inspect.signature(check).parameters})
+    assert type(worker._push_client) is {"threads": PushClient,
+                                         "asyncio": AsyncPushClient}[sender]
+
+
+@pytest.mark.parametrize("check", [
+    test_outbox.test_worker_sends_multipart_email_with_one_click_unsubscribe_and_push,
+    test_outbox.test_gone_subscription_is_removed,
+    test_outbox.test_429_retry_after_is_honoured,
+    test_outbox.test_429_retry_after_as_an_http_date_is_honoured,
+    test_outbox.test_absurd_retry_after_is_capped_not_a_crash,
+    test_outbox.test_5xx_retries_with_backoff_until_a_day_old_then_dead,
+    test_outbox.test_urgent_events_are_pushed_with_high_urgency,
+    test_outbox.test_push_payload_stays_under_4kb,
+], ids=lambda f: f.__name__.removeprefix("test_"))
+def test_outbox_push_rules_hold_for_each_sender(check, sender, request):
+    run_with(check, sender, request)
+
+
+@pytest.mark.parametrize("check", [
+    test_push_safety.test_worker_never_contacts_an_endpoint_no_longer_allowed,
+    test_push_safety.test_a_slow_push_service_holds_up_neither_its_batch_nor_email,
+], ids=lambda f: f.__name__.removeprefix("test_"))
+def test_push_safety_holds_for_each_sender(check, sender, request):
+    run_with(check, sender, request)
+
+
+@pytest.fixture
+def untrusted_https(tmp_path):
+    """An HTTPS server on loopback whose certificate (self-signed, for localhost) nobody
+    trusts; it would answer 201 to anything."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    hits = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(65536)
+                    hits.append(1)
+                    tls.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused the certificate
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://localhost:{server.getsockname()[1]}/push/1", hits
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.mark.parametrize("kind", [PushClient, AsyncPushClient], ids=SENDERS)
+def test_neither_sender_trusts_an_unverifiable_certificate(app, untrusted_https, kind):
+    endpoint, hits = untrusted_https
+    client = kind(vapid(), "mailto:test@wardline.example", timeout=5)
+    try:
+        result = client.send_many([(FakeUserAgent(endpoint).subscription, '{"title":"x"}')],
+                                  deadline=10)[0]
+    finally:
+        client.close()
+    assert result.status == "retry"
+    assert "certificate" in result.error.lower() or "ssl" in result.error.lower()
+    assert hits == []  # no request reached the server
+
+
+def test_a_replaced_push_client_is_not_closed_under_another_loop(app, push_service,
+                                                                 monkeypatch):
+    """Two batch loops share the worker's client: replacing it (another sender, a new
+    VAPID key) must not close the one a loop is still sending through."""
+    import webapp.delivery.worker as worker
+    monkeypatch.setattr(worker, "_push_client", None)
+    monkeypatch.setitem(app.config, "PUSH_SENDER", "asyncio")
+    first = worker.push_client()
+    agent = push_service.agent()
+    push_service.delay(agent, 1.0)
+    results = []
+    sending = threading.Thread(target=lambda: results.extend(
+        first.send_many([(agent.subscription, '{"title":"x"}')], deadline=10)))
+    sending.start()
+    time.sleep(0.3)  # the request is in flight
+    monkeypatch.setitem(app.config, "PUSH_SENDER", "threads")
+    assert worker.push_client() is not first
+    sending.join()
+    assert [r.status for r in results] == ["sent"]
+
+
+def test_a_batch_names_its_rows_in_one_parameter_on_postgresql(app, make_resident, push_service):
+    """Claiming, loading and recording a batch bind its ids as one array on PostgreSQL, not
+    an IN list of a parameter per row (rendered, converted and parsed again for every batch
+    size: a quarter of the CPU of the rows' encryption)."""
+    from sqlalchemy import event
+
+    from tests.delivery.test_outbox import reply_event, subscribe
+    from webapp.delivery import notify
+    from webapp.delivery.worker import deliver_due
+    from webapp.extensions import db
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no arrays: IN lists there")
+    users = [make_resident(email_frequency="off") for _ in range(15)]
+    agents = [subscribe(u, push_service) for u in users for _ in range(2)]
+    for u in users:
+        notify(u, reply_event())
+    db.session.commit()
+    counts = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        counts.append((len(parameters or ()), statement.split()[0]))
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert deliver_due(batch_size=100)["sent"] == len(agents) == 30
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert {"SELECT", "UPDATE"} <= {kind for _n, kind in counts}
+    assert max(n for n, _kind in counts) < 10, counts
+    assert len(push_service.messages()) == 30

@@ -119,7 +119,10 @@ def test_the_digest_gathers_priority_messages(app, make_resident, make_staff, pu
     publish(make_staff("officer", wards=[ST_JAMES]))
     db.session.execute(Delivery.__table__.update().values(created_at=utcnow() - timedelta(days=1)))
     db.session.commit()
-    send_digests(utcnow() + timedelta(days=1))
+    # Tomorrow just after the digest hour (Europe/London), whatever the time of day now.
+    from webapp.platform.timeutil import london_to_utc, to_london
+    local = to_london(utcnow() + timedelta(days=1)).replace(hour=7, minute=5)
+    assert send_digests(london_to_utc(local.replace(tzinfo=None))) == 1
     db.session.expire_all()
     row = db.session.scalar(select(Delivery).where(Delivery.user_id == resident.id,
                                                    Delivery.channel == "digest"))

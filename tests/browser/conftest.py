@@ -56,6 +56,21 @@ def browser_type_launch_args(browser_type_launch_args):
             "args": ["--disable-gpu", "--disable-quic", "--disable-sync"]}
 
 
+@pytest.fixture(autouse=True)
+def _close_leftover_contexts(request):
+    """After each browser test, close every browser context it opened and left open (a
+    test that fails half-way skips its own ``ctx.close()``). A page left open keeps polling
+    the live server, which is shared by the later tests of this process: a leftover
+    officer's page wrote their activity time every second into the next tests' data, and
+    those tests' own transactions then met "database is locked" (a CI run, 2026-11-27)."""
+    yield
+    if "browser" not in request.fixturenames:
+        return
+    browser = request.getfixturevalue("browser")
+    for ctx in list(browser.contexts):
+        ctx.close()
+
+
 class LiveServer:
     """The test app served by a threaded werkzeug server on a random loopback port."""
 

@@ -52,8 +52,10 @@ def incident_follows(user):
 
 @bp.app_template_global()
 def conversation_tag_map(rows):
-    """For the officer inbox: {conversation id: [tag labels]} of the listed rows (one query)."""
-    return services.tag_labels([row.conversation.id for row in rows])
+    """For the officer inbox: {conversation id: (tag labels)} of the listed rows (one query;
+    tuples: a row's labels are part of the key its HTML is kept under)."""
+    return {cid: tuple(labels) for cid, labels in
+            services.tag_labels([row.conversation.id for row in rows]).items()}
 
 
 def _public_alert_or_404(alert_id: int):

@@ -112,10 +112,41 @@ def cached_html(name: str, *key, tables: Iterable[str], max_age: float = DEFAULT
     return cached(name, key, tuple(sorted(tables)), lambda: Markup(caller()), max_age)
 
 
+KEPT_ENTRIES = 20_000
+_kept: OrderedDict = OrderedDict()
+
+
+def kept_html(name: str, *key, caller: Callable) -> Markup:
+    """``{% call kept_html(name, key...) %}body{% endcall %}``: the body as rendered for this
+    key, kept (per process, the least recently used dropped first) and never rendered
+    again. Only for HTML that depends on nothing but its key: a list's row as a frozen
+    dataclass holding everything the row shows, so a changed row is another key and needs
+    no invalidation, and no query (unlike :func:`cached_html`). A key with None in it
+    renders without keeping (a viewer whose row shows more: an officer's tools)."""
+    if None in key:
+        return Markup(caller())
+    for part in key:  # an entity hashes by identity, not by what it holds
+        if hasattr(part, "_sa_instance_state"):
+            raise TypeError(f"kept_html({name!r}): key with an ORM entity")
+    full = (name, *key)
+    with _lock:
+        html = _kept.get(full)
+        if html is not None:
+            _kept.move_to_end(full)
+            return html
+    html = Markup(caller())
+    with _lock:
+        _kept[full] = html
+        while len(_kept) > KEPT_ENTRIES:
+            _kept.popitem(last=False)
+    return html
+
+
 def clear() -> None:
     """Forget every cached value in this process (tests)."""
     with _lock:
         _store.clear()
+        _kept.clear()
 
 
 # --------------------------------------------------------------------------- invalidation

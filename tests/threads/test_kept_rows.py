@@ -109,6 +109,12 @@ def test_kept_html_keeps_at_most_its_limit(app, monkeypatch):
         render_template_string('{% for k in range(5) %}{% call kept_html("n", k) %}{{ k }}'
                                '{% endcall %}{% endfor %}')
     assert _kept("n") == [("n", 2), ("n", 3), ("n", 4)]  # the least recently used went first
+    monkeypatch.setattr(pagecache, "KEPT_ENTRIES", 100)
+    monkeypatch.setattr(pagecache, "KEPT_CHARS", 2 * 3 * 10)  # three rows of 10 characters
+    with app.test_request_context():
+        render_template_string('{% for k in range(5) %}{% call kept_html("c", k) %}{{ "x" * 10 }}'
+                               '{% endcall %}{% endfor %}')
+    assert _kept("c") == [("c", 2), ("c", 3), ("c", 4)] and not _kept("n")
 
 
 def test_the_services_rows_are_what_is_kept(app, make_resident, start_conversation):
@@ -117,3 +123,30 @@ def test_the_services_rows_are_what_is_kept(app, make_resident, start_conversati
     views, _ = services.messages_page(conv)
     again, _ = services.messages_page(conv)
     assert views == again and hash(views[0]) == hash(again[0]) and views[0] is not again[0]
+
+
+def test_lists_of_rows_skip_the_orms_execution_path(app, login, make_resident, make_staff,
+                                                    start_conversation):
+    """A conversation's messages, a resident's list and the officer inbox are statements of
+    columns: run on the session's connection (platform/db.py rows()), not Session.execute."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    resident = make_resident(ST_JAMES)
+    officer = make_staff("officer", wards=[ST_JAMES])
+    conv = start_conversation(resident)
+    mine, staff = app.test_client(), app.test_client()
+    login(mine, resident)
+    login(staff, officer)
+    seen = []
+
+    def listener(state):
+        seen.append(str(state.statement))
+    event.listen(Session, "do_orm_execute", listener)
+    try:
+        assert "Cyclists ride fast" in mine.get(f"/messages/{conv.id}").text
+        assert "Bikes on the pavement" in mine.get("/messages").text
+        assert "Bikes on the pavement" in staff.get("/officer/inbox").text
+    finally:
+        event.remove(Session, "do_orm_execute", listener)
+    assert seen and not [s for s in seen if s.startswith("SELECT")
+                         and ("messages.body" in s or "conversation_reads" in s)]

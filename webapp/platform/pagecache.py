@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from webapp.extensions import db
+from webapp.platform.db import rows
 
 log = logging.getLogger("wardline.pagecache")
 
@@ -71,11 +72,14 @@ def watch(*tables: str) -> tuple[str, ...]:
     return tuple(sorted(tables))
 
 
+_GENERATIONS = select(CacheGeneration.name, CacheGeneration.generation)  # built once
+
+
 def generations() -> dict[str, int]:
     """Every table's generation, read once per request."""
     if has_request_context() and _REQUEST_KEY in request.environ:
         return request.environ[_REQUEST_KEY]
-    found = dict(db.session.execute(select(CacheGeneration.name, CacheGeneration.generation)).all())
+    found = dict(rows(_GENERATIONS).all())
     if has_request_context():
         request.environ[_REQUEST_KEY] = found
     return found
@@ -113,7 +117,11 @@ def cached_html(name: str, *key, tables: Iterable[str], max_age: float = DEFAULT
 
 
 KEPT_ENTRIES = 20_000
+# Characters kept per process, counted as twice the HTML (the key holds what the row shows):
+# 20,000 short messages fit; 2,000-character ones (escaped, the worst) are fewer.
+KEPT_CHARS = 32 * 1024 * 1024
 _kept: OrderedDict = OrderedDict()
+_kept_chars = [0]
 
 
 def kept_html(name: str, *key, caller: Callable) -> Markup:
@@ -136,9 +144,11 @@ def kept_html(name: str, *key, caller: Callable) -> Markup:
             return html
     html = Markup(caller())
     with _lock:
-        _kept[full] = html
-        while len(_kept) > KEPT_ENTRIES:
-            _kept.popitem(last=False)
+        if full not in _kept:
+            _kept[full] = html
+            _kept_chars[0] += 2 * len(html)
+        while len(_kept) > KEPT_ENTRIES or _kept_chars[0] > KEPT_CHARS:
+            _kept_chars[0] -= 2 * len(_kept.popitem(last=False)[1])
     return html
 
 
@@ -147,6 +157,7 @@ def clear() -> None:
     with _lock:
         _store.clear()
         _kept.clear()
+        _kept_chars[0] = 0
 
 
 # --------------------------------------------------------------------------- invalidation

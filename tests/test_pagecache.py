@@ -104,3 +104,31 @@ def test_a_commit_needs_one_connection_at_a_time(app, make_resident):
     finally:
         engine.dispose()
     assert after["concerns"] != before.get("concerns")
+
+
+def test_rows_reads_on_the_sessions_connection_after_flushing(app, make_resident):
+    """``rows()`` (platform/db.py): a statement of columns without the ORM's execution path,
+    in the session's transaction, seeing what the session has pending (as its autoflush)."""
+    from sqlalchemy import event, func
+    from sqlalchemy.orm import Session as OrmSession
+
+    from webapp.accounts.models import User
+    from webapp.platform.db import rows
+    resident = make_resident(ST_JAMES)
+    resident_id = resident.display_name and resident.id  # loaded before listening
+    seen = []
+
+    def listener(state):
+        seen.append(state.statement)
+    event.listen(OrmSession, "do_orm_execute", listener)
+    try:
+        before = rows(select(func.count()).select_from(User)).scalar()
+        resident.display_name = "Renamed"  # pending: flushed before the read
+        assert rows(select(User.display_name).where(User.id == resident_id)).scalar() == "Renamed"
+        db.session.add(User(email="new.person@example.org", display_name="New"))
+        assert rows(select(func.count()).select_from(User)).scalar() == before + 1
+        pagecache.generations()
+    finally:
+        event.remove(OrmSession, "do_orm_execute", listener)
+    db.session.rollback()
+    assert seen == []  # none went through Session.execute

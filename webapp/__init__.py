@@ -20,7 +20,7 @@ from flask_wtf.csrf import CSRFError
 from webapp.accounts.crypto import new_key
 from webapp.platform.caching import set_cache_headers
 from webapp.platform.db import install_sqlite_begin
-from webapp.platform.pagecache import cached_html
+from webapp.platform.pagecache import cached_html, kept_html
 from webapp.platform.forms import choice_controls
 from webapp.platform.logsafe import install as keep_tokens_out_of_logs
 from webapp.platform.metrics import install as install_metrics
@@ -193,6 +193,7 @@ def _register_template_helpers(app: Flask) -> None:
                                  EMAIL_FREQUENCIES=EMAIL_FREQUENCIES)
 
     app.jinja_env.globals["cached_html"] = cached_html
+    app.jinja_env.globals["kept_html"] = kept_html
     app.jinja_env.globals["choice_controls"] = choice_controls
     app.jinja_env.globals["url_maker"] = url_maker
     app.jinja_env.globals["fixed_url"] = fixed_url

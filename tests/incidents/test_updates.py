@@ -317,3 +317,28 @@ def test_follows_join_export_and_deletion(client, login, people):
     delete_account(p["follower"])
     db.session.commit()
     assert db.session.scalars(select(IncidentFollow)).all() == []
+
+
+def test_the_timeline_is_rendered_once_for_everyone_and_shows_an_update_at_once(app, login, people):
+    """The incident's timeline is the same for every reader: kept per alert (the page cache),
+    so another resident's page runs neither its incident nor its updates statement, while
+    their own standing (Follow this) is still theirs; a new update shows at the next page."""
+    from tests.support.queries import QueryGuard
+    p = people
+    alert = _alert(p["officer"], category="prevention")
+    incidents.add_update(p["officer"], alert, incidents.UpdateInput(body="Road reopened at 14:10."))
+    db.session.commit()
+    first, second = app.test_client(), app.test_client()
+    login(first, p["bystander"])
+    login(second, p["elsewhere"])
+    assert "Road reopened at 14:10." in first.get(f"/alerts/{alert.id}").text
+    with QueryGuard(app) as guard:
+        db.session.remove()
+        page = second.get(f"/alerts/{alert.id}").text
+    assert "Road reopened at 14:10." in page and "Follow this" in page
+    assert not [s for s in guard.statements if "FROM incident_updates" in s or "FROM incidents" in s]
+    incidents.add_update(p["officer"], alert, incidents.UpdateInput(body="A man was arrested."))
+    db.session.commit()
+    db.session.remove()
+    page = second.get(f"/alerts/{alert.id}").text
+    assert "A man was arrested." in page and "Road reopened at 14:10." in page

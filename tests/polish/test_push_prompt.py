@@ -60,3 +60,23 @@ def test_check_your_email_once_and_no_device_promise(client):
     html = client.post("/login", data={"email": "someone@example.org"}, follow_redirects=True).get_data(as_text=True)
     assert html.count("Check your email") == 2  # the <title> and the <h1>
     assert "on this device" not in html and "signed in on the device where you open it" in html
+
+
+def test_whether_to_ask_is_loaded_with_the_resident(app, login, make_resident):
+    """Whether the resident has turned notifications on anywhere comes with the signed-in
+    user's own statement: the ward home runs none of its own for it."""
+    from tests.support.queries import QueryGuard
+    asked, subscribed = make_resident(), make_resident()
+    db.session.add(PushSubscription(user_id=subscribed.id, endpoint="https://push.example.org/y",
+                                    p256dh="p" * 87, auth="a" * 22))
+    db.session.commit()
+    browsers = []
+    for resident in (asked, subscribed):
+        browsers.append(app.test_client())
+        login(browsers[-1], resident)
+    for browser, prompt in zip(browsers, (True, False), strict=True):
+        with QueryGuard(app) as guard:
+            db.session.remove()
+            html = browser.get(f"/wards/{ST_JAMES}").get_data(as_text=True)
+        assert ('id="push-prompt"' in html) is prompt
+        assert not [s for s in guard.statements if s.lstrip().startswith("SELECT push_subscriptions")]

@@ -20,11 +20,31 @@ login_manager.session_protection = "basic"
 
 
 # One statement, built once (its SQL is compiled once per process): the user, the wards
-# every page's navigation shows, and whether this session was signed out. Building the
-# query with its options on each request cost about as much as running it.
-_LOAD_USER = select(User, exists().where(RevokedSession.session_id == bindparam("sid"))).options(
-    joinedload(User.wards).joinedload(UserWard.ward).joinedload(Ward.borough)).where(
-    User.id == bindparam("uid"))
+# every page's navigation shows, whether this session was signed out, and the flags layers
+# above register (add_user_flag). Building the query with its options on each request cost
+# about as much as running it.
+_FLAGS: dict[str, object] = {}
+_load_user_statement = None
+
+
+def add_user_flag(name: str, condition) -> None:
+    """Load ``condition`` (a boolean SQL expression about ``users.id``, e.g. an EXISTS) with
+    the signed-in user, as ``user.flags[name]``: a page that asks it on every view (the ward
+    home's push prompt) then pays no statement of its own. At import time."""
+    global _load_user_statement
+    _FLAGS[name] = condition
+    _load_user_statement = None
+
+
+def _statement():
+    global _load_user_statement
+    if _load_user_statement is None:
+        _load_user_statement = select(
+            User, exists().where(RevokedSession.session_id == bindparam("sid")),
+            *_FLAGS.values()).options(
+            joinedload(User.wards).joinedload(UserWard.ward).joinedload(Ward.borough)).where(
+            User.id == bindparam("uid"))
+    return _load_user_statement
 
 
 @login_manager.user_loader
@@ -36,14 +56,15 @@ def load_user(user_id: str):
     if parsed is None:
         return None
     uid, version, session_id = parsed
-    row = db.session.execute(_LOAD_USER, {"uid": uid, "sid": session_id[:43] if session_id
-                                          else None}).unique().first()
+    row = db.session.execute(_statement(), {"uid": uid, "sid": session_id[:43] if session_id
+                                            else None}).unique().first()
     if row is None:
         return None
-    user, revoked = row
+    user, revoked, *flags = row
     if user.session_version != version or revoked:
         return None
     user.session_id = session_id
+    user.flags = dict(zip(_FLAGS, flags, strict=True))
     return user
 
 

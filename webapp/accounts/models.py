@@ -94,6 +94,9 @@ class User(UserMixin, db.Model):
     #: The id of the browser session this object was signed in or loaded for (not stored
     #: here; see :mod:`webapp.accounts.sessions`).
     session_id = None  # a plain attribute, not a column
+    #: What :func:`webapp.accounts.add_user_flag` conditions said when this user was signed
+    #: in for the request (empty otherwise).
+    flags: dict = {}
 
     def get_id(self) -> str:
         # The session version: bumping it signs the user out everywhere. The session id:

@@ -7,6 +7,7 @@ from flask_login import current_user
 from webapp.alerts import services as alerts
 from webapp.extensions import db, limiter
 from webapp.platform.guard import intercept
+from webapp.platform.pagecache import watch
 from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.incidents import bp, services
 from webapp.threads import services as threads
@@ -26,16 +27,33 @@ resident_send_limit = limiter.shared_limit(
         current_user.is_authenticated and current_user.is_resident))
 
 
+# What the incident's timeline shows: the same for everyone, rendered once per alert
+# (cached_html in templates/incidents/_incident.html) until one of these tables changes.
+INCIDENT_TABLES = watch("alerts", "incidents", "incident_updates")
+
+
 @bp.app_template_global()
-def incident_view(alert):
-    """For the public alert page (templates/incidents/_incident.html)."""
-    resident = current_user.is_authenticated and current_user.role == "resident"
+def incident_timeline(alert):
+    """For the public alert page: the incident's state, what it closes or its outcome, and
+    its updates (what everyone sees alike)."""
     incident, closes = services.incident_and_closed(alert)
+    return {"state": incident.state if incident else "ongoing", "states": INCIDENT_STATES,
+            "updates": services.updates_for(alert), "incident": incident, "closes": closes}
+
+
+@bp.app_template_global()
+def incident_standing(alert):
+    """For the public alert page: whether the signed-in resident follows the incident, and
+    the ward they may reply to its team from."""
+    resident = current_user.is_authenticated and current_user.role == "resident"
     following, reply_ward = (services.resident_standing(current_user, alert) if resident
                              else (False, None))
-    return {"state": incident.state if incident else "ongoing", "states": INCIDENT_STATES,
-            "updates": services.updates_for(alert), "incident": incident, "closes": closes,
-            "following": following, "reply_ward": reply_ward}
+    return {"following": following, "reply_ward": reply_ward, "tables": INCIDENT_TABLES}
+
+
+def incident_view(alert):
+    """The incident's timeline and the resident's standing (the follow and reply pages)."""
+    return {**incident_timeline(alert), **incident_standing(alert)}
 
 
 @bp.app_template_global()
@@ -52,8 +70,10 @@ def incident_follows(user):
 
 @bp.app_template_global()
 def conversation_tag_map(rows):
-    """For the officer inbox: {conversation id: [tag labels]} of the listed rows (one query)."""
-    return services.tag_labels([row.conversation.id for row in rows])
+    """For the officer inbox: {conversation id: (tag labels)} of the listed rows (one query;
+    tuples: a row's labels are part of the key its HTML is kept under)."""
+    return {cid: tuple(labels) for cid, labels in
+            services.tag_labels([row.conversation.id for row in rows]).items()}
 
 
 def _public_alert_or_404(alert_id: int):

@@ -31,7 +31,7 @@ from webapp.incidents.models import (INCIDENT_STATES, OUTCOME_TITLE_MAX, TAGS, U
                                      ConversationTag, Incident, IncidentFollow, IncidentUpdate)
 from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.audit import record
-from webapp.platform.db import insert_ignore
+from webapp.platform.db import insert_ignore, rows as read_rows
 from webapp.platform.taxonomy import CATEGORIES
 from webapp.platform.timeutil import utcnow
 from webapp.platform.tokens import TokenError, make_token, read_token
@@ -96,7 +96,7 @@ def resident_standing(user, alert: Alert):
     told of ``alert``'s updates (pressed "Follow this", or received it and did not press
     "Stop following")."""
     wards = threads.resident_wards(user)
-    row = db.session.execute(_standing_statement(len(wards)), {
+    row = read_rows(_standing_statement(len(wards)), {
         "alert_id": alert.id, "user_id": user.id,
         **{f"ward_{i}": w.id for i, w in enumerate(wards)}}).one()
     following = bool(row[1]) if row[0] is None else bool(row[0])

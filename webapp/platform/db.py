@@ -128,3 +128,14 @@ def insert_ignore(table):
     if db.engine.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def rows(statement, params=None):
+    """``db.session.execute(statement, params)`` for a statement of columns (no entities),
+    run on the session's connection: the same transaction and rows without the ORM's
+    execution path, which cost ~60 µs of CPU per statement more (issue 14). Pending changes
+    are flushed first, as the session would (its autoflush)."""
+    session = db.session
+    if session.autoflush:
+        session.flush()  # returns at once when nothing is pending
+    return session.connection().execute(statement, params)

@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from webapp.extensions import db
+from webapp.platform.db import rows
 
 log = logging.getLogger("wardline.pagecache")
 
@@ -71,11 +72,14 @@ def watch(*tables: str) -> tuple[str, ...]:
     return tuple(sorted(tables))
 
 
+_GENERATIONS = select(CacheGeneration.name, CacheGeneration.generation)  # built once
+
+
 def generations() -> dict[str, int]:
     """Every table's generation, read once per request."""
     if has_request_context() and _REQUEST_KEY in request.environ:
         return request.environ[_REQUEST_KEY]
-    found = dict(db.session.execute(select(CacheGeneration.name, CacheGeneration.generation)).all())
+    found = dict(rows(_GENERATIONS).all())
     if has_request_context():
         request.environ[_REQUEST_KEY] = found
     return found
@@ -112,10 +116,48 @@ def cached_html(name: str, *key, tables: Iterable[str], max_age: float = DEFAULT
     return cached(name, key, tuple(sorted(tables)), lambda: Markup(caller()), max_age)
 
 
+KEPT_ENTRIES = 20_000
+# Characters kept per process, counted as twice the HTML (the key holds what the row shows):
+# 20,000 short messages fit; 2,000-character ones (escaped, the worst) are fewer.
+KEPT_CHARS = 32 * 1024 * 1024
+_kept: OrderedDict = OrderedDict()
+_kept_chars = [0]
+
+
+def kept_html(name: str, *key, caller: Callable) -> Markup:
+    """``{% call kept_html(name, key...) %}body{% endcall %}``: the body as rendered for this
+    key, kept (per process, the least recently used dropped first) and never rendered
+    again. Only for HTML that depends on nothing but its key: a list's row as a frozen
+    dataclass holding everything the row shows, so a changed row is another key and needs
+    no invalidation, and no query (unlike :func:`cached_html`). A key with None in it
+    renders without keeping (a viewer whose row shows more: an officer's tools)."""
+    if None in key:
+        return Markup(caller())
+    for part in key:  # an entity hashes by identity, not by what it holds
+        if hasattr(part, "_sa_instance_state"):
+            raise TypeError(f"kept_html({name!r}): key with an ORM entity")
+    full = (name, *key)
+    with _lock:
+        html = _kept.get(full)
+        if html is not None:
+            _kept.move_to_end(full)
+            return html
+    html = Markup(caller())
+    with _lock:
+        if full not in _kept:
+            _kept[full] = html
+            _kept_chars[0] += 2 * len(html)
+        while len(_kept) > KEPT_ENTRIES or _kept_chars[0] > KEPT_CHARS:
+            _kept_chars[0] -= 2 * len(_kept.popitem(last=False)[1])
+    return html
+
+
 def clear() -> None:
     """Forget every cached value in this process (tests)."""
     with _lock:
         _store.clear()
+        _kept.clear()
+        _kept_chars[0] = 0
 
 
 # --------------------------------------------------------------------------- invalidation

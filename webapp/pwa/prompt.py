@@ -7,6 +7,10 @@ from __future__ import annotations
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from sqlalchemy import exists
+
+from webapp.accounts import add_user_flag
+from webapp.accounts.models import User
 from webapp.delivery.models import PushSubscription
 from webapp.extensions import db
 from webapp.platform.htmx import is_htmx
@@ -22,9 +26,14 @@ def push_prompt_due() -> bool:
         return False
     if user.push_prompt_answered_at is not None:
         return False
-    return db.session.scalar(_A_SUBSCRIPTION, {"user_id": user.id}) is None
+    subscribed = user.flags.get(SUBSCRIBED)  # loaded with the user: no statement of its own
+    if subscribed is None:
+        subscribed = db.session.scalar(_A_SUBSCRIPTION, {"user_id": user.id}) is not None
+    return not subscribed
 
 
+SUBSCRIBED = "has_push_subscription"
+add_user_flag(SUBSCRIBED, exists().where(PushSubscription.user_id == User.id))
 _A_SUBSCRIPTION = db.select(PushSubscription.id).where(
     PushSubscription.user_id == db.bindparam("user_id")).limit(1)  # built once
 

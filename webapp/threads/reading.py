@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased, contains_eager
 
 from webapp.accounts.models import User, officer_label
 from webapp.extensions import db
+from webapp.platform.db import rows as read_rows
 from webapp.threads.models import STATUSES, Conversation, ConversationRead, Message
 from webapp.threads.scope import conversations_visible_to
 from webapp.wards.models import Ward
@@ -69,25 +70,24 @@ def messages_page(conversation: Conversation, before: int | None = None,
     """The latest ``limit`` messages (before message id ``before``), oldest first, and
     whether there are earlier ones. One query whatever the conversation's length."""
     if before:
-        rows = db.session.execute(_LATEST_BEFORE, {"cid": conversation.id, "before": before,
-                                                   "n": limit + 1}).all()
+        rows = read_rows(_LATEST_BEFORE, {"cid": conversation.id, "before": before,
+                                          "n": limit + 1}).all()
     else:
-        rows = db.session.execute(_LATEST, {"cid": conversation.id, "n": limit + 1}).all()
+        rows = read_rows(_LATEST, {"cid": conversation.id, "n": limit + 1}).all()
     return _views(reversed(rows[:limit])), len(rows) > limit
 
 
 def messages_after(conversation: Conversation, after: int) -> list[MessageView]:
     """Messages newer than ``after``, oldest first (at most POLL_LIMIT)."""
-    return _views(db.session.execute(_AFTER, {"cid": conversation.id, "after": after,
-                                              "n": POLL_LIMIT}).all())
+    return _views(read_rows(_AFTER, {"cid": conversation.id, "after": after,
+                                     "n": POLL_LIMIT}).all())
 
 
 def poll(user, conversation_id: int, after: int) -> bool | None:
     """One cheap query for polling: None if ``user`` may not see the conversation, else
     whether it has messages newer than ``after``."""
     visible = conversations_visible_to(user).where(Conversation.id == conversation_id)
-    row = db.session.execute(visible.with_only_columns(
-        Conversation.last_message_id)).first()
+    row = read_rows(visible.with_only_columns(Conversation.last_message_id)).first()
     if row is None:
         return None
     return row[0] > after
@@ -137,13 +137,13 @@ def inbox(user, *, ward_id: int | None = None, status: str | None = None, page: 
         count, stmt = _officer_inbox_statements(user.id, ward_id, status, page, per_page)
     else:
         count, stmt = _inbox_statements(user, ward_id, status, page, per_page)
-    total = db.session.scalar(count)
+    total = read_rows(count).scalar()
     rows = [InboxRow(InboxConversation(cid, subject, state, awaiting, last_at, assigned_id,
                                        None if assigned_id is None else Named(assigned_name),
                                        Named(resident_name), Named(name=ward_name)),
                      (last_id or 0) > last_read)
             for (cid, subject, state, awaiting, last_at, assigned_id, assigned_name,
-                 resident_name, ward_name, last_id, last_read) in db.session.execute(stmt)]
+                 resident_name, ward_name, last_id, last_read) in read_rows(stmt)]
     return rows, total
 
 
@@ -210,8 +210,7 @@ def resident_conversations(user) -> list[InboxRow]:
                                            None, None, Named(name=ward_name)),
                          (last_id or 0) > last_read)
                 for (cid, subject, state, awaiting, last_at, assigned_id, ward_name, last_id,
-                     last_read) in db.session.execute(_RESIDENT_CONVERSATIONS,
-                                                      {"user_id": user.id})]
+                     last_read) in read_rows(_RESIDENT_CONVERSATIONS, {"user_id": user.id})]
     read = ConversationRead
     rows = db.session.execute(
         conversations_visible_to(user).join(Conversation.ward)

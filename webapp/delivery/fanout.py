@@ -30,6 +30,12 @@ waiting again and are rewritten; and no row of a lost part can have been sent, b
 the claim that would send it commits synchronously after it, and flushing the claim's
 WAL flushes everything before it.
 
+While a process's part writers are writing, its batch loops yield the CPU to them
+(:func:`yield_to_writers`): each waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch
+before claiming the next. Sending and writing share the machine's cores, and a part
+written sooner makes its rows due sooner; the first batches still go at once (a loop
+waits only after a batch), so the first messages leave within a second or two of Send.
+
 The fan-out's ``state`` is "sending" until its last part is written, then "done";
 :func:`progress` tells the alert's page.
 """
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from flask import current_app
@@ -64,6 +71,43 @@ def register_audience(name: str, audience: Callable) -> None:
     """Let fan-outs name ``audience`` (``audience(audience_id, users=None)`` → a SELECT
     of users)."""
     AUDIENCES[name] = audience
+
+
+class _Writing:
+    """How many of this process's part writers are writing a part now."""
+
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def __enter__(self):
+        with self.lock:
+            self.count += 1
+            self.idle.clear()
+
+    def __exit__(self, *_):
+        with self.lock:
+            self.count -= 1
+            if not self.count:
+                self.idle.set()
+
+
+_writing = _Writing()
+
+
+def yield_to_writers(pause: float | None = None) -> float:
+    """Called by a batch loop after a batch: while this process's part writers are
+    writing, wait until they stop or ``pause`` seconds (``FANOUT_SEND_PAUSE``) pass.
+    Returns the seconds waited."""
+    if pause is None:
+        pause = float(current_app.config["FANOUT_SEND_PAUSE"])
+    if pause <= 0 or _writing.idle.is_set():
+        return 0.0
+    started = time.perf_counter()
+    _writing.idle.wait(pause)
+    return time.perf_counter() - started
 
 
 def _user_id_span() -> tuple[int, int]:
@@ -145,12 +189,13 @@ def write_next_part(now=None, look_first: bool = True) -> int | None:
         with read_only(), db.engine.connect() as conn:
             if conn.scalar(waiting) is None:
                 return None
-    try:
-        return _take_and_write(now, skip_existing=False)
-    except IntegrityError:
-        db.session.rollback()
-        log.warning("a fan-out part had rows already: written again skipping them")
-        return _take_and_write(now, skip_existing=True)
+    with _writing:
+        try:
+            return _take_and_write(now, skip_existing=False)
+        except IntegrityError:
+            db.session.rollback()
+            log.warning("a fan-out part had rows already: written again skipping them")
+            return _take_and_write(now, skip_existing=True)
 
 
 def _take_and_write(now, skip_existing: bool) -> int | None:

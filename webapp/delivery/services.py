@@ -27,7 +27,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, literal, select, text, true, union_all, update
+from sqlalchemy import case, delete, func, insert, literal, select, text, true, union_all, update
 
 from webapp.accounts.models import User
 from webapp.accounts.phone import texted
@@ -263,9 +263,14 @@ def fan_out(event: Event, audience, *, channels=("email", "push"), now=None,
     rows = select(literal(notification_id), targets.c.user_id, targets.c.channel,
                   targets.c.device_id, literal("queued"), literal(0), literal(now),
                   literal(now)).where(true())  # WHERE: SQLite's INSERT…SELECT…ON CONFLICT
-    stmt = insert_ignore(Delivery.__table__).from_select(_DELIVERY_COLUMNS, rows)
     if skip_existing:
-        stmt = stmt.on_conflict_do_nothing()
+        stmt = insert_ignore(Delivery.__table__).from_select(
+            _DELIVERY_COLUMNS, rows).on_conflict_do_nothing()
+    else:
+        # SQLAlchemy's core INSERT, not the dialect's (insert_ignore): the dialect's
+        # INSERT cannot be cached, and compiling the part's statement afresh for every
+        # part cost its part writer ~20 ms of CPU (of ~40 ms of Python a part).
+        stmt = insert(Delivery.__table__).from_select(_DELIVERY_COLUMNS, rows)
     if returning:
         return len(db.session.execute(stmt.returning(Delivery.__table__.c.id)).all())
     if db.engine.dialect.name == "postgresql":

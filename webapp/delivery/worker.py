@@ -49,7 +49,7 @@ from webapp.delivery.models import Delivery, Notification, PushSubscription
 from webapp.accounts.models import User
 from webapp.delivery.emails import FlatEmail, batch_builder, message_for
 from webapp.delivery.endpoints import endpoint_problem
-from webapp.delivery.fanout import write_parts
+from webapp.delivery.fanout import write_parts, yield_to_writers
 from webapp.delivery.metrics import record_batch
 from webapp.delivery.push import PushClient
 from webapp.delivery.push_async import AsyncPushClient
@@ -553,6 +553,29 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     return result
 
 
+def batch_loop(stopping: threading.Event, batch_size: int, idle_sleep: float,
+               pause: float, once: bool = False) -> None:
+    """One batch loop of :func:`run_forever`: batches back to back until ``stopping`` is
+    set, ``idle_sleep`` seconds between them when fewer than ``batch_size`` were due, and
+    up to ``pause`` seconds after each batch while a part writer of this process writes
+    (:func:`webapp.delivery.fanout.yield_to_writers`)."""
+    while not stopping.is_set():
+        try:
+            result = deliver_due(batch_size)
+        except Exception:  # a database hiccup must not kill the worker
+            log.exception("delivery batch failed")
+            db.session.rollback()
+            result = {"claimed": 0}
+        if result["claimed"]:
+            log.info("delivered %s", result)
+        if once:
+            break
+        if result["claimed"]:
+            yield_to_writers(pause)
+        if result["claimed"] < batch_size:
+            stopping.wait(idle_sleep)
+
+
 def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = False,
                 loops: int = 2, writers: int | None = None) -> None:
     """Deliver until SIGTERM/SIGINT: full batches back to back, a short sleep when idle.
@@ -562,29 +585,20 @@ def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = Fal
     overlaps another's sending instead of leaving the network idle. Beside them,
     ``writers`` part writers (``FANOUT_WRITERS`` by default) write the parts of large
     fan-outs as soon as they wait (:func:`webapp.delivery.fanout.write_parts`), so the
-    rows already written go out while the rest is written.
+    rows already written go out while the rest is written; while they write, each batch
+    loop waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch
+    (:func:`webapp.delivery.fanout.yield_to_writers`), leaving them the CPU.
     """
     app = current_app._get_current_object()
     stopping = threading.Event()
+    pause = float(current_app.config["FANOUT_SEND_PAUSE"])
 
     def _stop(*_):
         stopping.set()
 
     def loop():
         with app.app_context():
-            while not stopping.is_set():
-                try:
-                    result = deliver_due(batch_size)
-                except Exception:  # a database hiccup must not kill the worker
-                    log.exception("delivery batch failed")
-                    db.session.rollback()
-                    result = {"claimed": 0}
-                if result["claimed"]:
-                    log.info("delivered %s", result)
-                if once:
-                    break
-                if result["claimed"] < batch_size:
-                    stopping.wait(idle_sleep)
+            batch_loop(stopping, batch_size, idle_sleep, pause, once)
 
     def writer():
         with app.app_context():

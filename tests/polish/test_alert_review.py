@@ -90,3 +90,30 @@ def test_review_page_is_valid_html(client, login, make_staff, tmp_path):
                 if (m["type"] == "error" or m.get("subType") == "warning")
                 and not HTMX_ATTRIBUTE.match(m["message"])]
     assert problems == []
+
+
+def test_review_shows_the_text_message_when_anyone_gets_it_by_text(client, login, make_staff,
+                                                                  make_resident):
+    from webapp.accounts.phone import SmsNumber
+    from webapp.platform.timeutil import utcnow
+    texted = make_resident(A, categories=("events",))
+    make_resident(A, categories=("events",))
+    login(client, make_staff("officer", wards=[A]))
+    body = "Bring your bike to **St James's Square**.\nFrames are marked free."
+    data = form_data(wards=[str(ward_id(A))], body=body, urgent="y", urgent_confirm="y",
+                     channels=["email", "push", "sms"], action="review")
+    # Nobody has a confirmed mobile yet: no text message to show.
+    html = client.post("/officer/alerts/new", data=data).get_data(as_text=True)
+    assert "Check the alert before it goes" in html
+    assert "0 by text message" in html and "As a text message" not in html
+    db.session.add(SmsNumber(user_id=texted.id, phone="+447700900123", confirmed_at=utcnow()))
+    db.session.commit()
+    html = client.post("/officer/alerts/new", data=data).get_data(as_text=True)
+    assert "As a text message" in html and "1 by text message" in html
+    text = re.search(r'<div class="sms-preview"><p>(.*?)</p></div>', html, re.S).group(1)
+    # The title, the body's first line without its markup, and the link: as the worker sends it.
+    assert [html_lib.unescape(line) for line in text.split("<br>")] == [
+        "Bike marking on Saturday", "Bring your bike to St James's Square.",
+        "http://wardline.test/alerts/…"]
+    assert "Sent to 1 resident with a confirmed mobile number" in html
+    assert db.session.scalar(select(Alert)) is None  # still only a review

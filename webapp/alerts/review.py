@@ -1,11 +1,13 @@
-"""The review step before an alert goes (issue 13): the message as the email and as the
-notification will look, who it reaches, and when; "Send" posts the same fields again with
+"""The review step before an alert goes (issue 13): the message as the email, as the
+notification and (when anyone in the audience gets texts) as the text message will look, who
+it reaches, and when; "Send" posts the same fields again with
 ``action=send``, "Change something" with ``action=edit``. Works without JavaScript."""
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, current_app, request
 
 from webapp.alerts import services
+from webapp.delivery.notify_client import sms_personalisation, sms_text
 from webapp.delivery.push import build_payload
 from webapp.platform.htmx import render
 from webapp.platform.taxonomy import CATEGORIES
@@ -32,4 +34,15 @@ def review_page(form, alert, preview: dict, resolve):
     return render("alerts/review.html", None, form=form, alert=alert, preview=preview,
                   target=target, fields=fields, send_at=send_at,
                   category=CATEGORIES.get(form.category.data, ""),
-                  body_html=services.render_body(form.body.data), push=push)
+                  body_html=services.render_body(form.body.data), push=push,
+                  sms=_text_preview(form, preview))
+
+
+def _text_preview(form, preview: dict) -> str | None:
+    """The text message as the worker will build it (title, first line, link), when anyone
+    in the audience gets this alert by text; the alert's link is not known yet."""
+    counts = preview.get("counts")
+    if counts is None or not counts.sms:
+        return None
+    return sms_text(sms_personalisation(form.title.data, form.body.data, "/alerts/…",
+                                        current_app.config["BASE_URL"]))

@@ -40,6 +40,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from webapp.delivery.push_http import origin_of
+
 MAX_PAYLOAD = 3800  # bytes of JSON; the encrypted message must stay under 4096
 VAPID_LIFETIME = 12 * 3600
 VAPID_RENEW_BEFORE = 3600
@@ -168,8 +170,7 @@ class VapidHeaders:
         self.signed = 0  # how many times we signed (tests check the reuse)
 
     def for_endpoint(self, endpoint: str) -> str:
-        parts = urlsplit(endpoint)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = origin_of(endpoint)
         now = self.clock()
         with self._lock:
             cached = self._cache.get(origin)

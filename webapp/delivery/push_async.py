@@ -24,7 +24,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from webapp.delivery.push import PushResult, PushSender, classify, prepare
-from webapp.delivery.push_http import HTTPError, Origin, Pool
+from webapp.delivery.push_http import HTTPError, Origin, Pool, destination
 
 LATE = "push batch deadline passed"
 
@@ -53,18 +53,20 @@ class AsyncPushClient(PushSender):
     async def _open(self) -> None:
         self._pool = Pool(self.concurrency, self.timeout)
 
-    async def _post(self, origin: Origin, body: bytes, headers: bytes) -> PushResult:
+    async def _post(self, origin: Origin, start: bytes, body: bytes,
+                    headers: bytes) -> PushResult:
         try:
-            answer = await self._pool.post(origin, headers, body)
+            answer = await self._pool.post(origin, start, headers, body)
         except (HTTPError, TimeoutError, OSError, ssl.SSLError, ValueError) as exc:
             return PushResult("retry", error=f"network: {type(exc).__name__}: {exc}"[:500])
         return classify(answer.status, answer.reason, answer.body,
                         answer.headers.get("retry-after"))
 
     async def _batch(self, prepared: list, deadline: float | None) -> list[PushResult]:
-        """POST the ``prepared`` messages ((origin, body, header lines), or the PushResult of
-        one that could not be encrypted) with ``concurrency`` senders taking them in turn;
-        whatever is not answered within ``deadline`` seconds is cancelled: "retry"."""
+        """POST the ``prepared`` messages ((origin, request start, body, header lines), or
+        the PushResult of one that could not be encrypted) with ``concurrency`` senders
+        taking them in turn; whatever is not answered within ``deadline`` seconds is
+        cancelled: "retry"."""
         results = [p if isinstance(p, PushResult) else None for p in prepared]
         queue = iter([i for i, p in enumerate(prepared) if not isinstance(p, PushResult)])
 
@@ -106,7 +108,8 @@ class AsyncPushClient(PushSender):
                             self.vapid, self.ttl)
             if not isinstance(ready, PushResult):
                 try:
-                    ready = (Origin(subscription["endpoint"]), ready[0], header_lines(ready[1]))
+                    ready = (*destination(subscription["endpoint"]), ready[0],
+                             header_lines(ready[1]))
                 except ValueError as exc:
                     ready = PushResult("failed", error=f"ValueError: {exc}"[:500])
             prepared.append(ready)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -95,7 +95,10 @@ def among(column, ids):
     statement to parse for every batch size."""
     ids = list(ids)
     if db.engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+        # As an array literal in text: psycopg dumps a list of ints element by element in
+        # Python (~110 µs for 200 ids), the join takes a sixth of that.
+        literal = "{" + ",".join(map(str, map(int, ids))) + "}"
+        return column == any_(cast(bindparam(None, literal, type_=String), ARRAY(Integer)))
     return column.in_(ids)
 
 

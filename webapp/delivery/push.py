@@ -135,13 +135,17 @@ def prepare(subscription: dict, payload: str, urgency: str, vapid, ttl: int):
     "failed" :class:`PushResult` of a subscription that cannot be encrypted for."""
     try:
         body = encrypt(subscription, payload.encode())
-        headers = {"Authorization": vapid.for_endpoint(subscription["endpoint"]),
-                   "Content-Encoding": "aes128gcm",
-                   "Content-Type": "application/octet-stream",
-                   "TTL": str(ttl), "Urgency": urgency}
+        headers = push_headers(vapid.for_endpoint(subscription["endpoint"]), ttl, urgency)
     except Exception as exc:  # bad keys in a stored subscription, etc.
         return PushResult("failed", error=f"{type(exc).__name__}: {exc}"[:500])
     return body, headers
+
+
+def push_headers(authorization: str, ttl: int, urgency: str) -> dict:
+    """The headers of a push (besides its length): the same for every message to one
+    push service with one urgency."""
+    return {"Authorization": authorization, "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream", "TTL": str(ttl), "Urgency": urgency}
 
 
 def classify(code: int, reason: str | None, start: bytes, retry_after: str | None) -> PushResult:

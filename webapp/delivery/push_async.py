@@ -23,7 +23,7 @@ import threading
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from webapp.delivery.push import PushResult, PushSender, classify, prepare
+from webapp.delivery.push import PushResult, PushSender, classify, encrypt, push_headers
 from webapp.delivery.push_http import HTTPError, Origin, Pool, destination
 
 LATE = "push batch deadline passed"
@@ -102,17 +102,21 @@ class AsyncPushClient(PushSender):
             return []
         loop = self._started()
         started = time.monotonic()
-        prepared = []
+        prepared, lines = [], {}
         for subscription, payload, *urgency in items:
-            ready = prepare(subscription, payload, urgency[0] if urgency else "normal",
-                            self.vapid, self.ttl)
-            if not isinstance(ready, PushResult):
-                try:
-                    ready = (*destination(subscription["endpoint"]), ready[0],
-                             header_lines(ready[1]))
-                except ValueError as exc:
-                    ready = PushResult("failed", error=f"ValueError: {exc}"[:500])
-            prepared.append(ready)
+            urgency = urgency[0] if urgency else "normal"
+            try:  # as push.prepare(), with the header lines made once per service
+                endpoint = subscription["endpoint"]
+                body = encrypt(subscription, payload.encode())
+                origin, start = destination(endpoint)
+                authorization = self.vapid.for_endpoint(endpoint)
+                headers = lines.get((authorization, urgency))
+                if headers is None:
+                    headers = lines[authorization, urgency] = header_lines(
+                        push_headers(authorization, self.ttl, urgency))
+                prepared.append((origin, start, body, headers))
+            except Exception as exc:  # bad keys in a stored subscription, etc.
+                prepared.append(PushResult("failed", error=f"{type(exc).__name__}: {exc}"[:500]))
         left = None if deadline is None else max(0.0, deadline - (time.monotonic() - started))
         future = asyncio.run_coroutine_threadsafe(self._batch(prepared, left), loop)
         try:

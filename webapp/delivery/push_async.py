@@ -53,6 +53,10 @@ class AsyncPushClient(PushSender):
     async def _open(self) -> None:
         self._pool = Pool(self.concurrency, self.timeout)
 
+    async def _close(self) -> None:
+        self._pool.close()
+        await asyncio.sleep(0)  # the aborted connections' sockets close on the next turn
+
     async def _post(self, origin: Origin, start: bytes, body: bytes,
                     headers: bytes) -> PushResult:
         try:
@@ -131,7 +135,7 @@ class AsyncPushClient(PushSender):
             loop, self._loop = self._loop, None
         if loop is None:
             return
-        loop.call_soon_threadsafe(self._pool.close)
+        asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(timeout=10)
         loop.close()

@@ -28,6 +28,10 @@ USED_BY_NAME = {
     "collect": "prometheus_client calls a collector's collect() (webapp/delivery/metrics.py)",
     "format": "logging calls a Formatter's format() (webapp/platform/requestlog.py)",
     "clear_cache": "tests/wards/test_postcodes.py empties the postcode lookup cache between tests",
+    "connection_made": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
+    "connection_lost": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
+    "data_received": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
+    "eof_received": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
 }
 HOOK_DECORATORS = ["@*.get", "@*.post", "@*.route", "@*.delete", "@*.put", "@*.patch",
                    "@*.command", "@*.app_template_global", "@*.app_template_filter",

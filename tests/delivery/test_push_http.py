@@ -5,16 +5,23 @@ refused. (Certificates: tests/delivery/test_push_senders.py; the outbox rules fo
 sender: the same file.)"""
 from __future__ import annotations
 
+import asyncio
+import datetime
 import socket
+import ssl
 import threading
 import time
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from webapp.config import Config
 from webapp.delivery.endpoints import endpoint_problem
 from webapp.delivery.push_async import AsyncPushClient
-from webapp.delivery.push_http import destination
+from webapp.delivery.push_http import Pool, destination
 from webapp.delivery.subscriptions import vapid
 from tests.support.push_service import FakeUserAgent
 
@@ -27,14 +34,16 @@ class ScriptedServer:
     it silently), "hang" (send nothing more, never close) or "trickle" (send the bytes one
     at a time, 0.2 s apart)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, tls: ssl.SSLContext | None = None):
         self.answer = answer
+        self.tls = tls
         self.requests: list[tuple[int, bytes]] = []  # (connection number, request)
         self.connections = 0
         self._sock = socket.create_server(("127.0.0.1", 0))
         self._sock.settimeout(0.1)
         self._stop = threading.Event()
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self.url = f"{'https://localhost' if tls else 'http://127.0.0.1'}:" \
+            f"{self._sock.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -49,6 +58,11 @@ class ScriptedServer:
 
     def _serve(self, conn, number):
         conn.settimeout(5)
+        if self.tls:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                return  # the client refused the certificate
         buf = b""
         with conn:
             while not self._stop.is_set():
@@ -91,8 +105,8 @@ class ScriptedServer:
 def scripted():
     servers = []
 
-    def make(answer):
-        servers.append(ScriptedServer(answer))
+    def make(answer, tls=None):
+        servers.append(ScriptedServer(answer, tls))
         return servers[-1]
     yield make
     for server in servers:
@@ -274,3 +288,48 @@ def test_the_endpoint_check_follows_a_changed_setting():
     config["PUSH_ENDPOINT_HOSTS"] = ["fcm.googleapis.com"]
     config["PUSH_ENDPOINT_PORTS"] = "8443"
     assert endpoint_problem(endpoint, config) == "endpoint uses a port push services do not use"
+
+
+def certificate(tmp_path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for ``name``: the server's context, and a client
+    context that trusts it (as the system's CAs are trusted for real push services)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    client = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    return server, client
+
+
+def test_https_is_verified_kept_alive_and_a_wrong_name_refused(scripted, tmp_path):
+    """Over TLS with a certificate the client trusts: sent, on one connection. The same
+    certificate for another name (here the address instead of "localhost"): refused
+    before anything is sent. (An untrusted certificate: test_push_senders.py.)"""
+    server_context, client_context = certificate(tmp_path, "localhost")
+    server = scripted(lambda n: (CREATED, "keep"), tls=server_context)
+
+    async def post_twice(url):
+        pool = Pool(1, 5, context=client_context)
+        try:
+            origin, start = destination(url + "/push/1")
+            return [(await pool.post(origin, start, b"TTL: 60\r\n", b"x")).status
+                    for _ in range(2)], pool.opened
+        finally:
+            pool.close()
+    assert asyncio.run(post_twice(server.url)) == ([201, 201], 1)
+    assert [number for number, _ in server.requests] == [1, 1]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        asyncio.run(post_twice(server.url.replace("localhost", "127.0.0.1")))
+    assert len(server.requests) == 2

@@ -344,28 +344,31 @@ class Pool:
         data = b"".join((start, b"Content-Length: %d\r\n" % len(body), headers,
                          b"\r\n", body))
         async with self._slots:
-            for _attempt in range(2):
-                conn = self._reused(origin)
-                fresh = conn is None
-                if fresh:
-                    conn = await self._connect(origin, deadline - loop.time())
-                waiter = conn.request(data)
-                timer = loop.call_at(deadline, _expire, waiter)
+            conn = self._reused(origin)
+            if conn is not None:
                 try:
-                    answer = await waiter
+                    return await self._exchange(origin, conn, data, deadline)
                 except HTTPError:
-                    conn.abort()
-                    if fresh or conn.received:
+                    if conn.received:
                         raise
-                    continue  # the server had closed the kept-alive connection: once more
-                except BaseException:  # timed out, or cancelled at the batch's deadline
-                    conn.abort()
-                    raise
-                finally:
-                    timer.cancel()
-                self._release(origin, conn)
-                return answer
-            raise HTTPError("connection closed")  # not reached: a fresh try raises above
+                    # The server had closed the kept-alive connection (it answered
+                    # nothing): once more, on a new connection.
+            conn = await self._connect(origin, deadline - loop.time())
+            return await self._exchange(origin, conn, data, deadline)
+
+    async def _exchange(self, origin: Origin, conn: _Connection, data: bytes,
+                        deadline: float) -> Answer:
+        waiter = conn.request(data)
+        timer = asyncio.get_running_loop().call_at(deadline, _expire, waiter)
+        try:
+            answer = await waiter
+        except BaseException:  # a bad answer, timed out, or cancelled at the batch's deadline
+            conn.abort()
+            raise
+        finally:
+            timer.cancel()
+        self._release(origin, conn)
+        return answer
 
     def close(self) -> None:
         for idle in self._idle.values():

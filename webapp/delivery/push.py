@@ -1,5 +1,5 @@
 """Web Push sending: the only code that talks to push services. What both senders share
-(:func:`encrypt`, :func:`prepare`, :func:`classify`, :class:`VapidHeaders`), and the
+(:func:`encrypt`, :func:`push_headers`, :func:`classify`, :class:`VapidHeaders`), and the
 threaded sender (``PUSH_SENDER=threads``; the default, asyncio, is
 :mod:`webapp.delivery.push_async`).
 

@@ -32,6 +32,12 @@ USED_BY_NAME = {
     "connection_lost": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
     "data_received": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
     "eof_received": "asyncio calls a Protocol's callbacks (webapp/delivery/push_http.py)",
+    "on_message_begin": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
+    "on_status": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
+    "on_header": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
+    "on_headers_complete": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
+    "on_body": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
+    "on_message_complete": "httptools calls its parser's callbacks (webapp/delivery/push_http.py)",
 }
 HOOK_DECORATORS = ["@*.get", "@*.post", "@*.route", "@*.delete", "@*.put", "@*.patch",
                    "@*.command", "@*.app_template_global", "@*.app_template_filter",

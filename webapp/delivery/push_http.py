@@ -5,9 +5,9 @@ connections pooled per push-service origin.
 aiohttp cost ~100 µs of CPU per request here (a quarter of a whole push: its request and
 response objects, header multidicts, URL parsing, timers and stream readers); this does
 what a push needs in a fraction of that: the request written in one call, the answer
-parsed from the bytes as they arrive (status, headers, a Content-Length, chunked or
-close-delimited body, of which the first bytes are kept), the connection put back for
-the next request when the answer allows it.
+parsed from the bytes as they arrive by llhttp (:mod:`httptools`, as uvicorn does:
+status, headers, a Content-Length, chunked or close-delimited body, of which the first
+bytes are kept), the connection put back for the next request when the answer allows it.
 
 What it keeps from the aiohttp session it replaces:
 
@@ -31,6 +31,8 @@ import ssl
 import time
 from urllib.parse import quote, urlsplit
 
+import httptools
+
 IDLE_SECONDS = 15.0  # a kept-alive connection unused this long is closed, not reused
 MAX_HEAD = 65536  # bytes of status line and headers
 MAX_BODY = 1 << 20  # bytes of an answer's body read before the connection is dropped
@@ -49,7 +51,8 @@ class Answer:
 
 
 class _Connection(asyncio.Protocol):
-    """One connection to a push service; parses the answer to the request in flight."""
+    """One connection to a push service; the answer to the request in flight is parsed
+    by llhttp (:mod:`httptools`), whose callbacks (``on_*``) fill in the answer."""
 
     def __init__(self):
         self.transport = None
@@ -58,18 +61,8 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.received = False  # any byte of an answer to the request in flight
         self._waiter: asyncio.Future | None = None
-        self._buf = b""
-        self._reset()
-
-    def _reset(self):
-        self._head = None  # (status, reason, headers) once parsed
-        self._mode = None  # "length", "chunked", "close"
-        self._left = 0  # bytes left of a Content-Length body, or of the current chunk
-        self._body = []  # kept bytes of the body
-        self._kept = 0
-        self._read = 0  # body bytes read in all
-        self._trailer = False  # after the last chunk, reading the trailer
-        self._crlf = False  # a chunk's data read, its CRLF not yet
+        self._eof_ends = False  # the answer's body ends with the connection
+        self._parser = httptools.HttpResponseParser(self)  # one for the answers in turn
 
     # asyncio.Protocol
     def connection_made(self, transport):
@@ -77,13 +70,15 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.closed = True
-        if self._mode == "close" and self._waiter is not None and exc is None:
+        if self._eof_ends and self._waiter is not None and exc is None:
             self._finish(False)
         else:
             self._fail(HTTPError(f"connection closed{': ' + str(exc) if exc else ''}"))
 
     def eof_received(self):
-        if self._mode == "close":
+        # httptools cannot tell llhttp of the EOF (no llhttp_finish), so an answer whose
+        # body ends with the connection (no length, not chunked) is finished here.
+        if self._eof_ends and self._waiter is not None:
             self._finish(False)
         return False  # close the transport
 
@@ -93,19 +88,68 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
             return
         self.received = True
-        self._buf += data
+        self._fed += len(data)
         try:
-            self._parse()
-        except (HTTPError, ValueError) as exc:
-            self._fail(HTTPError(f"bad answer: {exc}"))
+            self._parser.feed_data(data)
+            if self._status is None and self._fed > MAX_HEAD:
+                raise HTTPError("headers too long")
+        except (HTTPError, httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(HTTPError(f"bad answer: {exc.__context__ or exc}"))
             self.abort()
+
+    # httptools' callbacks
+    def on_message_begin(self):
+        if self._waiter is None:  # bytes after the answer: the connection is spoilt
+            self.reusable = False
+
+    def on_status(self, reason: bytes):  # the reason phrase, perhaps in pieces
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes):  # trailers too
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD:
+            raise HTTPError("headers too long")
+        name = name.decode("latin-1").lower()
+        value = value.decode("latin-1").rstrip(" \t")
+        headers = self._headers
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+
+    def on_headers_complete(self):
+        parser = self._parser
+        if parser.get_http_version() not in ("1.1", "1.0"):
+            raise HTTPError(f"HTTP/{parser.get_http_version()}")
+        status = parser.get_status_code()
+        if status < 200:  # an interim answer (100 Continue): the real one follows
+            return
+        coding = self._headers.get("transfer-encoding")
+        if coding is not None and coding.rsplit(",", 1)[-1].strip().lower() != "chunked":
+            raise HTTPError(f"Transfer-Encoding {coding[:40]!r}")
+        self._status = status
+        self._eof_ends = coding is None and "content-length" not in self._headers \
+            and status not in (204, 304)
+
+    def on_body(self, chunk: bytes):
+        self._read += len(chunk)
+        if self._kept < KEEP:
+            self._body.append(chunk[:KEEP - self._kept])
+            self._kept += len(self._body[-1])
+        if self._read > MAX_BODY and self._waiter is not None:
+            self._finish(False)  # enough: answer with what we have, drop the connection
+            self.abort()
+
+    def on_message_complete(self):
+        if self._status is None:  # the end of an interim answer
+            self._reason, self._headers, self._head_bytes = b"", {}, 0
+        elif self._waiter is not None:
+            self._finish(self._parser.should_keep_alive())
 
     # the client side
     def request(self, data: bytes) -> asyncio.Future:
         self._waiter = asyncio.get_running_loop().create_future()
-        self.received = False
-        self._buf = b""
-        self._reset()
+        self.received = self._eof_ends = False
+        self._status = None
+        self._reason, self._headers, self._body = b"", {}, []
+        self._head_bytes = self._fed = self._read = self._kept = 0
         self.transport.write(data)
         return self._waiter
 
@@ -120,122 +164,11 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
 
     def _finish(self, reusable: bool):
-        status, reason, headers = self._head
         waiter, self._waiter = self._waiter, None
         self.reusable = reusable and not self.closed
         if waiter is not None and not waiter.done():
-            waiter.set_result(Answer(status, reason, headers, b"".join(self._body)))
-
-    def _keep(self, chunk: bytes):
-        self._read += len(chunk)
-        if self._kept < KEEP:
-            self._body.append(chunk[:KEEP - self._kept])
-            self._kept += len(self._body[-1])
-        if self._read > MAX_BODY:  # enough: answer with what we have, drop the connection
-            self._finish(False)
-            self.abort()
-
-    def _parse(self):
-        while self._head is None:
-            end = self._buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buf) > MAX_HEAD:
-                    raise HTTPError("headers too long")
-                return
-            head, self._buf = self._buf[:end], self._buf[end + 4:]
-            self._start(head)
-        if self._mode == "length":
-            take = self._buf[:self._left]
-            self._buf = self._buf[len(take):]
-            self._left -= len(take)
-            self._keep(take)
-            if self._left == 0 and self._waiter is not None:
-                self._finish(self._keep_alive and not self._buf)
-        elif self._mode == "chunked":
-            self._chunks()
-        elif self._mode == "close":
-            self._keep(self._buf)
-            self._buf = b""
-
-    def _start(self, head: bytes):
-        lines = head.split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
-            raise HTTPError(f"status line {lines[0][:80]!r}")
-        status = int(code)
-        headers = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon or not name or name != name.strip() or line[:1] in b" \t":
-                raise HTTPError(f"header line {line[:80]!r}")
-            name = name.decode("latin-1").lower()
-            value = value.strip().decode("latin-1")
-            if name in headers:
-                if name == "content-length" and headers[name] != value:
-                    raise HTTPError("two Content-Lengths")
-                headers[name] += ", " + value
-            else:
-                headers[name] = value
-        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
-            return
-        connection = headers.get("connection", "").lower()
-        self._keep_alive = "close" not in connection and (
-            version == b"HTTP/1.1" or "keep-alive" in connection)
-        self._head = (status, reason.decode("latin-1"), headers)
-        coding = headers.get("transfer-encoding", "").lower()
-        if status in (204, 304):
-            self._mode, self._left = "length", 0
-        elif coding:
-            if coding.rsplit(",", 1)[-1].strip() != "chunked":
-                raise HTTPError(f"Transfer-Encoding {coding[:40]!r}")
-            self._mode = "chunked"
-            self._keep_alive = self._keep_alive and "content-length" not in headers
-        elif "content-length" in headers:
-            length = headers["content-length"]
-            if not length.isdigit() or len(length) > 18:
-                raise HTTPError(f"Content-Length {length[:40]!r}")
-            self._mode, self._left = "length", int(length)
-        else:
-            self._mode, self._keep_alive = "close", False
-        if self._mode == "length" and self._left == 0:
-            self._finish(self._keep_alive and not self._buf)
-
-    def _chunks(self):
-        while self._waiter is not None:
-            if self._left:  # inside a chunk's data
-                take = self._buf[:self._left]
-                if not take:
-                    return
-                self._buf = self._buf[len(take):]
-                self._left -= len(take)
-                self._keep(take)
-                self._crlf = not self._left
-            elif self._crlf or self._trailer:  # the CRLF after a chunk; trailer lines
-                end = self._buf.find(b"\r\n")
-                if end < 0:
-                    if len(self._buf) > MAX_HEAD:
-                        raise HTTPError("trailer too long")
-                    return
-                line, self._buf = self._buf[:end], self._buf[end + 2:]
-                if self._crlf:
-                    if line:
-                        raise HTTPError("chunk not followed by CRLF")
-                    self._crlf = False
-                elif not line:
-                    self._finish(self._keep_alive and not self._buf)
-            else:  # a chunk-size line; size 0 is the last chunk, the trailer follows
-                end = self._buf.find(b"\r\n")
-                if end < 0:
-                    if len(self._buf) > 1024:
-                        raise HTTPError("chunk size line too long")
-                    return
-                size = self._buf[:end].split(b";", 1)[0].strip()
-                if not size or len(size) > 15 or size.strip(b"0123456789abcdefABCDEF"):
-                    raise HTTPError(f"chunk size {size[:20]!r}")
-                self._buf = self._buf[end + 2:]
-                self._left = int(size, 16)
-                self._trailer = not self._left
+            waiter.set_result(Answer(self._status, self._reason.decode("latin-1"),
+                                     self._headers, b"".join(self._body)))
 
 
 _ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")

@@ -43,4 +43,5 @@ lc = loopcpu() - l0
 print(f"{root}: {n} pushes, {cpu/n*1e6:.0f} µs sender CPU/push (loop thread {lc/n*1e6:.0f}), sink {sc/n*1e6:.0f} µs, {n/took:,.0f}/s, load {os.getloadavg()[0]:.1f}")
 if p:
     pstats.Stats(p).sort_stats("tottime").print_stats(25)
+print(f"connections opened: {getattr(getattr(client, '_pool', None), 'opened', '?')}")
 client.close(); sink.terminate()

@@ -85,7 +85,8 @@ class Config:
     PUSH_BATCH_DEADLINE = float(os.environ.get("PUSH_BATCH_DEADLINE", "30"))
     # Push messages one worker loop keeps in flight (`flask deliver --concurrency` overrides).
     PUSH_CONCURRENCY = int(os.environ.get("PUSH_CONCURRENCY", "8"))
-    # How a worker sends push: "asyncio" (aiohttp, one event loop: webapp/delivery/push_async.py;
+    # How a worker sends push: "asyncio" (one event loop, its own HTTP/1.1 client with
+    # keep-alive connections per push service: webapp/delivery/push_async.py, push_http.py;
     # less CPU per push, bench/fanout.py (b)) or "threads" (urllib3 connection pools, a thread
     # per message in flight: webapp/delivery/push.py).
     PUSH_SENDER = os.environ.get("PUSH_SENDER", "asyncio")

@@ -2,11 +2,13 @@
 
 * :class:`FakeUserAgent`: the browser side of a subscription, with a real P-256 key pair
   and auth secret; ``.subscription`` is what ``PushSubscription.toJSON()`` gives.
-* :class:`PushService`: a threaded keep-alive HTTP server. Every POST to ``/push/<id>`` is
+* :class:`PushService`: a threaded HTTP/1.1 server that keeps connections alive (as real
+  push services do; werkzeug's closes every one). Every POST to ``/push/<id>`` is
   recorded; the answer can be scripted per path (``service.respond(path, 410)``, or
   ``service.respond(path, 429, retry_after=60, times=1)``), and delayed
   (``service.delay(agent, 5)``). ``messages()`` decrypts each
-  received body (aes128gcm, with the agent's private key) and verifies its VAPID header.
+  received body (aes128gcm, with the agent's private key) and verifies its VAPID header;
+  each received push notes the client's port (``"connection"``: one per connection).
 * :func:`verify_vapid` checks an RFC 8292 ``Authorization: vapid t=…,k=…`` header fully.
 """
 from __future__ import annotations
@@ -22,8 +24,7 @@ import http_ece
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from werkzeug.serving import WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _ids = itertools.count(1)
 
@@ -82,10 +83,20 @@ def verify_vapid(authorization: str, audience: str, expected_key_b64u: str | Non
     return claims
 
 
-class _QuietHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so pooled sessions are exercised
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so pooled connections are exercised
+    service: PushService
 
-    def log_request(self, *a, **k):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, headers = self.service.answer(self, body)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
         pass
 
 
@@ -98,8 +109,9 @@ class PushService:
         self._script: dict[str, list[tuple[int, dict]]] = {}
         self._delays: dict[str, float] = {}
         self._cond = threading.Condition()
-        self._srv = make_server("127.0.0.1", 0, self._wsgi, threaded=True,
-                                request_handler=_QuietHandler)
+        handler = type("Handler", (_Handler,), {"service": self})
+        self._srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._srv.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._srv.server_port}"
 
     def agent(self) -> FakeUserAgent:
@@ -122,23 +134,23 @@ class PushService:
         endpoint = getattr(agent_or_endpoint, "endpoint", agent_or_endpoint)
         self._delays[endpoint[len(self.url):]] = seconds
 
-    def _wsgi(self, environ, start_response):
-        req = Request(environ)
-        if req.method == "POST" and req.path.startswith("/push/"):
-            req.get_data()
-            if self._delays.get(req.path):
-                time.sleep(self._delays[req.path])
-            with self._cond:
-                script = self._script.get(req.path)
-                status, headers = script.pop(0) if script else (201, {})
-                self.received.append({"path": req.path, "headers": dict(req.headers),
-                                      "body": req.get_data(), "status": status,
-                                      "at": time.time()})
-                self._cond.notify_all()
-            resp = Response(b"", status=status, headers=headers)
-        else:
-            resp = Response(b"not found", status=404)
-        return resp(environ, start_response)
+    def answer(self, request: BaseHTTPRequestHandler, body: bytes) -> tuple[int, dict]:
+        """Record a POST (to ``/push/<id>``: anything else is 404) and say what to answer."""
+        path = request.path
+        if not path.startswith("/push/"):
+            return 404, {}
+        if self._delays.get(path):
+            time.sleep(self._delays[path])
+        with self._cond:
+            script = self._script.get(path)
+            status, headers = script.pop(0) if script else (201, {})
+            # Header names as werkzeug gave them before ("Ttl", "Content-Encoding").
+            self.received.append({"path": path,
+                                  "headers": {k.title(): v for k, v in request.headers.items()},
+                                  "body": body, "status": status, "at": time.time(),
+                                  "connection": request.client_address[1]})
+            self._cond.notify_all()
+        return status, headers
 
     def accepted(self) -> list[dict]:
         return [r for r in self.received if r["status"] == 201]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
+from functools import lru_cache
+from urllib.parse import SplitResult, urlsplit
 
 MAX_LENGTH = 1000  # push service URLs are long, but not this long
 
@@ -72,14 +73,32 @@ def endpoint_problem(endpoint, config) -> str | None:
         return "endpoint must not contain spaces, control characters or backslashes"
     try:
         parts = urlsplit(endpoint)
+    except ValueError:
+        return "endpoint is not a valid URL"
+    # What follows depends on the scheme and the host part alone: decided once per push
+    # service (and setting) and remembered, as the worker checks every endpoint again
+    # before each send.
+    return _where_problem(parts.scheme, parts.netloc, _key(config["PUSH_ENDPOINT_HOSTS"]),
+                          _key(config["PUSH_ENDPOINT_PORTS"]),
+                          bool(config["PUSH_ALLOW_LOOPBACK_FOR_TESTS"]))
+
+
+def _key(setting):
+    """A setting (a string or a list) as a key of :func:`_where_problem`'s cache."""
+    return setting if isinstance(setting, str) or setting is None else tuple(setting)
+
+
+@lru_cache(maxsize=4096)
+def _where_problem(scheme: str, netloc: str, hosts, ports, loopback: bool) -> str | None:
+    parts = SplitResult(scheme, netloc, "", "", "")
+    try:
         port = parts.port
     except ValueError:
         return "endpoint is not a valid URL"
     host = (parts.hostname or "").lower()
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         return "endpoint must not contain a user name or password"
-    if config["PUSH_ALLOW_LOOPBACK_FOR_TESTS"] and host in _LOOPBACK_NAMES \
-            and parts.scheme in ("http", "https"):
+    if loopback and host in _LOOPBACK_NAMES and parts.scheme in ("http", "https"):
         return None  # the loopback push service of the test suite and benchmarks
     if parts.scheme != "https":
         return "endpoint must be an https:// URL"
@@ -88,10 +107,10 @@ def endpoint_problem(endpoint, config) -> str | None:
     labels = host.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         return "endpoint host is not a valid domain name"
-    ports = [int(p) for p in _as_list(config["PUSH_ENDPOINT_PORTS"])]
+    ports = [int(p) for p in _as_list(ports)]
     if (443 if port is None else port) not in ports:
         return "endpoint uses a port push services do not use"
-    hosts = _as_list(config["PUSH_ENDPOINT_HOSTS"])
+    hosts = _as_list(hosts)
     if not any(host == allowed or host.endswith("." + allowed) for allowed in hosts):
         return "endpoint is not a known push service"
     return None

@@ -57,6 +57,8 @@ def record_batch(channels: dict[int, str], outcome, seconds: float) -> None:
     """Count a worker batch's outcome (``channels``: delivery id → channel) and log one
     line per channel: how many, sent, failed, in how long. No address, token or text."""
     summary: dict[str, dict[str, int]] = {}
+    sent: dict[str, int] = {}
+    failures: dict[tuple[str, str, str], int] = {}
 
     def tally(delivery_id, key):
         channel = channels.get(delivery_id, "unknown")
@@ -64,12 +66,20 @@ def record_batch(channels: dict[int, str], outcome, seconds: float) -> None:
         summary[channel]["count"] += 1
         return channel
 
+    # Counted per batch, then added to the counters once per label set (a counter's
+    # increment per row was ~5 µs of a push's CPU in the worker).
     for delivery_id in outcome.sent:
-        SENT.labels(tally(delivery_id, "sent")).inc()
+        channel = tally(delivery_id, "sent")
+        sent[channel] = sent.get(channel, 0) + 1
     failed = [("retry", i, e) for i, _a, e, _r in outcome.retry] + \
         [("dead", i, e) for i, e in outcome.dead] + [("gone", i, e) for i, e in outcome.gone]
     for state, delivery_id, error in failed:
-        FAILURES.labels(tally(delivery_id, "failed"), state, failure_reason(error)).inc()
+        key = (tally(delivery_id, "failed"), state, failure_reason(error))
+        failures[key] = failures.get(key, 0) + 1
+    for channel, n in sent.items():
+        SENT.labels(channel).inc(n)
+    for labels, n in failures.items():
+        FAILURES.labels(*labels).inc(n)
     for channel, counts in sorted(summary.items()):
         log.info("delivery batch channel=%s count=%d sent=%d failed=%d duration_ms=%d",
                  channel, counts["count"], counts["sent"], counts["failed"], seconds * 1000,

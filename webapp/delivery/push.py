@@ -1,5 +1,5 @@
 """Web Push sending: the only code that talks to push services. What both senders share
-(:func:`encrypt`, :func:`prepare`, :func:`classify`, :class:`VapidHeaders`), and the
+(:func:`encrypt`, :func:`push_headers`, :func:`classify`, :class:`VapidHeaders`), and the
 threaded sender (``PUSH_SENDER=threads``; the default, asyncio, is
 :mod:`webapp.delivery.push_async`).
 
@@ -39,6 +39,8 @@ import urllib3
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from webapp.delivery.push_http import origin_of
 
 MAX_PAYLOAD = 3800  # bytes of JSON; the encrypted message must stay under 4096
 VAPID_LIFETIME = 12 * 3600
@@ -133,13 +135,17 @@ def prepare(subscription: dict, payload: str, urgency: str, vapid, ttl: int):
     "failed" :class:`PushResult` of a subscription that cannot be encrypted for."""
     try:
         body = encrypt(subscription, payload.encode())
-        headers = {"Authorization": vapid.for_endpoint(subscription["endpoint"]),
-                   "Content-Encoding": "aes128gcm",
-                   "Content-Type": "application/octet-stream",
-                   "TTL": str(ttl), "Urgency": urgency}
+        headers = push_headers(vapid.for_endpoint(subscription["endpoint"]), ttl, urgency)
     except Exception as exc:  # bad keys in a stored subscription, etc.
         return PushResult("failed", error=f"{type(exc).__name__}: {exc}"[:500])
     return body, headers
+
+
+def push_headers(authorization: str, ttl: int, urgency: str) -> dict:
+    """The headers of a push (besides its length): the same for every message to one
+    push service with one urgency."""
+    return {"Authorization": authorization, "Content-Encoding": "aes128gcm",
+            "Content-Type": "application/octet-stream", "TTL": str(ttl), "Urgency": urgency}
 
 
 def classify(code: int, reason: str | None, start: bytes, retry_after: str | None) -> PushResult:
@@ -168,8 +174,7 @@ class VapidHeaders:
         self.signed = 0  # how many times we signed (tests check the reuse)
 
     def for_endpoint(self, endpoint: str) -> str:
-        parts = urlsplit(endpoint)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = origin_of(endpoint)
         now = self.clock()
         with self._lock:
             cached = self._cache.get(origin)

@@ -33,11 +33,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import Integer, and_, any_, bindparam, or_, select, update
+from sqlalchemy import Integer, String, and_, any_, bindparam, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -95,7 +95,10 @@ def among(column, ids):
     statement to parse for every batch size."""
     ids = list(ids)
     if db.engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+        # As an array literal in text: psycopg dumps a list of ints element by element in
+        # Python (~110 µs for 200 ids), the join takes a sixth of that.
+        literal = "{" + ",".join(map(str, map(int, ids))) + "}"
+        return column == any_(cast(bindparam(None, literal, type_=String), ARRAY(Integer)))
     return column.in_(ids)
 
 
@@ -107,7 +110,16 @@ def configured_lease() -> float:
 
 def claim(batch_size: int = 100, now=None, token: str | None = None,
           lease_seconds: float | None = None) -> tuple[str, list[int]]:
-    """Claim up to ``batch_size`` due deliveries; return (claim token, their ids).
+    """Claim up to ``batch_size`` due deliveries; return (claim token, their ids)
+    (:func:`claim_rows`)."""
+    token, rows = claim_rows(batch_size, now, token, lease_seconds)
+    return token, [row.id for row in rows]
+
+
+def claim_rows(batch_size: int = 100, now=None, token: str | None = None,
+               lease_seconds: float | None = None) -> tuple[str, list[Claimed]]:
+    """Claim up to ``batch_size`` due deliveries; return (claim token, their
+    :class:`Claimed` columns, as the claim's UPDATE returns them: no second read).
 
     Due: queued with ``next_attempt_at <= now``, or "sending" with an expired lease (a
     worker died). Commits the claim in its own short transaction.
@@ -135,14 +147,16 @@ def claim(batch_size: int = 100, now=None, token: str | None = None,
                                           Delivery.next_attempt_at <= now)
                 .order_by(Delivery.next_attempt_at).limit(batch_size - len(picked))
                 .with_for_update(skip_locked=True))
-        ids = list(conn.scalars(
+        d = Delivery.__table__.c
+        rows = [Claimed(*row) for row in conn.execute(
             update(Delivery).where(among(Delivery.id, picked))
             .values(state="sending", claimed_by=token,
                     lease_until=now + timedelta(seconds=lease_seconds),
                     attempts=Delivery.attempts + 1)
-            .returning(Delivery.id).execution_options(synchronize_session=False))) \
-            if picked else []
-    return token, ids
+            .returning(d.id, d.channel, d.attempts, d.user_id, d.device_id,
+                       d.notification_id, d.created_at)
+            .execution_options(synchronize_session=False))] if picked else []
+    return token, rows
 
 
 def renew(token: str, lease: float, now=None) -> int:
@@ -453,9 +467,9 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
             .execution_options(synchronize_session=False))
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """The columns of a claimed delivery the sending code needs."""
+class Claimed(NamedTuple):
+    """The columns of a claimed delivery the sending code needs (a tuple: a frozen
+    dataclass cost ~2 µs a row to build)."""
 
     id: int
     channel: str
@@ -466,8 +480,7 @@ class Claimed:
     created_at: object  # naive UTC datetime
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(NamedTuple):
     """A push subscription as the sending code needs it."""
 
     id: int
@@ -480,22 +493,17 @@ class Device:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
 
 
-def load_batch(ids: list[int]) -> list[tuple]:
-    """(delivery, notification, user, device) for each claimed id (for a text message,
+def load_claimed(claimed: list[Claimed]) -> list[tuple]:
+    """(delivery, notification, user, device) for each claimed row (for a text message,
     the number to text instead of a device: None when removed or stopped).
 
-    Deliveries and devices come back as plain tuples (building ORM objects for thousands
-    of rows cost more than encrypting them); notifications (a handful per batch) and the
+    Deliveries (the claim's rows) and devices are plain tuples (building ORM objects for
+    thousands of rows cost more than encrypting them); notifications (a handful per batch) and the
     users of email rows (their templates may use them) are ORM objects, loaded in a short
     session of their own that is closed at once: no transaction stays open during the
     network part, and the caller's session is left alone.
     """
-    d = Delivery.__table__.c
     with read_only(), Session(db.engine, expire_on_commit=False) as session:
-        claimed = [Claimed(*row) for row in session.execute(
-            select(d.id, d.channel, d.attempts, d.user_id, d.device_id, d.notification_id,
-                   d.created_at)
-            .where(among(d.id, ids)))]
         notifications = {n.id: n for n in session.scalars(select(Notification).where(
             among(Notification.id, {c.notification_id for c in claimed})))}
         user_ids = {c.user_id for c in claimed if c.channel == "email"}
@@ -531,13 +539,13 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
     # SQLite it cannot hold the write lock the claim waits for.
     db.session.commit()
     lease = configured_lease()
-    token, ids = claim(batch_size, now, lease_seconds=lease)
-    result = {"claimed": len(ids), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
-    if not ids:
+    token, claimed = claim_rows(batch_size, now, lease_seconds=lease)
+    result = {"claimed": len(claimed), "sent": 0, "retry": 0, "dead": 0, "gone": 0}
+    if not claimed:
         return result
     started = time.perf_counter()
     with heartbeat(token, lease, now):
-        rows = load_batch(ids)
+        rows = load_claimed(claimed)
         outcome = Outcome({r[0].id: r[0].created_at for r in rows}, now,
                           timedelta(hours=float(current_app.config["DELIVERY_GIVE_UP_HOURS"])))
         # Email first: an email batch never waits on a slow push service.

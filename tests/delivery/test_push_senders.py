@@ -3,20 +3,16 @@ webapp/delivery/push_async.py) keep every rule: the outbox's push tests run agai
 and neither trusts a certificate it cannot verify."""
 from __future__ import annotations
 
-import datetime
 import socket
 import ssl
 import threading
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.delivery import test_outbox, test_push_safety
 from tests.support.push_service import FakeUserAgent
+from tests.support.tls import certificate
 from webapp.delivery.push import PushClient
 from webapp.delivery.push_async import AsyncPushClient
 from webapp.delivery.subscriptions import vapid
@@ -68,21 +64,7 @@ def test_push_safety_holds_for_each_sender(check, sender, request):
 def untrusted_https(tmp_path):
     """An HTTPS server on loopback whose certificate (self-signed, for localhost) nobody
     trusts; it would answer 201 to anything."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context, _trusting_client = certificate(tmp_path, "localhost")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     hits = []

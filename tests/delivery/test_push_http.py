@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -286,6 +287,13 @@ def test_the_endpoint_check_follows_a_changed_setting():
     assert endpoint_problem(endpoint, config) == "endpoint uses a port push services do not use"
 
 
+def run_apart(coroutine):
+    """Run ``coroutine`` on an event loop of its own thread: this test process may have
+    run browser tests, whose Playwright loop counts as running in the main thread."""
+    with ThreadPoolExecutor(1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
 def test_https_is_verified_kept_alive_and_a_wrong_name_refused(scripted, tmp_path):
     """Over TLS with a certificate the client trusts: sent, on one connection. The same
     certificate for another name (here the address instead of "localhost"): refused
@@ -301,8 +309,8 @@ def test_https_is_verified_kept_alive_and_a_wrong_name_refused(scripted, tmp_pat
                     for _ in range(2)], pool.opened
         finally:
             pool.close()
-    assert asyncio.run(post_twice(server.url)) == ([201, 201], 1)
+    assert run_apart(post_twice(server.url)) == ([201, 201], 1)
     assert [number for number, _ in server.requests] == [1, 1]
     with pytest.raises(ssl.SSLCertVerificationError):
-        asyncio.run(post_twice(server.url.replace("localhost", "127.0.0.1")))
+        run_apart(post_twice(server.url.replace("localhost", "127.0.0.1")))
     assert len(server.requests) == 2

@@ -8,8 +8,9 @@ from sqlalchemy.orm import joinedload
 
 from webapp.accounts.models import User, UserWard
 from webapp.wards.models import Ward
-from webapp.accounts.sessions import check_staff_session
+from webapp.accounts.sessions import check_staff_session, staff_session_left
 from webapp.accounts.sessions import RevokedSession, parse_user_id
+from webapp.platform.pagestore import depends_on_the_session, limit_session_age
 
 bp = Blueprint("accounts", __name__)
 
@@ -27,12 +28,20 @@ _FLAGS: dict[str, object] = {}
 _load_user_statement = None
 
 
-def add_user_flag(name: str, condition) -> None:
-    """Load ``condition`` (a boolean SQL expression about ``users.id``, e.g. an EXISTS) with
-    the signed-in user, as ``user.flags[name]``: a page that asks it on every view (the ward
-    home's push prompt) then pays no statement of its own. At import time."""
+# What the statement below reads: a signed-in page stored for its session (pagestore's
+# for_each_session) is answered again only while none of these changed.
+depends_on_the_session("users", "user_wards", "wards", "boroughs", "revoked_sessions")
+limit_session_age(staff_session_left)
+
+
+def add_user_flag(name: str, condition, *tables: str) -> None:
+    """Load ``condition`` (a boolean SQL expression about ``users.id``, e.g. an EXISTS, over
+    ``tables``) with the signed-in user, as ``user.flags[name]``: a page that asks it on
+    every view (the ward home's push prompt) then pays no statement of its own. At import
+    time."""
     global _load_user_statement
     _FLAGS[name] = condition
+    depends_on_the_session(*tables)
     _load_user_statement = None
 
 

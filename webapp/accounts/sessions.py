@@ -27,6 +27,7 @@ from webapp.platform.timeutil import utcnow
 
 STAFF_SINCE = "staff_since"  # epoch seconds of the second-factor sign-in
 STAFF_SEEN = "staff_seen"    # epoch seconds of the last request (polls excluded)
+STAFF_SEEN_STEP = 60  # seconds: activity is noted at most this often (the idle time's precision)
 
 
 class RevokedSession(db.Model):
@@ -116,9 +117,27 @@ def staff_session_expired(now: float | None = None) -> bool:
     return now - since > config["STAFF_SESSION_MAX_AGE"] or now - seen > config["STAFF_IDLE_TIMEOUT"]
 
 
+def staff_session_left() -> float | None:
+    """Seconds until this browser's staff session ends (idle or too old), if it is one: a
+    page stored for it (pagestore) is not answered for longer."""
+    if "mfa_user_id" not in session:
+        return None
+    config = current_app.config
+    try:
+        since = float(session.get(STAFF_SINCE, 0))
+        seen = float(session.get(STAFF_SEEN, 0))
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, min(since + config["STAFF_SESSION_MAX_AGE"],
+                        seen + config["STAFF_IDLE_TIMEOUT"]) - time.time())
+
+
 def check_staff_session() -> None:
     """Before each request: end a staff session that is idle or too old; otherwise note the
-    activity. Polls (``…poll`` endpoints, which htmx sends by itself) are not activity."""
+    activity. Polls (``…poll`` endpoints, which htmx sends by itself) are not activity. The
+    activity is noted at most once every ``STAFF_SEEN_STEP`` seconds: noting it changes the
+    session cookie, and a page whose response sets a cookie cannot be stored for the
+    session (pagestore), so an officer's page stays storable for that long."""
     if "mfa_user_id" not in session or request.endpoint in (None, "static"):
         return
     if staff_session_expired():
@@ -127,5 +146,7 @@ def check_staff_session() -> None:
         flash("You were signed out because the session was idle or open for too long. "
               "Please sign in again.", "warning")
         return
-    if not request.endpoint.endswith("poll"):
-        session[STAFF_SEEN] = int(time.time())
+    now = int(time.time())
+    if not request.endpoint.endswith("poll") and \
+            now - float(session.get(STAFF_SEEN, 0)) >= STAFF_SEEN_STEP:
+        session[STAFF_SEEN] = now

@@ -14,6 +14,7 @@ from webapp.accounts.forms import (ConcernsForm, NameForm, NewEmailForm, Updates
                                    WardsForm)
 from webapp.platform.taxonomy import CATEGORIES
 from webapp.extensions import db
+from webapp.platform.pagestore import for_each_session
 from webapp.platform.htmx import hx_redirect, is_htmx, render
 from webapp.platform.params import int_arg
 from webapp.platform.security import resident_required
@@ -210,6 +211,8 @@ def _new_email_form():
 
 @bp.get("/settings")
 @resident_required
+@for_each_session("alerts", "concerns", "incident_follows", "phone_codes", "sms_categories",
+                  "sms_numbers", "user_categories")
 def settings():
     """Change every survey answer; download or delete my data."""
     return _settings_page()

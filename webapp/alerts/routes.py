@@ -10,7 +10,7 @@ from webapp.alerts.forms import DT_FORMAT, AlertForm
 from webapp.alerts.review import review_page
 from webapp.extensions import db
 from webapp.platform.htmx import is_htmx, render
-from webapp.platform.pagestore import for_visitors
+from webapp.platform.pagestore import for_each_session, for_visitors
 from webapp.platform.security import officer_required
 from webapp.platform.taxonomy import CATEGORIES
 from webapp.platform.timeutil import london_to_utc, to_london
@@ -192,6 +192,11 @@ def cancel_alert(alert_id: int):
 # --------------------------------------------------------------------------- public
 @bp.get("/alerts/<int:alert_id>")
 @for_visitors("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards")
+# A resident's page also says whether they may rate it (the outbox reached them, or the
+# alert's wards and category do now) and their answer; an officer's, the answers.
+@for_each_session("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards",
+                  "alert_answers", "incident_follows", "user_categories", "deliveries",
+                  "notifications")
 def alert_page(alert_id: int):
     """A sent alert: public, like a notice on the ward's board."""
     alert = services.public_alert(alert_id)

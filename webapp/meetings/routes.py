@@ -11,7 +11,7 @@ from flask_login import current_user
 from webapp.extensions import db, limiter
 from webapp.platform.qr import qr_svg
 from webapp.platform.htmx import is_htmx, render
-from webapp.platform.pagestore import for_visitors
+from webapp.platform.pagestore import for_each_session, for_visitors
 from webapp.meetings import bp, services
 from webapp.platform.tokens import TokenError
 from webapp.platform.forms import EmptyForm
@@ -41,6 +41,7 @@ def _meeting_or_404(meeting_id: int) -> Meeting:
 # --------------------------------------------------------------------------- residents
 @bp.get("/meetings")
 @resident_required
+@for_each_session("meetings", "meeting_wards")
 def index():
     """Upcoming meetings in the resident's wards, then elsewhere in their boroughs."""
     mine, nearby = services.meetings_for_resident(current_user)

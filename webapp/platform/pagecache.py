@@ -167,6 +167,13 @@ def _touch(session, tables) -> None:
         session.info.setdefault(_TOUCHED, set()).update(found)
 
 
+def note_written(session, *tables: str) -> None:
+    """Count ``tables`` as written by ``session``'s transaction: for a statement sent on its
+    connection (``session.connection().execute``), which the session's events do not see,
+    when it did change rows."""
+    _touch(session, tables)
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session, flush_context):
     tables = set()

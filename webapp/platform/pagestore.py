@@ -15,8 +15,20 @@ depends on the clock: "3 hours ago", "upcoming"); ``If-None-Match`` with its ETa
 304. A change committed in any process raises its tables' generations, so it shows at
 the very next request everywhere.
 
-A request carrying a session or remember cookie, or anything but a GET, always goes to the
-app. A stored answer gets its own ``X-Request-ID``, request log line and metrics; its body
+A signed-in person's page is stored the same way when its view is marked
+``@for_each_session(tables...)``, under a key that also holds the whole ``Cookie`` header:
+the response goes back only to a request carrying the very same cookies, which the app
+would have answered with the very same page. Its tables are the view's and those every
+signed-in page depends on (:func:`depends_on_the_session`: the user, their wards, signed-out
+sessions), so a sign-out anywhere, a changed setting or a new message shows at the next
+request. For such a request the middleware reads the generations *before* the app loads the
+user (only for paths that asked to be stored before, so other signed-in requests pay
+nothing): what is stored is never older than its stamp. A response that sets a cookie (a
+flash shown, a staff session's activity noted) or says ``no-store`` is not kept, and
+:func:`limit_session_age` hooks shorten an entry's life to what is left of the session
+(staff sessions end after idling). Anything but a GET always goes to the app.
+
+A stored answer gets its own ``X-Request-ID``, request log line and metrics; its body
 keeps the id of the request that rendered it (so its htmx requests name that one as their
 parent, as they would behind a shared cache).
 """
@@ -44,6 +56,9 @@ warn = logging.getLogger("wardline.pagestore")
 MAX_ENTRIES = 1024
 MAX_BYTES = 64 * 1024 * 1024  # of bodies, per process
 _MARK = "wardline.pagestore"  # environ: (route, tables, generations, max_age) of a storable page
+_SESSION_MARK = "wardline.pagestore.session"  # the same, + user id, for a signed-in page
+_PRE_READ = "wardline.pagestore.generations"  # environ: read before the app ran (signed in)
+_ASKED = "wardline.pagestore.asked"  # environ: a signed-in view asked to be stored
 GENERATIONS_SQL = "SELECT name, generation FROM cache_generations"
 NOT_IN_304 = {"content-length", "content-type", "content-encoding", "x-request-id"}
 
@@ -67,6 +82,52 @@ def for_visitors(*tables: str, max_age: float = DEFAULT_MAX_AGE):
     return decorate
 
 
+_session_tables: set[str] = set()
+_session_limits: list = []
+_session_paths: OrderedDict = OrderedDict()  # PATH_INFOs whose signed-in page may be stored
+MAX_SESSION_PATHS = 4096
+
+
+def depends_on_the_session(*tables: str) -> None:
+    """Tables every signed-in page depends on, through the signed-in user (at import time)."""
+    _session_tables.update(watch(*tables))
+
+
+def limit_session_age(seconds_left):
+    """Register ``seconds_left()``: how long this request's session may still be answered
+    from the store (None: no limit of its own). Decorator, at import time."""
+    _session_limits.append(seconds_left)
+    return seconds_left
+
+
+def for_each_session(*tables: str, max_age: float = DEFAULT_MAX_AGE):
+    """Mark a GET view whose signed-in response depends only on the URL, ``HX-Request``,
+    the session's cookies and ``tables`` (with :func:`depends_on_the_session`'s), and on the
+    clock for ``max_age`` seconds: it may be answered again to the same cookies until one of
+    those tables changes. The view must have no effect a repeat would need (a read marker
+    already at the last message is one it need not repeat)."""
+    watched = watch(*tables)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if request.method == "GET" and current_user.is_authenticated:
+                environ = request.environ
+                environ[_ASKED] = True
+                found = environ.get(_PRE_READ)
+                if found is not None:
+                    every = tuple(sorted(_session_tables.union(watched)))
+                    age = min([max_age, *(left for limit in _session_limits
+                                          if (left := limit()) is not None)])
+                    environ[_SESSION_MARK] = (request.url_rule.rule, every,
+                                              tuple(found.get(t, 0) for t in every), age,
+                                              current_user.id)
+            return view(*args, **kwargs)
+        wrapper.session_tables = watched  # tests/test_session_store.py checks them
+        return wrapper
+    return decorate
+
+
 @dataclass(frozen=True)
 class Entry:
     route: str
@@ -77,6 +138,7 @@ class Entry:
     headers: list
     body: bytes
     etag: str | None
+    user_id: int | None = None
 
 
 _store: OrderedDict = OrderedDict()
@@ -89,6 +151,7 @@ def clear() -> None:
     global _bytes
     with _lock:
         _store.clear()
+        _session_paths.clear()
         _bytes = 0
 
 
@@ -176,15 +239,18 @@ class StoredResponses:
         if environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
         cookie = environ.get("HTTP_COOKIE")
-        if cookie and any(name in cookie for name in self.cookies):
-            return self.wsgi_app(environ, start_response)  # signed in (or a session): the app's
+        signed = bool(cookie) and any(name in cookie for name in self.cookies)
         started = time.perf_counter()
-        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+        path = environ.get("PATH_INFO", "")
+        key = (path, environ.get("QUERY_STRING", ""),
                environ.get("HTTP_HOST", ""), environ.get("wsgi.url_scheme", ""),
                environ.get("HTTP_X_FORWARDED_PROTO", ""), environ.get("HTTP_X_FORWARDED_HOST", ""),
                environ.get("HTTP_HX_REQUEST") == "true" and
                environ.get("HTTP_HX_HISTORY_RESTORE_REQUEST") != "true",
-               environ.get("HTTP_ACCEPT_ENCODING", ""))
+               environ.get("HTTP_ACCEPT_ENCODING", ""), cookie if signed else None)
+        if signed and path not in _session_paths:
+            return self._render(key, environ, start_response, signed)  # never asked: no read
+        found = None
         entry = _store.get(key)
         if entry is not None:
             if entry.expires > time.monotonic():
@@ -196,9 +262,13 @@ class StoredResponses:
                             _store.move_to_end(key)  # the least recently used go first
                     return self._answer(entry, environ, start_response, started)
             _drop(key)
-        return self._render(key, environ, start_response)
+        if signed:
+            found = found or self.generations.read()
+            if found is not None:
+                environ[_PRE_READ] = found  # before the app loads the user
+        return self._render(key, environ, start_response, signed)
 
-    def _render(self, key, environ, start_response):
+    def _render(self, key, environ, start_response, signed: bool):
         answered = []
 
         def keep_status(status, headers, exc_info=None):
@@ -206,19 +276,27 @@ class StoredResponses:
             return start_response(status, headers, exc_info)
 
         body = self.wsgi_app(environ, keep_status)
-        mark = environ.get(_MARK)
-        if mark is None or not answered or not _storable(*answered):
+        if signed:
+            if environ.get(_ASKED):
+                _note_path(key[0])
+            mark = environ.get(_SESSION_MARK)
+            storable = mark is not None and answered and _storable_privately(*answered)
+        else:
+            mark = environ.get(_MARK)
+            storable = mark is not None and answered and _storable(*answered)
+        if not storable:
             return body
         try:
             data = b"".join(body)
         finally:
             if hasattr(body, "close"):
                 body.close()
-        route, tables, stamp, max_age = mark
+        route, tables, stamp, max_age, *user = mark
         status, headers = answered
         etag = next((v for k, v in headers if k.lower() == "etag"), None)
         _put(key, Entry(route, tables, stamp, time.monotonic() + max_age, status,
-                        [(k, v) for k, v in headers if k.lower() != "x-request-id"], data, etag))
+                        [(k, v) for k, v in headers if k.lower() != "x-request-id"], data, etag,
+                        user[0] if user else None))
         return [data]
 
     def _answer(self, entry: Entry, environ, start_response, started: float):
@@ -236,8 +314,8 @@ class StoredResponses:
         seconds = time.perf_counter() - started
         REQUESTS.labels(entry.route, "GET", code).inc()
         REQUEST_SECONDS.labels(entry.route, "GET").observe(seconds)
-        write_line("GET", entry.route, int(code), seconds, request_id, parent_id, None,
-                   stored=True)
+        write_line("GET", entry.route, int(code), seconds, request_id, parent_id,
+                   entry.user_id, stored=True)
         return body
 
 
@@ -254,6 +332,28 @@ def _storable(status: str, headers) -> bool:
             cache_control = value.lower()
     return "public" in cache_control and "private" not in cache_control and \
         "no-store" not in cache_control
+
+
+def _storable_privately(status: str, headers) -> bool:
+    """A 200 for a signed-in person that changes no cookie and that no one keeps for others."""
+    if not status.startswith("200"):
+        return False
+    cache_control = ""
+    for name, value in headers:
+        name = name.lower()
+        if name == "set-cookie":
+            return False
+        if name == "cache-control":
+            cache_control = value.lower()
+    return "private" in cache_control and "no-store" not in cache_control
+
+
+def _note_path(path: str) -> None:
+    with _lock:
+        _session_paths[path] = True
+        _session_paths.move_to_end(path)
+        while len(_session_paths) > MAX_SESSION_PATHS:
+            _session_paths.popitem(last=False)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -33,7 +33,8 @@ def push_prompt_due() -> bool:
 
 
 SUBSCRIBED = "has_push_subscription"
-add_user_flag(SUBSCRIBED, exists().where(PushSubscription.user_id == User.id))
+add_user_flag(SUBSCRIBED, exists().where(PushSubscription.user_id == User.id),
+              PushSubscription.__tablename__)
 _A_SUBSCRIPTION = db.select(PushSubscription.id).where(
     PushSubscription.user_id == db.bindparam("user_id")).limit(1)  # built once
 

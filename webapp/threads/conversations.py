@@ -14,6 +14,7 @@ from webapp import posts
 from webapp.extensions import db
 from webapp.threads.models import (MESSAGE_MAX, SUBJECT_MAX, Conversation, ConversationRead, Message)
 from webapp.platform.db import dialect_insert
+from webapp.platform.pagecache import note_written
 from webapp.platform.timeutil import utcnow
 from webapp.wards.models import Ward
 from webapp.delivery import Event, notify
@@ -178,8 +179,13 @@ def _mark_read(conversation_id: int, user_id: int, message_id: int) -> None:
     stmt = _MARK_READ.get(dialect)
     if stmt is None:
         stmt = _MARK_READ[dialect] = _mark_read_statement()
-    db.session.execute(stmt, {"conversation_id": conversation_id, "user_id": user_id,
-                              "message_id": message_id})
+    # On the session's connection as a core statement: the page cache then counts it as a
+    # write of conversation_reads only when it moved the marker (a conversation seen again,
+    # or polled, with nothing new changes nothing, and leaves pages stored for it alone).
+    moved = db.session.connection().execute(stmt, {"conversation_id": conversation_id,
+                                                   "user_id": user_id, "message_id": message_id})
+    if moved.rowcount:
+        note_written(db.session, "conversation_reads")
 
 
 def mark_read(conversation: Conversation, user) -> None:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
 from webapp.posts import PostError, create_ward_post
+from webapp.platform.pagestore import for_each_session
 from webapp.platform.htmx import hx_redirect, render
 from webapp.platform.params import page_arg
 from webapp.platform.security import admin_required, officer_required
@@ -29,6 +30,8 @@ from webapp.threads.routes import (conversation_context, conversation_or_404, ea
 # --------------------------------------------------------------------------- officers
 @bp.get("/officer/inbox")
 @officer_required
+@for_each_session("conversations", "conversation_reads", "conversation_tags", "rumours",
+                  "team_members", "team_wards", "teams", "conversation_access")
 def inbox():
     """Conversations of the wards I cover, oldest awaiting first; filter by ward/status."""
     wards = covered_wards(current_user)

@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, limiter
 from webapp.posts import PostError
+from webapp.platform.pagestore import for_each_session
 from webapp.platform.htmx import hx_redirect, is_htmx, render, render_fragment
 from webapp.platform.params import int_arg, int_value
 from webapp.platform.security import resident_required
@@ -176,6 +177,8 @@ def _new_form():
 
 @bp.get("/messages")
 @resident_required
+@for_each_session("conversations", "conversation_reads", "messaging_blocks",
+                  "blocked_addresses")
 def messages():
     """My conversations and a form to start one."""
     form = _new_form()
@@ -224,6 +227,8 @@ def withdraw_published(conversation_id, post_id):
 
 @bp.get("/messages/<int:conversation_id>")
 @resident_required
+@for_each_session("conversations", "messages", "messaging_blocks", "blocked_addresses",
+                  "published_questions")
 def conversation(conversation_id):
     conversation = conversation_or_404(conversation_id)
     # Render first, then mark it read and commit: the commit expires what was loaded, and

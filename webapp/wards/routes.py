@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from webapp.platform.htmx import render
 from webapp.platform.pagecache import watch
-from webapp.platform.pagestore import for_visitors
+from webapp.platform.pagestore import for_each_session, for_visitors
 from webapp.wards import bp
 from webapp.wards.services import (finder_results, finder_search, get_ward_with_outline,
                                    list_boroughs, neighbours_of, suggest_ward,
@@ -93,6 +93,7 @@ def locate():
 
 @bp.get("/wards/<code>")
 @for_visitors(*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
+@for_each_session(*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
 def ward_home(code: str):
     """A ward's public home page: its outline, neighbours and what residents care about."""
     ward = get_ward_with_outline(code)

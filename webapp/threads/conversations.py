@@ -166,7 +166,8 @@ def _mark_read_statement():
     return stmt.on_conflict_do_update(
         index_elements=[table.c.conversation_id, table.c.user_id],
         set_={"last_read_message_id": stmt.excluded.last_read_message_id},
-        where=table.c.last_read_message_id < stmt.excluded.last_read_message_id)
+        where=table.c.last_read_message_id < stmt.excluded.last_read_message_id,
+    ).returning(table.c.user_id)  # a row only when it moved (psycopg's rowcount here is -1)
 
 
 _MARK_READ: dict[str, object] = {}  # per dialect (dialect_insert's), built once each
@@ -184,7 +185,7 @@ def _mark_read(conversation_id: int, user_id: int, message_id: int) -> None:
     # or polled, with nothing new changes nothing, and leaves pages stored for it alone).
     moved = db.session.connection().execute(stmt, {"conversation_id": conversation_id,
                                                    "user_id": user_id, "message_id": message_id})
-    if moved.rowcount:
+    if moved.first() is not None:
         note_written(db.session, "conversation_reads")
 
 

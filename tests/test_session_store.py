@@ -195,7 +195,7 @@ def test_a_stored_staff_page_lives_no_longer_than_the_staff_session(app, world):
         sess["staff_since"] = int(time.time()) - app.config["STAFF_SESSION_MAX_AGE"] + 5
     client.get("/privacy")
     stored_after_two(client, "/officer/inbox")
-    entries = [e for e in pagestore._store.values() if e.route == "/officer/inbox"]
+    entries = [e for e in pagestore.stored() if e.route == "/officer/inbox"]
     assert entries and all(e.expires - time.monotonic() <= 5 for e in entries)
 
 
@@ -221,3 +221,23 @@ def test_other_signed_in_requests_read_no_generations_before_the_app(app, world,
     client.get("/messages")
     client.get("/messages")
     assert reads == [1]
+
+
+def test_a_crowd_of_signed_in_pages_never_pushes_out_the_visitors_pages(app, world, monkeypatch):
+    monkeypatch.setattr(pagestore._sessions, "max_entries", 2)
+    url = f"/wards/{ST_JAMES}"
+    app.test_client().get(url)  # a visitor's page, stored
+    clients = [browser(app, world), browser(app, world, "officer")]
+    other = app.test_client()
+    with other.session_transaction() as sess:
+        sess.update(world.session_for("newcomer"))
+    clients.append(other)
+    for client in clients:
+        stored_after_two(client, "/privacy")
+        client.get(url)
+        client.get(url)
+    kinds = [e.user_id for e in pagestore.stored() if e.route == "/wards/<code>"]
+    assert kinds.count(None) == 1 and len(kinds) == 3  # the visitor's, and the last two sessions
+    with Statements() as statements:
+        assert app.test_client().get(url).status_code == 200
+    assert statements.sent == []

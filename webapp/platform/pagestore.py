@@ -55,6 +55,10 @@ warn = logging.getLogger("wardline.pagestore")
 
 MAX_ENTRIES = 1024
 MAX_BYTES = 64 * 1024 * 1024  # of bodies, per process
+# Signed-in pages are kept apart, within limits of their own: a crowd of residents each
+# seeing a page once must not push out the visitors' pages, which everyone shares.
+MAX_SESSION_ENTRIES = 2048
+MAX_SESSION_BYTES = 32 * 1024 * 1024
 _MARK = "wardline.pagestore"  # environ: (route, tables, generations, max_age) of a storable page
 _SESSION_MARK = "wardline.pagestore.session"  # the same, + user id, for a signed-in page
 _PRE_READ = "wardline.pagestore.generations"  # environ: read before the app ran (signed in)
@@ -141,38 +145,60 @@ class Entry:
     user_id: int | None = None
 
 
-_store: OrderedDict = OrderedDict()
-_bytes = 0
+class _Shelf:
+    """Stored responses of one kind, the least recently used dropped first past its limits
+    (entries, and bytes of bodies). Callers hold ``_lock`` to change it."""
+
+    def __init__(self, max_entries: int, max_bytes: int):
+        self.entries: OrderedDict = OrderedDict()
+        self.bytes = 0
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+
+    def put(self, key, entry: Entry) -> None:
+        self.drop(key)
+        self.entries[key] = entry
+        self.bytes += len(entry.body)
+        while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
+            self.bytes -= len(self.entries.popitem(last=False)[1].body)
+
+    def drop(self, key) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old.body)
+
+
+_visitors = _Shelf(MAX_ENTRIES, MAX_BYTES)
+_sessions = _Shelf(MAX_SESSION_ENTRIES, MAX_SESSION_BYTES)
 _lock = threading.Lock()
+
+
+def _shelf(key) -> _Shelf:
+    return _sessions if key[-1] is not None else _visitors  # the key's last item: the cookies
+
+
+def stored() -> list[Entry]:
+    """Every stored response of this process (tests)."""
+    with _lock:
+        return [*_visitors.entries.values(), *_sessions.entries.values()]
 
 
 def clear() -> None:
     """Forget every stored response in this process (tests)."""
-    global _bytes
     with _lock:
-        _store.clear()
+        for shelf in (_visitors, _sessions):
+            shelf.entries.clear()
+            shelf.bytes = 0
         _session_paths.clear()
-        _bytes = 0
 
 
 def _put(key, entry: Entry) -> None:
-    global _bytes
     with _lock:
-        old = _store.pop(key, None)
-        if old is not None:
-            _bytes -= len(old.body)
-        _store[key] = entry
-        _bytes += len(entry.body)
-        while len(_store) > MAX_ENTRIES or _bytes > MAX_BYTES:
-            _bytes -= len(_store.popitem(last=False)[1].body)
+        _shelf(key).put(key, entry)
 
 
 def _drop(key) -> None:
-    global _bytes
     with _lock:
-        old = _store.pop(key, None)
-        if old is not None:
-            _bytes -= len(old.body)
+        _shelf(key).drop(key)
 
 
 class _Generations:
@@ -251,15 +277,16 @@ class StoredResponses:
         if signed and path not in _session_paths:
             return self._render(key, environ, start_response, signed)  # never asked: no read
         found = None
-        entry = _store.get(key)
+        shelf = _shelf(key)
+        entry = shelf.entries.get(key)
         if entry is not None:
             if entry.expires > time.monotonic():
                 found = self.generations.read()
                 if found is not None and \
                         tuple(found.get(t, 0) for t in entry.tables) == entry.stamp:
                     with _lock:
-                        if key in _store:
-                            _store.move_to_end(key)  # the least recently used go first
+                        if key in shelf.entries:
+                            shelf.entries.move_to_end(key)  # the least recently used go first
                     return self._answer(entry, environ, start_response, started)
             _drop(key)
         if signed:

@@ -241,3 +241,19 @@ def test_a_crowd_of_signed_in_pages_never_pushes_out_the_visitors_pages(app, wor
     with Statements() as statements:
         assert app.test_client().get(url).status_code == 200
     assert statements.sent == []
+
+
+def test_an_admins_london_wide_inbox_is_stored_no_longer_than_the_access_lasts(app, world):
+    from datetime import timedelta
+
+    from webapp.platform.timeutil import utcnow
+    from webapp.threads import services as threads
+    admin = world.users["admin"]
+    access = threads.grant_admin_access(admin, "Checking a complaint about a reply", 30)
+    access.expires_at = utcnow() + timedelta(seconds=5)
+    db.session.commit()
+    client = browser(app, world, "admin")
+    second, third, statements = stored_after_two(client, "/officer/inbox")
+    assert statements.sent == [] and b"Bikes on the pavement" in third.data
+    entries = [e for e in pagestore.stored() if e.route == "/officer/inbox"]
+    assert entries and all(e.expires - time.monotonic() <= 5 for e in entries)

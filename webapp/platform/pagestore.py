@@ -132,6 +132,16 @@ def for_each_session(*tables: str, max_age: float = DEFAULT_MAX_AGE):
     return decorate
 
 
+def keep_at_most(seconds: float) -> None:
+    """For a view marked :func:`for_each_session`: this response may be answered again for
+    at most ``seconds`` (what it shows ends then: an admin's time-limited access)."""
+    mark = request.environ.get(_SESSION_MARK)
+    if mark is not None:
+        route, tables, stamp, age, user_id = mark
+        request.environ[_SESSION_MARK] = (route, tables, stamp, min(age, max(seconds, 0.0)),
+                                          user_id)
+
+
 @dataclass(frozen=True)
 class Entry:
     route: str

@@ -12,7 +12,8 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db
 from webapp.posts import PostError, create_ward_post
-from webapp.platform.pagestore import for_each_session
+from webapp.platform.pagestore import for_each_session, keep_at_most
+from webapp.platform.timeutil import utcnow
 from webapp.platform.htmx import hx_redirect, render
 from webapp.platform.params import page_arg
 from webapp.platform.security import admin_required, officer_required
@@ -41,12 +42,15 @@ def inbox():
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     page = page_arg()
     rows, total = services.inbox(current_user, ward_id=ward_id, status=status, page=page)
+    admin_until = services.admin_access_until(current_user)
+    if admin_until is not None:  # London-wide for a while: stored no longer than that
+        keep_at_most((admin_until - utcnow()).total_seconds())
     pages = max((total + services.INBOX_PAGE_SIZE - 1) // services.INBOX_PAGE_SIZE, 1)
     return render("threads/inbox.html", "threads/_inbox_list.html", rows=rows, total=total,
                   current_page=page, pages=pages, wards=wards, ward_id=ward_id,
                   # not ``status``: render() takes that as the HTTP status
                   status_filter=status, statuses=STATUSES,
-                  admin_until=services.admin_access_until(current_user))
+                  admin_until=admin_until)
 
 
 @bp.route("/officer/inbox/admin-access", methods=["GET", "POST"])

@@ -81,6 +81,9 @@ def values(app) -> tuple[dict, dict]:
              "conversation": conversation}, cookies)
 
 
+FIRST_VIEW = [False]  # --first-view: forget stored responses before each request
+
+
 def run(wsgi, path: str, cookie: str | None, n: int, batches: int = 1) -> float:
     """CPU ms per request of ``path``: the least over ``batches`` batches of ``n``."""
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "",
@@ -96,6 +99,9 @@ def run(wsgi, path: str, cookie: str | None, n: int, batches: int = 1) -> float:
         status.append(s)
 
     def one():
+        if FIRST_VIEW[0]:
+            from webapp.platform import pagestore
+            pagestore.clear(keep_paths=True)
         body = wsgi(dict(environ, **{"wsgi.input": io.BytesIO()}), start_response)
         for _ in body:
             pass
@@ -167,7 +173,11 @@ def main() -> int:
     parser.add_argument("--split", action="store_true",
                         help="also print the CPU ms in rendering, SQL and loading the user")
     parser.add_argument("--filter", help="cProfile: only functions whose file:name matches")
+    parser.add_argument("--first-view", action="store_true",
+                        help="forget stored responses before each request: every request is "
+                             "rendered, as a session's first view of a page is")
     args = parser.parse_args()
+    FIRST_VIEW[0] = args.first_view
 
     instance = tempfile.mkdtemp(prefix="wardline-profile-pages-")
     reused = False

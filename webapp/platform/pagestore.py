@@ -186,19 +186,15 @@ def _shelf(key) -> _Shelf:
     return _sessions if key[-1] is not None else _visitors  # the key's last item: the cookies
 
 
-def stored() -> list[Entry]:
-    """Every stored response of this process (tests)."""
-    with _lock:
-        return [*_visitors.entries.values(), *_sessions.entries.values()]
-
-
-def clear() -> None:
-    """Forget every stored response in this process (tests)."""
+def clear(*, keep_paths: bool = False) -> None:
+    """Forget every stored response in this process (tests; ``bench/profile_pages.py
+    --first-view`` keeps the paths known to ask for storing)."""
     with _lock:
         for shelf in (_visitors, _sessions):
             shelf.entries.clear()
             shelf.bytes = 0
-        _session_paths.clear()
+        if not keep_paths:
+            _session_paths.clear()
 
 
 def _put(key, entry: Entry) -> None:

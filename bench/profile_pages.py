@@ -77,6 +77,7 @@ def values(app) -> tuple[dict, dict]:
                                           Conversation.subject == "Noise from the late-night shop"))
         cookies = {"visitor": None, "none": None, "resident": session_cookie(app, resident),
                    "officer": session_cookie(app, sergeant)}
+        cookies["crowd"] = cookies["resident"]  # in-process: one resident, see --first-view
     return ({"ward": HERNE_HILL, "alert": alert, "meeting": meeting,
              "conversation": conversation}, cookies)
 

@@ -72,7 +72,10 @@ def test_newcomer_from_postcode_to_a_meeting_place(browser, base_url, app, mail,
         expect(result).to_contain_text("SE24 0PB is in Brixton Windrush, Lambeth")
         expect(result).to_contain_text("This postcode is on a ward boundary")
         _fits(page)
-        # An outward code alone, a typo and a street name are answered plainly too.
+        # An outward code alone, a typo and a street name are answered plainly too. (Typed
+        # once the page has loaded: htmx listens from then on; typing earlier, which a
+        # loaded CI machine allowed, sent no search.)
+        page.wait_for_load_state("load")
         search = page.get_by_label("Search by postcode, ward or borough name")
         search.fill("SE24")
         _submit_search(page, js, "Search")
@@ -104,6 +107,7 @@ def test_newcomer_from_postcode_to_a_meeting_place(browser, base_url, app, mail,
         # 3. The survey, starting from the postcode again.
         expect(page.get_by_role("heading", name="Step 1 of 3: Where you live")).to_be_visible()
         _fits(page)
+        page.wait_for_load_state("load")
         page.get_by_label("Search by postcode, ward or borough name").fill("SE24 0PB")
         _submit_search(page, js, "Search")
         results = page.locator("#ward-results")

@@ -12,7 +12,13 @@ It then starts two gunicorns with the same settings (``gunicorn.conf.py``, 2 syn
 the app (``RATELIMIT_ENABLED=0``) and a bare Flask app answering "hello", and runs Debian's
 ``wrk`` (``make bench-tools``) with 50 connections, interleaved: bare, page, bare, page...
 so each page is compared with the bare app measured just before it, under the same load
-from the rest of the machine. Signed-in pages are asked for with a session cookie.
+from the rest of the machine. Signed-in pages are asked for with a session cookie, the same
+one throughout a run (a phone going back to a page: after its first view, answered from
+the response stored for that session, see ``webapp/platform/pagestore.py``). The
+officer's is made just before each run, since a staff session notes its activity in the
+cookie once a minute. One more row, for reference and without a target, is the crowd an
+alert brings: ``bench/crowd.lua`` gives each request the cookie of another of 5,000 bench
+residents, so every request is a session's first view of the alert page.
 
 For each page it prints requests/s, the 99th percentile latency, the ratio to the bare
 app, the CPU milliseconds the app's workers spent per request beside the bare app's (from

@@ -352,33 +352,32 @@ class StoredResponses:
         return body
 
 
-def _storable(status: str, headers) -> bool:
-    """A 200 that sets no cookie and that shared caches may keep too."""
+def _cache_control(status: str, headers) -> str | None:
+    """The lowercased Cache-Control of a 200 that sets no cookie (None for any other)."""
     if not status.startswith("200"):
-        return False
+        return None
     cache_control = ""
     for name, value in headers:
         name = name.lower()
         if name == "set-cookie":
-            return False
+            return None
         if name == "cache-control":
             cache_control = value.lower()
-    return "public" in cache_control and "private" not in cache_control and \
-        "no-store" not in cache_control
+    return cache_control
+
+
+def _storable(status: str, headers) -> bool:
+    """A 200 that sets no cookie and that shared caches may keep too."""
+    cache_control = _cache_control(status, headers)
+    return cache_control is not None and "public" in cache_control and \
+        "private" not in cache_control and "no-store" not in cache_control
 
 
 def _storable_privately(status: str, headers) -> bool:
     """A 200 for a signed-in person that changes no cookie and that no one keeps for others."""
-    if not status.startswith("200"):
-        return False
-    cache_control = ""
-    for name, value in headers:
-        name = name.lower()
-        if name == "set-cookie":
-            return False
-        if name == "cache-control":
-            cache_control = value.lower()
-    return "private" in cache_control and "no-store" not in cache_control
+    cache_control = _cache_control(status, headers)
+    return cache_control is not None and "private" in cache_control and \
+        "no-store" not in cache_control
 
 
 def _note_path(path: str) -> None:

@@ -19,11 +19,15 @@ def residents_following(ward_ids, category: str, users: tuple[int, int] | None =
     ``ward_ids`` (home or extra ward, unless they stopped updates about it) who chose
     ``category``; only user ids ``users`` (first, last, both included) when given.
 
-    ``ward_ids``: a list or a SELECT of ward ids. EXISTS (not a join) keeps each resident
-    once however many of their wards are targeted.
+    ``ward_ids``: a list or a SELECT of ward ids, or None for every ward. EXISTS (not a
+    join) keeps each resident once however many of their wards are targeted. None (a London-wide alert) asks only
+    that the resident follows some ward: the same people, without testing each of their
+    wards against ~700 ids (the ids were bound in every part's statement of a fan-out,
+    and a worker's prepared statement then built their array for every resident).
     """
-    follows = exists().where(UserWard.user_id == User.id, UserWard.ward_id.in_(ward_ids),
-                             UserWard.muted.is_(False))
+    follows = exists().where(UserWard.user_id == User.id, UserWard.muted.is_(False))
+    if ward_ids is not None:
+        follows = follows.where(UserWard.ward_id.in_(ward_ids))
     chose = exists().where(UserCategory.user_id == User.id, UserCategory.category == category)
     who = [User.role == "resident", User.confirmed_at.is_not(None)]
     if users is not None:

@@ -120,10 +120,13 @@ class Config:
     # this many user ids, each its own short transaction (webapp/delivery/fanout.py).
     FANOUT_PART_SIZE = int(os.environ.get("FANOUT_PART_SIZE", "20000"))
     # Threads in each `flask deliver` process that write those parts (a connection each).
-    FANOUT_WRITERS = int(os.environ.get("FANOUT_WRITERS", "2"))
-    # While they write, each batch loop of the process waits up to this many seconds after
-    # a batch (0: no wait), leaving the cores to the writers (the first batch goes at once).
-    FANOUT_SEND_PAUSE = float(os.environ.get("FANOUT_SEND_PAUSE", "3"))
+    # One a process: with two processes on two cores, a second writer each only made
+    # PostgreSQL's backends contend (bench/fanout.py: 5.5-6.9 s against 4.5-5.2 s).
+    FANOUT_WRITERS = int(os.environ.get("FANOUT_WRITERS", "1"))
+    # From a writer's first part until no part waits, each batch loop of the process waits
+    # up to this many seconds after a batch (0: no wait), leaving the cores to the writers
+    # (the first batch goes at once; a London-wide alert at 1,000,000 takes ~5 s).
+    FANOUT_SEND_PAUSE = float(os.environ.get("FANOUT_SEND_PAUSE", "10"))
     # A delivery that keeps failing is retried until it is this old, then "dead".
     DELIVERY_GIVE_UP_HOURS = float(os.environ.get("DELIVERY_GIVE_UP_HOURS", "24"))
     # Admin pages show "the outbox is stuck" when a due delivery has waited this long, or

@@ -11,11 +11,11 @@ parts of ``FANOUT_PART_SIZE`` ids (:class:`~webapp.delivery.models.FanoutPart`):
   the first part at once, so a small audience is wholly written before the caller
   commits (as before) and the first messages of a large one are due the moment it does;
 * the part writers (:func:`write_parts`: ``FANOUT_WRITERS`` threads in every ``flask
-  deliver`` process, each with its own database connection, beside the batch loops that
-  send) take the other parts as soon as the caller has committed, back to back, one
-  at a time each (:func:`write_next_part`): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
-  (two processes × two writers write four parts side by side while the batch loops
-  send what is written), ``BEGIN IMMEDIATE`` on SQLite. A part's rows, its ``done_at``
+  deliver`` process, one by default, each with its own database connection, beside the
+  batch loops that send) take the other parts as soon as the caller has committed, back
+  to back, one at a time each (:func:`write_next_part`): ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL (two processes write two parts side by side, one a core, while the batch
+  loops send what is written), ``BEGIN IMMEDIATE`` on SQLite. A part's rows, its ``done_at``
   and the fan-out's progress commit together: a process killed half-way through a part
   leaves nothing of it (its connection closes, PostgreSQL rolls the transaction back and
   releases the part's lock), and the part is taken again by the next writer; a writer
@@ -30,9 +30,9 @@ waiting again and are rewritten; and no row of a lost part can have been sent, b
 the claim that would send it commits synchronously after it, and flushing the claim's
 WAL flushes everything before it.
 
-While a process's part writers are writing, its batch loops yield the CPU to them
-(:func:`yield_to_writers`): each waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch
-before claiming the next. Sending and writing share the machine's cores, and a part
+While a process's part writers are writing, from a writer's first part until it finds
+none waiting, its batch loops yield the CPU to them (:func:`yield_to_writers`): each
+waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch before claiming the next. Sending and writing share the machine's cores, and a part
 written sooner makes its rows due sooner; the first batches still go at once (a loop
 waits only after a batch), so the first messages leave within a second or two of Send.
 
@@ -74,7 +74,8 @@ def register_audience(name: str, audience: Callable) -> None:
 
 
 class _Writing:
-    """How many of this process's part writers are writing a part now."""
+    """How many of this process's part writers are writing a part now, or are between
+    two parts of a run of them (:func:`write_parts`)."""
 
     def __init__(self):
         self.count = 0
@@ -99,7 +100,7 @@ _writing = _Writing()
 
 def yield_to_writers(pause: float | None = None) -> float:
     """Called by a batch loop after a batch: while this process's part writers are
-    writing, wait until they stop or ``pause`` seconds (``FANOUT_SEND_PAUSE``) pass.
+    writing (a part, or parts back to back), wait until they stop or ``pause`` seconds (``FANOUT_SEND_PAUSE``) pass.
     Returns the seconds waited."""
     if pause is None:
         pause = float(current_app.config["FANOUT_SEND_PAUSE"])
@@ -221,19 +222,32 @@ def _take_and_write(now, skip_existing: bool) -> int | None:
 def write_parts(stopping: threading.Event, poll: float = 0.25, once: bool = False) -> None:
     """A part writer (a thread of ``flask deliver``): write waiting parts back to back
     until ``stopping`` is set, looking for new ones every ``poll`` seconds while none
-    waits (a read of the waiting parts' partial index). ``once``: one look, then return."""
+    waits (a read of the waiting parts' partial index). ``once``: one look, then return.
+    From its first part until it finds none waiting, the batch loops of the process
+    yield to it (:func:`yield_to_writers`)."""
     wrote = None
-    while not stopping.is_set():
-        try:
-            wrote = write_next_part(look_first=wrote is None)
-        except Exception:  # a database hiccup must not end the writer
-            log.exception("writing a fan-out part failed")
-            db.session.rollback()
-            wrote = None
-        if once:
-            return
-        if wrote is None:
-            stopping.wait(poll)
+    streak = False  # this writer has written parts back to back and not yet found none
+    try:
+        while not stopping.is_set():
+            try:
+                wrote = write_next_part(look_first=wrote is None)
+            except Exception:  # a database hiccup must not end the writer
+                log.exception("writing a fan-out part failed")
+                db.session.rollback()
+                wrote = None
+            if (wrote is not None) != streak:
+                # The batch loops yield from a part's start until no part waits, not
+                # only while a part is being written: in the moment between two parts
+                # they would otherwise send a batch each time.
+                streak = not streak
+                _writing.__enter__() if streak else _writing.__exit__()
+            if once:
+                return
+            if wrote is None:
+                stopping.wait(poll)
+    finally:
+        if streak:
+            _writing.__exit__()
 
 
 def progress(audience: str, audience_id: int) -> Fanout | None:

@@ -350,3 +350,66 @@ def test_a_part_writers_insert_is_compiled_once_not_for_every_part(app, make_sta
         event.remove(db.engine, "after_cursor_execute", spy)
     assert len(seen) == 3  # the parts after the first, in the Send
     assert seen[1:] == [default.CACHE_HIT] * 2, seen
+
+
+def test_a_london_wide_part_binds_no_ward_ids_and_reaches_the_same_people(
+        app, make_staff, make_resident, small_parts):
+    """A London-wide alert's parts ask only that a resident follows some ward they have
+    not muted: the same people as testing each of their wards against all ~700 ids,
+    which every part's statement carried (and PostgreSQL tested for every resident)."""
+    from sqlalchemy import event
+    from webapp.accounts import residents_following
+    from webapp.accounts.models import UserWard
+    small_parts(3)
+    admin = make_staff("admin")
+    people = [make_resident(code, categories=cats) for code, cats in (
+        (ST_JAMES, ("prevention",)), ("E05014104", ("prevention",)),
+        (ST_JAMES, ("events",)), ("E05014104", ("prevention", "events")),
+        (ST_JAMES, ("prevention",)))]
+    db.session.execute(UserWard.__table__.update().where(UserWard.user_id == people[4].id)
+                       .values(muted=True))
+    db.session.commit()
+    london = resolve_target(admin, "london")
+    assert len(london.ward_ids) > 600
+    create_alert(admin, alert_input(london, channels=["email"]))
+    db.session.commit()
+    alert_id = db.session.scalar(select(Fanout.audience_id))
+    expected = sorted(db.session.scalars(select(residents_following(
+        london.ward_ids, "prevention").subquery().c.user_id)))
+    assert expected == [people[0].id, people[1].id, people[3].id]
+    assert sorted(db.session.scalars(select(audience_of(alert_id).subquery().c.user_id))) \
+        == expected
+    bound = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if "INSERT INTO deliveries" in statement:
+            bound.append(len(parameters))
+
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        while write_next_part() is not None:
+            pass
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    assert bound and max(bound) < 30, bound  # no ward ids (there were ~700 a part)
+    assert rows_by_user() == Counter({(p.id, "email"): 1 for p in people[:4] if p.id in expected})
+
+
+def test_batch_loops_go_on_yielding_between_two_parts(app, monkeypatch):
+    """Between two parts of a run a writer is still "writing" for the batch loops (they
+    used to send a batch in every such moment), until it finds no part waiting."""
+    from webapp.delivery import fanout
+    seen, results = [], iter([7, 7, None])
+    stopping = threading.Event()
+
+    def one_part(look_first=True, now=None):
+        seen.append(fanout._writing.idle.is_set())
+        wrote = next(results)
+        if wrote is None:
+            stopping.set()
+        return wrote
+
+    monkeypatch.setattr(fanout, "write_next_part", one_part)
+    fanout.write_parts(stopping, poll=0.01)
+    assert seen == [True, False, False]  # idle before the first part, not between parts
+    assert fanout._writing.idle.is_set()  # none waiting: the loops go on at once

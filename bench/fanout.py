@@ -422,6 +422,10 @@ def park_all(db):
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE deliveries"))
+        # And a checkpoint, as benchmarks of PostgreSQL do before each measure: one that
+        # fell due during a measure (by time, or by WAL: each London-wide fan-out at
+        # 1,000,000 writes ~330 MB of it) changed that measure's CPU by a third.
+        conn.execute(text("CHECKPOINT"))
 
 
 # --------------------------------------------------------------------------- one scale
@@ -459,6 +463,9 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                                         "substring(endpoint from position('/push/' in "
                                         "endpoint))"), {"url": push_url})
                 db.session.commit()
+                if args.empty_outbox:  # as on a database just loaded
+                    db.session.execute(text("TRUNCATE deliveries, fanout_parts, fanouts"))
+                    db.session.commit()
                 park_all(db)
                 print(f"[{residents:,}] reusing {make_url_name(url)}", flush=True)
             else:
@@ -482,7 +489,7 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                    "PUSH_ALLOW_LOOPBACK_FOR_TESTS": "1",  # the loopback push sink
                    "PYTHONPATH": str(ROOT)}
             log = open(Path(instance) / "workers.log", "w")
-            from sqlalchemy import select
+            from sqlalchemy import func, select
 
             # (a) a London-wide alert, workers running: Send, first message out, all written
             london = resolve_target(admin, "london")
@@ -500,12 +507,19 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
             before = accepted()
             backends = backend_cpu(db)
             workers_cpu = [cpu_seconds(w.pid) for w in workers]
-            t0 = time.perf_counter()
+            sinks_cpu = [cpu_seconds(sinks[k]) for k in ("push_pid", "smtp_pid")]
+            own_cpu = time.process_time()
+            from webapp.platform.timeutil import utcnow
+            t0, sent_at = time.perf_counter(), utcnow()
             alert, nid = send_alert_now(db, admin, "London-wide alert", ["email", "push"],
                                         london.ward_ids)
             send_took = time.perf_counter() - t0
             first = None
             from webapp.delivery.models import Fanout
+            # The end is read from the database (the last part's done_at, stamped by its
+            # worker on this machine's clock once the part's rows are in, just before its
+            # commit), so the look can be rare: it takes the cores the writers need (one
+            # every 10 ms cost ~0.5 CPU-second a run).
             while True:
                 if first is None and accepted() > before:
                     first = time.perf_counter() - t0
@@ -513,11 +527,17 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                 if db.session.scalar(select(Fanout.state).where(
                         Fanout.notification_id == nid)) == "done":
                     break
-                time.sleep(0.01)
-            written = time.perf_counter() - t0
+                time.sleep(0.01 if first is None else 0.1)
+            written = (db.session.scalar(select(func.max(FanoutPart.done_at)).join(Fanout)
+                                         .where(Fanout.notification_id == nid))
+                       - sent_at).total_seconds()
             pg_cpu = sum(backend_cpu(db, backends).values())
             workers_cpu = sum(cpu_seconds(w.pid) - c for w, c in zip(workers, workers_cpu,
                                                                      strict=True))
+            sinks_cpu = sum(cpu_seconds(sinks[k]) - c for k, c in zip(
+                ("push_pid", "smtp_pid"), sinks_cpu, strict=True))
+            own_cpu = time.process_time() - own_cpu
+            meanwhile = accepted() - before
             load = os.getloadavg()[0]
             while first is None and time.perf_counter() - t0 < 30:
                 if accepted() > before:
@@ -550,7 +570,9 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                   f"{written:.2f} s after Send (Send {send_took:.2f} s), first message "
                   f"{first or 0:.2f} s, longest transaction {longest:.2f} s; PostgreSQL "
                   f"{pg_cpu:.1f} CPU-s ({rows / pg_cpu:,.0f} rows/CPU-s), workers "
-                  f"{workers_cpu:.1f} CPU-s; load {load:.1f}", flush=True)
+                  f"{workers_cpu:.1f} CPU-s, sinks {sinks_cpu:.1f} CPU-s ({meanwhile:,} "
+                  f"messages accepted meanwhile), this script {own_cpu:.1f} CPU-s; "
+                  f"load {load:.1f}", flush=True)
             park_all(db)
 
             if args.only != "a":  # (b), (c), (d): sending
@@ -835,6 +857,10 @@ def main() -> int:
     parser.add_argument("--keep-database", metavar="NAME",
                         help="load each scale once into database NAME_<residents>, keep it "
                              "and reuse it in later runs (skips the minute or two of loading)")
+    parser.add_argument("--empty-outbox", action="store_true",
+                        help="with --keep-database: empty the outbox (deliveries, fan-outs) "
+                        "first, as on a database just loaded (each run otherwise adds its "
+                        "rows to the kept outbox)")
     parser.add_argument("--part-size", type=int,
                         help="FANOUT_PART_SIZE (user ids a part; default the app's)")
     parser.add_argument("--writers", type=int,

@@ -155,3 +155,41 @@ def test_a_batch_names_its_rows_in_one_parameter_on_postgresql(app, make_residen
     assert {"SELECT", "UPDATE"} <= {kind for _n, kind in counts}
     assert max(n for n, _kind in counts) < 10, counts
     assert len(push_service.messages()) == 30
+
+
+def test_a_batch_without_email_does_not_look_for_digest_rows_to_mark_sent(
+        app, make_resident, push_service, mail):
+    """Only a digest email carries digest rows: a batch of push messages records its rows
+    without the statement that marks carried rows sent (a round trip a batch); a batch
+    with email still runs it."""
+    from sqlalchemy import event
+
+    from tests.delivery.test_outbox import reply_event, subscribe
+    from webapp.delivery import notify
+    from webapp.delivery.worker import deliver_due
+    from webapp.extensions import db
+    pushed = [make_resident(email_frequency="off") for _ in range(3)]
+    for u in pushed:
+        subscribe(u, push_service)
+        notify(u, reply_event())
+    db.session.commit()
+    statements = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        assert deliver_due(batch_size=100)["sent"] == 3
+        carried = [s for s in statements if "digest_delivery_id" in s
+                   and s.lstrip().startswith("UPDATE")]
+        assert carried == []
+        emailed = make_resident()
+        notify(emailed, reply_event())
+        db.session.commit()
+        statements.clear()
+        assert deliver_due(batch_size=100)["sent"] == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    assert [s for s in statements if "digest_delivery_id" in s
+            and s.lstrip().startswith("UPDATE")]
+    assert len(push_service.messages()) == 3 and len(mail.wait_for(1)) == 1

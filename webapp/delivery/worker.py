@@ -139,14 +139,15 @@ def claim_rows(batch_size: int = 100, now=None, token: str | None = None,
                .order_by(Delivery.lease_until).limit(batch_size)
                .with_for_update(skip_locked=True))  # rendered only on PostgreSQL
     with write_connection() as conn:
-        picked = list(conn.scalars(expired))
+        # .all(): one fetch of every row (iterating a result fetches row by row).
+        picked = conn.scalars(expired).all()
         if len(picked) < batch_size:
             picked += conn.scalars(
                 select(Delivery.id).where(Delivery.state == "queued",
                                           Delivery.channel != "digest",
                                           Delivery.next_attempt_at <= now)
                 .order_by(Delivery.next_attempt_at).limit(batch_size - len(picked))
-                .with_for_update(skip_locked=True))
+                .with_for_update(skip_locked=True)).all()
         d = Delivery.__table__.c
         rows = [Claimed(*row) for row in conn.execute(
             update(Delivery).where(among(Delivery.id, picked))
@@ -155,7 +156,7 @@ def claim_rows(batch_size: int = 100, now=None, token: str | None = None,
                     attempts=Delivery.attempts + 1)
             .returning(d.id, d.channel, d.attempts, d.user_id, d.device_id,
                        d.notification_id, d.created_at)
-            .execution_options(synchronize_session=False))] if picked else []
+            .execution_options(synchronize_session=False)).all()] if picked else []
     return token, rows
 
 
@@ -235,6 +236,9 @@ class Outcome:
         self.gone: list[tuple[int, str]] = []
         self.gone_devices: set[int] = set()
         self.ok_devices: set[int] = set()
+        # Whether a sent row may be a digest email carrying digest rows (False for a batch
+        # without email: no statement to mark carried rows sent).
+        self.may_carry = True
 
     def fail(self, delivery_id: int, attempts: int, error: str, *, permanent: bool = False,
              retry_after: float | None = None) -> None:
@@ -433,6 +437,7 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
         conn.execute(update(Delivery).where(among(Delivery.id, outcome.sent), mine)
                            .values(state="sent", sent_at=now, last_error=None, **cleared)
                            .execution_options(synchronize_session=False))
+    if outcome.sent and outcome.may_carry:
         # Digest rows carried by a digest email are delivered with it.
         conn.execute(update(Delivery).where(among(Delivery.digest_delivery_id, outcome.sent),
                                                   Delivery.state == "batched")
@@ -512,7 +517,7 @@ def load_claimed(claimed: list[Claimed]) -> list[tuple]:
         device_ids = {c.device_id for c in claimed if c.channel == "push"}
         s = PushSubscription.__table__.c
         devices = {row[0]: Device(*row) for row in session.execute(
-            select(s.id, s.endpoint, s.p256dh, s.auth).where(among(s.id, device_ids)))} \
+            select(s.id, s.endpoint, s.p256dh, s.auth).where(among(s.id, device_ids))).all()} \
             if device_ids else {}
         texted = {c.user_id for c in claimed if c.channel == "sms"}
         phones = {uid: phone for uid, phone in session.execute(
@@ -549,7 +554,9 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
         outcome = Outcome({r[0].id: r[0].created_at for r in rows}, now,
                           timedelta(hours=float(current_app.config["DELIVERY_GIVE_UP_HOURS"])))
         # Email first: an email batch never waits on a slow push service.
-        _send_email([r for r in rows if r[0].channel == "email"], outcome)
+        emails = [r for r in rows if r[0].channel == "email"]
+        outcome.may_carry = bool(emails)
+        _send_email(emails, outcome)
         _send_push([r for r in rows if r[0].channel == "push"], outcome)
         _send_sms([r for r in rows if r[0].channel == "sms"], outcome)
         db.session.rollback()  # end the read transaction (digest rendering reads)

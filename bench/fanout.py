@@ -128,7 +128,7 @@ def _notify_sink(port_queue):
 
 
 def add_mobiles(db, count: int, rng: random.Random) -> int:
-    """Give ``count`` random residents a confirmed UK mobile number."""
+    """Give ``count`` random residents a confirmed UK mobile number (and nobody else)."""
     from sqlalchemy import select
     from webapp.accounts.models import User
     from webapp.accounts.phone import SmsNumber
@@ -136,6 +136,8 @@ def add_mobiles(db, count: int, rng: random.Random) -> int:
     ids = list(db.session.scalars(select(User.id).where(User.role == "resident")))
     chosen = rng.sample(ids, min(count, len(ids)))
     now = utcnow()
+    # A kept database (--keep-database) has an earlier run's numbers: this run's alone.
+    db.session.execute(SmsNumber.__table__.delete())
     db.session.execute(SmsNumber.__table__.insert(), [
         {"user_id": uid, "phone": f"+4479{rng.randrange(10 ** 8):08d}", "confirmed_at": now}
         for uid in chosen])

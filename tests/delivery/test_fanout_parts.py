@@ -37,6 +37,18 @@ def small_parts(app):
     app.config["FANOUT_PART_SIZE"] = before
 
 
+def write_every_part(spy, when: str) -> None:
+    """Write every waiting part (as a part writer does) with ``spy`` listening to the
+    engine's statements (``when``: "before_cursor_execute" or "after_cursor_execute")."""
+    from sqlalchemy import event
+    event.listen(db.engine, when, spy)
+    try:
+        while write_next_part() is not None:
+            pass
+    finally:
+        event.remove(db.engine, when, spy)
+
+
 def rows_by_user():
     return Counter((d.user_id, d.channel) for d in db.session.scalars(select(Delivery)))
 
@@ -327,7 +339,6 @@ def test_a_part_writers_insert_is_compiled_once_not_for_every_part(app, make_sta
                                                                    make_resident, small_parts):
     """The parts' INSERT is cached by SQLAlchemy (the dialect's INSERT, used for ON
     CONFLICT, cannot be: compiling it again cost every part ~20 ms of its writer's CPU)."""
-    from sqlalchemy import event
     from sqlalchemy.engine import default
     small_parts(2)
     officer = make_staff("officer", wards=[ST_JAMES])
@@ -342,12 +353,7 @@ def test_a_part_writers_insert_is_compiled_once_not_for_every_part(app, make_sta
         if statement.startswith("WITH") or statement.startswith("INSERT INTO deliveries"):
             seen.append(context.cache_hit)
 
-    event.listen(db.engine, "after_cursor_execute", spy)
-    try:
-        while write_next_part() is not None:
-            pass
-    finally:
-        event.remove(db.engine, "after_cursor_execute", spy)
+    write_every_part(spy, "after_cursor_execute")
     assert len(seen) == 3  # the parts after the first, in the Send
     assert seen[1:] == [default.CACHE_HIT] * 2, seen
 
@@ -357,7 +363,6 @@ def test_a_london_wide_part_binds_no_ward_ids_and_reaches_the_same_people(
     """A London-wide alert's parts ask only that a resident follows some ward they have
     not muted: the same people as testing each of their wards against all ~700 ids,
     which every part's statement carried (and PostgreSQL tested for every resident)."""
-    from sqlalchemy import event
     from webapp.accounts import residents_following
     from webapp.accounts.models import UserWard
     small_parts(3)
@@ -385,12 +390,7 @@ def test_a_london_wide_part_binds_no_ward_ids_and_reaches_the_same_people(
         if "INSERT INTO deliveries" in statement:
             bound.append(len(parameters))
 
-    event.listen(db.engine, "before_cursor_execute", spy)
-    try:
-        while write_next_part() is not None:
-            pass
-    finally:
-        event.remove(db.engine, "before_cursor_execute", spy)
+    write_every_part(spy, "before_cursor_execute")
     assert bound and max(bound) < 30, bound  # no ward ids (there were ~700 a part)
     assert rows_by_user() == Counter({(p.id, "email"): 1 for p in people[:4] if p.id in expected})
 

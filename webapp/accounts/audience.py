@@ -20,10 +20,11 @@ def residents_following(ward_ids, category: str, users: tuple[int, int] | None =
     ``category``; only user ids ``users`` (first, last, both included) when given.
 
     ``ward_ids``: a list or a SELECT of ward ids, or None for every ward. EXISTS (not a
-    join) keeps each resident once however many of their wards are targeted. None (a London-wide alert) asks only
-    that the resident follows some ward: the same people, without testing each of their
-    wards against ~700 ids (the ids were bound in every part's statement of a fan-out,
-    and a worker's prepared statement then built their array for every resident).
+    join) keeps each resident once however many of their wards are targeted. None (a
+    London-wide alert) asks only that the resident follows some ward: the same people,
+    without testing each of their wards against ~700 ids (the ids were bound in every
+    part's statement of a fan-out, and a worker's prepared statement then built their
+    array for every resident).
     """
     follows = exists().where(UserWard.user_id == User.id, UserWard.muted.is_(False))
     if ward_ids is not None:

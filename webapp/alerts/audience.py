@@ -2,26 +2,23 @@
 (registered as the "alert" audience of :mod:`webapp.delivery.fanout`)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.accounts import residents_following
 from webapp.alerts.models import Alert, AlertWard
 from webapp.extensions import db
-from webapp.wards.models import Ward
 
 
 def audience_of(alert_id: int, users: tuple[int, int] | None = None):
     """The residents alert ``alert_id`` is for: those following one of its wards who
     chose its category (:func:`webapp.accounts.residents_following`); only the user ids
     ``users`` (first, last) when given (a part of the fan-out)."""
-    targeted, every = db.session.execute(select(
-        select(func.count()).where(AlertWard.alert_id == alert_id).scalar_subquery(),
-        select(func.count()).select_from(Ward).scalar_subquery())).one()
-    if targeted == every:  # London-wide: following any ward will do (no ~700 ids to test)
+    alert = db.session.get(Alert, alert_id)
+    if alert.scope == "london":  # every ward (resolve_target): following any ward will do
         ward_ids = None
     else:
         # A list, not a sub-SELECT: the planner then knows how many wards there are and
         # picks hash joins instead of nested loops.
         ward_ids = list(db.session.scalars(select(AlertWard.ward_id)
                                            .where(AlertWard.alert_id == alert_id)))
-    return residents_following(ward_ids, db.session.get(Alert, alert_id).category, users)
+    return residents_following(ward_ids, alert.category, users)

@@ -190,13 +190,15 @@ def cancel_alert(alert_id: int):
 
 
 # --------------------------------------------------------------------------- public
+ALERT_PAGE_TABLES = ("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards")
+
+
 @bp.get("/alerts/<int:alert_id>")
-@for_visitors("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards")
+@for_visitors(*ALERT_PAGE_TABLES)
 # A resident's page also says whether they may rate it (the outbox reached them, or the
 # alert's wards and category do now) and their answer; an officer's, the answers.
-@for_each_session("alerts", "alert_wards", "incidents", "incident_updates", "users", "wards",
-                  "alert_answers", "incident_follows", "user_categories", "deliveries",
-                  "notifications")
+@for_each_session(*ALERT_PAGE_TABLES, "alert_answers", "incident_follows", "user_categories",
+                  "deliveries", "notifications")
 def alert_page(alert_id: int):
     """A sent alert: public, like a notice on the ward's board."""
     alert = services.public_alert(alert_id)

@@ -15,8 +15,8 @@ parts of ``FANOUT_PART_SIZE`` ids (:class:`~webapp.delivery.models.FanoutPart`):
   batch loops that send) take the other parts as soon as the caller has committed, back
   to back, one at a time each (:func:`write_next_part`): ``FOR UPDATE SKIP LOCKED`` on
   PostgreSQL (two processes write two parts side by side, one a core, while the batch
-  loops send what is written), ``BEGIN IMMEDIATE`` on SQLite. A part's rows, its ``done_at``
-  and the fan-out's progress commit together: a process killed half-way through a part
+  loops send what is written), ``BEGIN IMMEDIATE`` on SQLite. A part's rows, its
+  ``done_at`` and the fan-out's progress commit together: a process killed half-way through a part
   leaves nothing of it (its connection closes, PostgreSQL rolls the transaction back and
   releases the part's lock), and the part is taken again by the next writer; a writer
   whose machine vanished is cut off by ``idle_in_transaction_session_timeout`` once
@@ -32,8 +32,8 @@ WAL flushes everything before it.
 
 While a process's part writers are writing, from a writer's first part until it finds
 none waiting, its batch loops yield the CPU to them (:func:`yield_to_writers`): each
-waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch before claiming the next. Sending and writing share the machine's cores, and a part
-written sooner makes its rows due sooner; the first batches still go at once (a loop
+waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch before claiming the next.
+Sending and writing share the machine's cores, and a part written sooner makes its rows due sooner; the first batches still go at once (a loop
 waits only after a batch), so the first messages leave within a second or two of Send.
 
 The fan-out's ``state`` is "sending" until its last part is written, then "done";
@@ -83,16 +83,22 @@ class _Writing:
         self.idle = threading.Event()
         self.idle.set()
 
-    def __enter__(self):
+    def begin(self) -> None:
         with self.lock:
             self.count += 1
             self.idle.clear()
 
-    def __exit__(self, *_):
+    def end(self) -> None:
         with self.lock:
             self.count -= 1
             if not self.count:
                 self.idle.set()
+
+    def __enter__(self):
+        self.begin()
+
+    def __exit__(self, *_):
+        self.end()
 
 
 _writing = _Writing()
@@ -100,7 +106,8 @@ _writing = _Writing()
 
 def yield_to_writers(pause: float | None = None) -> float:
     """Called by a batch loop after a batch: while this process's part writers are
-    writing (a part, or parts back to back), wait until they stop or ``pause`` seconds (``FANOUT_SEND_PAUSE``) pass.
+    writing (a part, or parts back to back), wait until they stop or ``pause`` seconds
+    (``FANOUT_SEND_PAUSE``) pass.
     Returns the seconds waited."""
     if pause is None:
         pause = float(current_app.config["FANOUT_SEND_PAUSE"])
@@ -240,14 +247,14 @@ def write_parts(stopping: threading.Event, poll: float = 0.25, once: bool = Fals
                 # only while a part is being written: in the moment between two parts
                 # they would otherwise send a batch each time.
                 streak = not streak
-                _writing.__enter__() if streak else _writing.__exit__()
+                (_writing.begin if streak else _writing.end)()
             if once:
                 return
             if wrote is None:
                 stopping.wait(poll)
     finally:
         if streak:
-            _writing.__exit__()
+            _writing.end()
 
 
 def progress(audience: str, audience_id: int) -> Fanout | None:

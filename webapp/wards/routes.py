@@ -91,9 +91,13 @@ def locate():
                   ward=ward, location_error=None, **ctx)
 
 
+# The whole page's: its sections' and the rest of it (a visitor's and a resident's alike).
+WARD_PAGE_TABLES = (*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
+
+
 @bp.get("/wards/<code>")
-@for_visitors(*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
-@for_each_session(*WARD_HOME_TABLES, "boroughs", "conversations", "conversation_topics")
+@for_visitors(*WARD_PAGE_TABLES)
+@for_each_session(*WARD_PAGE_TABLES)
 def ward_home(code: str):
     """A ward's public home page: its outline, neighbours and what residents care about."""
     ward = get_ward_with_outline(code)

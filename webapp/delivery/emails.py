@@ -50,9 +50,10 @@ def unsubscribe_url(user, category: str | None = None) -> str:
 
 
 def digest_items(delivery_id: int) -> list[Notification]:
-    """The notifications gathered into the digest email ``delivery_id``, oldest first."""
+    """The notifications gathered into the digest email ``delivery_id`` and still carried
+    by it (not dropped since: :func:`webapp.delivery.services.stop_email`), oldest first."""
     stmt = (select(Notification).join(Delivery, Delivery.notification_id == Notification.id)
-            .where(Delivery.digest_delivery_id == delivery_id)
+            .where(Delivery.digest_delivery_id == delivery_id, Delivery.state == "batched")
             .order_by(Notification.created_at, Notification.id))
     return list(db.session.scalars(stmt))
 

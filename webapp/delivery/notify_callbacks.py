@@ -29,7 +29,7 @@ from sqlalchemy import update
 
 from webapp.accounts.phone import start_number, stop_number
 from webapp.delivery import bp
-from webapp.delivery.models import Delivery
+from webapp.delivery.models import Delivery, fixed
 from webapp.delivery.notify_client import REFERENCE_PREFIX
 from webapp.delivery.worker import backoff
 from webapp.extensions import csrf, db
@@ -112,8 +112,8 @@ def notify_inbound():
         users = stop_number(source)
         if users:
             db.session.execute(update(Delivery).where(
-                Delivery.user_id.in_(users), Delivery.channel == "sms",
-                Delivery.state == "queued").values(state="gone", last_error="STOP received")
+                Delivery.user_id.in_(users), Delivery.channel == fixed("sms"),
+                Delivery.state == fixed("queued")).values(state="gone", last_error="STOP received")
                 .execution_options(synchronize_session=False))
         db.session.commit()
         log.info("STOP received: texts off for %d account(s)", len(users))

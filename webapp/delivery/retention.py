@@ -23,7 +23,7 @@ from sqlalchemy import String, UniqueConstraint, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.delivery.models import CHANNELS, Delivery, Notification, PushSubscription
+from webapp.delivery.models import CHANNELS, Delivery, Notification, PushSubscription, fixed
 from webapp.extensions import db
 from webapp.platform.account_data import register_account_data
 from webapp.platform.retention import cutoff, delete_in_batches
@@ -107,7 +107,7 @@ def keep_counts_of_account(user) -> None:
     before they go with the account, so an alert's statistics stay the same."""
     add_counts(Counter({(n, ch, st): c for n, ch, st, c in db.session.execute(
         select(Delivery.notification_id, Delivery.channel, Delivery.state, func.count())
-        .where(Delivery.user_id == user.id, Delivery.state.in_(FINISHED))
+        .where(Delivery.user_id == user.id, Delivery.state.in_([fixed(s) for s in FINISHED]))
         .group_by(Delivery.notification_id, Delivery.channel, Delivery.state))}))
 
 

@@ -27,7 +27,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, insert, literal, select, text, true, union_all, update
+from sqlalchemy import (and_, case, delete, func, insert, literal, select, text, true, union_all,
+                        update)
 
 from webapp.accounts.models import User
 from webapp.accounts.phone import texted
@@ -36,7 +37,8 @@ from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.db import insert_ignore
 from webapp.platform.timeutil import utcnow
 
-from webapp.delivery.models import Delivery, Fanout, Notification, PushSubscription
+from webapp.delivery.models import (Delivery, Fanout, Notification, PushSubscription, fixed,
+                                    rows_of)
 
 
 
@@ -293,26 +295,38 @@ def delivery_count(notification_id: int, users: tuple[int, int] | None = None) -
 
 
 def stop_email(user) -> int:
-    """Turn email off for ``user`` (unsubscribe) and drop their unsent email and digest
-    deliveries. Does not commit. Returns how many deliveries were dropped."""
+    """Turn email off for ``user`` (unsubscribe) and drop their digest rows not sent yet:
+    those waiting for the digest, and those gathered into a digest email still waiting
+    (that email then carries nothing and is not sent). Does not commit. Returns how many
+    rows were dropped.
+
+    Emails already waiting are dropped by the worker as it reaches them, unsent: it checks
+    the resident still wants email before each one
+    (:func:`webapp.delivery.emails.wants_email`). Looking for them here would read every
+    waiting row of the outbox (they are not in the index by resident: see
+    :data:`~webapp.delivery.models.RESIDENT_PARTS`), ~500,000 after a London-wide alert,
+    just when people unsubscribe."""
     user.email_frequency = "off"
-    return db.session.execute(
-        update(Delivery).where(Delivery.user_id == user.id,
-                               Delivery.channel.in_(("email", "digest")),
-                               Delivery.state == "queued")
-        .values(state="gone", last_error="unsubscribed")
-        .execution_options(synchronize_session=False)).rowcount or 0
+    dropped = 0
+    for waiting in (and_(Delivery.channel == fixed("digest"), Delivery.state == fixed("queued")),
+                    Delivery.state == fixed("batched")):  # each read through its own index
+        dropped += db.session.execute(
+            update(Delivery).where(Delivery.user_id == user.id, waiting)
+            .values(state="gone", last_error="unsubscribed")
+            .execution_options(synchronize_session=False)).rowcount or 0
+    return dropped
 
 
 # --------------------------------------------------------------------------- account hooks
 def _delivery_parts(user) -> dict:
-    """For "Download my data": every email and push message queued or sent to the user."""
-    return {"deliveries": (
+    """For "Download my data": every email and push message queued or sent to the user
+    (each part of their rows read through its own index: :func:`rows_of`)."""
+    return {"deliveries": (union_all(*(
         select(Delivery.id, Delivery.channel, Delivery.state, Delivery.created_at,
                Delivery.sent_at, Delivery.last_error, Notification.kind, Notification.title,
                Notification.body, Notification.url)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .where(Delivery.user_id == user.id), ("id",))}
+        .join(Notification, Notification.id == Delivery.notification_id).where(part)
+        for part in rows_of(user.id))), ("id",))}
 
 
 def _delivery_section(user, rows) -> tuple[str, list]:
@@ -341,7 +355,7 @@ def erase_own_notifications(user) -> None:
     theirs and go too (found by joining through ``deliveries``, so it works however
     notifications are keyed); their devices go with the user row (ON DELETE CASCADE)."""
     outbox_lock(exclusive=True)
-    mine = select(Delivery.notification_id).where(Delivery.user_id == user.id).distinct()
+    mine = union_all(*(select(Delivery.notification_id).where(part) for part in rows_of(user.id)))
     others = select(Delivery.notification_id).where(Delivery.user_id != user.id)
     # A broadcast still being written in parts is not theirs, even if its only rows so
     # far are (their part was written first).
@@ -349,8 +363,9 @@ def erase_own_notifications(user) -> None:
     own = list(db.session.scalars(select(Notification.id).where(
         Notification.id.in_(mine), Notification.id.not_in(others),
         Notification.id.not_in(writing))))
-    db.session.execute(delete(Delivery).where(Delivery.user_id == user.id)
-                       .execution_options(synchronize_session=False))
+    for part in rows_of(user.id):  # each part of their rows through its own index
+        db.session.execute(delete(Delivery).where(part)
+                           .execution_options(synchronize_session=False))
     if own:
         db.session.execute(delete(Notification).where(Notification.id.in_(own))
                            .execution_options(synchronize_session=False))

@@ -142,6 +142,25 @@ def test_gone_subscription_is_removed(app, make_resident, push_service):
     assert sorted(d.state for d in rows()) == ["gone", "sent"]
 
 
+def test_rows_waiting_for_a_removed_device_go_without_a_request(app, make_resident,
+                                                                push_service):
+    """A device removed (410) while more rows wait for it: each is marked gone when a
+    batch claims it, and the push service is not asked again."""
+    user = make_resident(email_frequency="off")
+    agent = subscribe(user, push_service)
+    push_service.respond(agent, 410)
+    notify(user, reply_event(1))
+    notify(user, reply_event(2))
+    db.session.commit()
+    assert deliver_due(batch_size=1)["gone"] == 1
+    assert len(push_service.received) == 1 and not db.session.scalars(
+        select(PushSubscription)).all()
+    result = deliver_due()
+    assert result["gone"] == 1 and result["sent"] == 0
+    assert len(push_service.received) == 1
+    assert [(d.state, d.last_error) for d in rows()][1] == ("gone", "subscription removed")
+
+
 def test_429_retry_after_is_honoured(app, make_resident, push_service):
     user = make_resident(email_frequency="off")
     agent = subscribe(user, push_service)

@@ -376,15 +376,18 @@ def wait_sent(db, notification_id, timeout=600):
     raise RuntimeError(f"deliveries not sent within {timeout}s")
 
 
-def send_alert_now(db, admin, title, channels, ward_ids, urgent=False):
-    """Press Send: create the alert (its first part written) and commit, as the view does."""
+def send_alert_now(db, admin, title, channels, target, urgent=False):
+    """Press Send: create the alert (its first part written) and commit, as the view does.
+    ``target``: a resolved Target (``resolve_target(admin, "london")``: "All of London", as
+    an admin's London-wide Send makes it), or a list of ward ids (chosen one by one)."""
     from webapp.alerts.services import AlertInput, Target, create_alert
     from webapp.delivery.models import Notification
     from sqlalchemy import select
+    if not isinstance(target, Target):
+        target = Target(list(target), "wards", "bench")
     alert = create_alert(admin, AlertInput(
         title=title, body="Keep your phone out of sight near the station. " * 3,
-        category="prevention", channels=channels, target=Target(ward_ids, "wards", "bench"),
-        urgent=urgent))
+        category="prevention", channels=channels, target=target, urgent=urgent))
     db.session.commit()
     nid = db.session.scalar(select(Notification.id).where(Notification.source_type == "alert",
                                                           Notification.source_id == alert.id))
@@ -515,7 +518,7 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
             from webapp.platform.timeutil import utcnow
             t0, sent_at = time.perf_counter(), utcnow()
             alert, nid = send_alert_now(db, admin, "London-wide alert", ["email", "push"],
-                                        london.ward_ids)
+                                        london)
             send_took = time.perf_counter() - t0
             first = None
             from webapp.delivery.models import Fanout
@@ -628,7 +631,7 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                         backends = backend_cpu(db)
                         t0 = time.perf_counter()
                         alert, nid = send_alert_now(db, admin, f"Push-only alert ({sender})",
-                                                    ["push"], london.ward_ids)
+                                                    ["push"], london)
                         took = wait_sent(db, nid) - t0
                         used = [(cpu_seconds(pid) - a) / took for pid, a in zip(pids, cpu_start,
                                                                                 strict=False)]
@@ -788,8 +791,7 @@ def measure_texts(args, db, admin, london, env, log, rng, notify_url, notify_key
     from webapp.platform.timeutil import utcnow
     mobiles = add_mobiles(db, args.texts, rng)
     sms_preview = audience_counts(london.ward_ids, "prevention", ["sms"], True)
-    alert, nid = send_alert_now(db, admin, "Urgent text alert", ["sms"], london.ward_ids,
-                                urgent=True)
+    alert, nid = send_alert_now(db, admin, "Urgent text alert", ["sms"], london, urgent=True)
     write_all_parts(db)
     mine = Delivery.notification_id == nid
     texts = count_deliveries(db, nid)

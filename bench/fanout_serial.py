@@ -64,7 +64,7 @@ def main() -> int:
         admin = db.session.get(User, db.session.scalar(
             text("SELECT id FROM users WHERE role = 'admin'")))
         alert, nid = send_alert_now(db, admin, "Serial alert", ["email", "push"],
-                                    resolve_target(admin, "london").ward_ids)
+                                    resolve_target(admin, "london"))
         spent.clear()
         t, cpu, rows = time.perf_counter(), time.process_time(), 0
         while (n := write_next_part(look_first=False)) is not None:

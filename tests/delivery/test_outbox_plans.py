@@ -113,3 +113,33 @@ def test_recording_a_batch_reads_its_rows_by_id_not_every_claimed_row(
     states = {d.id: d.state for d in db.session.query(Delivery)}
     assert [states[i] for i in ours] == ["sent", "sent", "queued", "dead", "gone"]
     assert {states[i] for i in theirs} == {"sending"}  # another worker's claim untouched
+
+
+def test_claiming_reads_the_due_and_the_leased_rows_by_their_indexes_in_any_plan(
+        app, make_resident, push_service):
+    """A claim's two picks read the partial indexes of due and of leased rows, under a
+    custom plan and under the generic plan PostgreSQL may settle on: their states and
+    channel are literals, not parameters (a generic plan cannot tell from a parameter
+    that a partial index holds the rows, and planning every claim afresh cost
+    PostgreSQL a planning per batch)."""
+    from tests.delivery.test_outbox import reply_event, subscribe
+    from webapp.delivery import notify
+    from webapp.delivery.worker import claim
+    users = [make_resident(email_frequency="off") for _ in range(4)]
+    for user in users:
+        subscribe(user, push_service)
+        notify(user, reply_event())
+    db.session.execute(text(
+        "INSERT INTO deliveries (notification_id, user_id, channel, device_id, state, "
+        "attempts, next_attempt_at, created_at) SELECT 1000000 + n, :user, 'email', 0, "
+        "'sent', 1, now(), now() FROM generate_series(1, 5000) AS n"), {"user": users[0].id})
+    db.session.commit()
+    db.session.execute(text("ANALYZE deliveries"))
+    db.session.commit()
+    picks = [(sql, params) for sql, params in captured(lambda: claim(batch_size=10))
+             if sql.lstrip().startswith("SELECT deliveries.id")]
+    assert len(picks) == 2
+    for (sql, params), index in zip(picks, ("ix_deliveries_leased", "ix_deliveries_due"),
+                                    strict=True):
+        for plan in plans(sql, params).values():
+            assert index in plan, plan

@@ -45,7 +45,7 @@ from webapp.extensions import db
 from webapp.platform.timeutil import utcnow
 from webapp.platform.db import read_only, write_connection
 
-from webapp.delivery.models import Delivery, Notification, PushSubscription
+from webapp.delivery.models import Delivery, Notification, PushSubscription, fixed
 from webapp.accounts.models import User
 from webapp.delivery.emails import FlatEmail, batch_builder, message_for
 from webapp.delivery.endpoints import endpoint_problem
@@ -130,12 +130,15 @@ def claim_rows(batch_size: int = 100, now=None, token: str | None = None,
         lease_seconds = configured_lease()
     # Two picks, each reading only its own partial index (models.Delivery): rows whose
     # worker died (lease expired) first, then due rows by time. Neither reads sent rows
-    # nor digest rows, so a claim costs the same whatever the size of the outbox. The ids
-    # are picked (and on PostgreSQL locked, SKIP LOCKED) first and updated by id after:
-    # as one UPDATE ... WHERE id IN (SELECT ... LIMIT), the planner may run the pick once
-    # per outer row when its statistics are stale (right after a large fan-out), which
-    # took one claim 40 s at 100,000 residents.
-    expired = (select(Delivery.id).where(Delivery.state == "sending", Delivery.lease_until < now)
+    # nor digest rows, so a claim costs the same whatever the size of the outbox. Their
+    # states and channel are SQL literals (models.fixed), so that a prepared statement's
+    # generic plan reads the partial index too and PostgreSQL need not plan every claim
+    # afresh. The ids are picked (and on PostgreSQL locked, SKIP LOCKED) first and
+    # updated by id after: as one UPDATE ... WHERE id IN (SELECT ... LIMIT), the planner
+    # may run the pick once per outer row when its statistics are stale (right after a
+    # large fan-out), which took one claim 40 s at 100,000 residents.
+    expired = (select(Delivery.id)
+               .where(Delivery.state == fixed("sending"), Delivery.lease_until < now)
                .order_by(Delivery.lease_until).limit(batch_size)
                .with_for_update(skip_locked=True))  # rendered only on PostgreSQL
     with write_connection() as conn:
@@ -143,8 +146,8 @@ def claim_rows(batch_size: int = 100, now=None, token: str | None = None,
         picked = conn.scalars(expired).all()
         if len(picked) < batch_size:
             picked += conn.scalars(
-                select(Delivery.id).where(Delivery.state == "queued",
-                                          Delivery.channel != "digest",
+                select(Delivery.id).where(Delivery.state == fixed("queued"),
+                                          Delivery.channel != fixed("digest"),
                                           Delivery.next_attempt_at <= now)
                 .order_by(Delivery.next_attempt_at).limit(batch_size - len(picked))
                 .with_for_update(skip_locked=True)).all()
@@ -166,7 +169,7 @@ def renew(token: str, lease: float, now=None) -> int:
     until = (now or utcnow()) + timedelta(seconds=lease)
     with write_connection() as conn:
         return conn.execute(update(Delivery).where(
-            Delivery.claimed_by == token, Delivery.state == "sending",
+            Delivery.claimed_by == token, Delivery.state == fixed("sending"),
             Delivery.lease_until < until).values(lease_until=until)
             .execution_options(synchronize_session=False)).rowcount
 
@@ -446,7 +449,7 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
     if outcome.sent and outcome.may_carry:
         # Digest rows carried by a digest email are delivered with it.
         conn.execute(update(Delivery).where(among(Delivery.digest_delivery_id, outcome.sent),
-                                                  Delivery.state == "batched")
+                                                  Delivery.state == fixed("batched"))
                            .values(state="sent", sent_at=now)
                            .execution_options(synchronize_session=False))
     for delivery_id, attempts, error, after in outcome.retry:

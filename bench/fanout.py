@@ -298,7 +298,8 @@ def start_workers(n, env, concurrency, log, loops=2):
     """``flask deliver`` processes; their log goes to ``log`` (a file: a pipe nobody
     reads would fill up and stall them)."""
     flask = str(Path(sys.executable).with_name("flask"))
-    return [subprocess.Popen([flask, "deliver", "--batch-size", "200", "--idle-sleep", "0.05",
+    batch = ["--batch-size", os.environ["BENCH_BATCH"]] if os.environ.get("BENCH_BATCH") else []
+    return [subprocess.Popen([flask, "deliver", *batch, "--idle-sleep", "0.05",
                               "--concurrency", str(concurrency), "--loops", str(loops)],
                              env=env, cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=log, text=True)

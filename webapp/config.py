@@ -116,6 +116,10 @@ class Config:
     # The outbox workers. A claimed batch is leased for DELIVERY_LEASE_SECONDS, renewed while
     # it is being sent: a killed worker's rows are retried after at most one lease.
     DELIVERY_LEASE_SECONDS = float(os.environ.get("DELIVERY_LEASE_SECONDS", "60"))
+    # Rows a batch loop claims at once (`flask deliver --batch-size` overrides). Each batch
+    # costs a few statements whatever its size; a killed worker sends its loops' batches
+    # again (at least once), so this is also the most each loop can repeat.
+    DELIVERY_BATCH_SIZE = int(os.environ.get("DELIVERY_BATCH_SIZE", "500"))
     # A broadcast to a registered audience (an alert) is written to the outbox in parts of
     # this many user ids, each its own short transaction (webapp/delivery/fanout.py).
     FANOUT_PART_SIZE = int(os.environ.get("FANOUT_PART_SIZE", "20000"))

@@ -416,3 +416,25 @@ def test_vapid_header_is_signed_once_per_origin_and_renewed_before_it_expires(ap
     now[0] += 2  # about to expire: signed afresh
     renewed = headers.for_endpoint("https://fcm.googleapis.com/x")
     assert renewed != first and headers.signed == 3 and claims(renewed)["exp"] > claims(first)["exp"]
+
+
+def test_flask_deliver_claims_the_configured_batch_size(app, runner, make_resident,
+                                                        push_service):
+    """``flask deliver`` claims ``DELIVERY_BATCH_SIZE`` rows a batch unless told
+    otherwise (``--batch-size``)."""
+    before = app.config["DELIVERY_BATCH_SIZE"]
+    app.config["DELIVERY_BATCH_SIZE"] = 3
+    try:
+        for _ in range(5):
+            user = make_resident(email_frequency="off")
+            subscribe(user, push_service)
+            notify(user, reply_event())
+        db.session.commit()
+        result = runner.invoke(args=["deliver", "--once", "--loops", "1"])
+        assert result.exit_code == 0, result.output
+        assert len(push_service.received) == 3
+        result = runner.invoke(args=["deliver", "--once", "--loops", "1", "--batch-size", "1"])
+        assert result.exit_code == 0, result.output
+        assert len(push_service.received) == 4
+    finally:
+        app.config["DELIVERY_BATCH_SIZE"] = before

@@ -19,7 +19,8 @@ METRICS_ADDRESS = click.option("--metrics-address", default="127.0.0.1", show_de
 
 
 @click.command("deliver")
-@click.option("--batch-size", default=100, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=None,
+              help="Rows claimed at once by each loop (default DELIVERY_BATCH_SIZE, 500).")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=None,
               help="Push messages in flight at once (default PUSH_CONCURRENCY, 8).")
 @click.option("--idle-sleep", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
@@ -30,14 +31,15 @@ METRICS_ADDRESS = click.option("--metrics-address", default="127.0.0.1", show_de
 @METRICS_PORT
 @METRICS_ADDRESS
 @with_appcontext
-def deliver_command(batch_size: int, concurrency: int | None, idle_sleep: float, loops: int,
+def deliver_command(batch_size: int | None, concurrency: int | None, idle_sleep: float, loops: int,
                     once: bool, metrics_port: int | None, metrics_address: str):
     """Send due deliveries until stopped (several workers may run at once)."""
     if metrics_port:
         serve_metrics(metrics_port, metrics_address)
     if concurrency:
         current_app.config["PUSH_CONCURRENCY"] = concurrency
-    run_forever(batch_size=batch_size, idle_sleep=idle_sleep, once=once, loops=loops)
+    run_forever(batch_size=batch_size or int(current_app.config["DELIVERY_BATCH_SIZE"]),
+                idle_sleep=idle_sleep, once=once, loops=loops)
 
 
 @click.command("scheduler")

@@ -256,3 +256,25 @@ def test_a_nul_in_a_push_endpoint_is_never_a_500(client, login, make_resident, e
                        json={**good, "oldEndpoint": endpoint}).status_code == 201
     db.session.expire_all()
     assert [s.endpoint for s in subscriptions_for(resident)] == [good["endpoint"]]
+
+
+def test_the_endpoint_check_finds_the_scheme_and_host_urlsplit_would():
+    """The worker's check reads an endpoint's scheme and host part with one pattern, not
+    urlsplit() (a fifth of the cost, for every push): on every form tried here they agree,
+    and where urlsplit refuses one (an unclosed IPv6 bracket) the check does too."""
+    from urllib.parse import urlsplit
+
+    from webapp.delivery.endpoints import _SPLIT
+    forms = [*REFUSED, *ACCEPTED, "HTTPS://A.b:443/x?y#z", "https:foo", "foo", "1https://x/",
+             "mailto:x@y", "https://a.b?c", "https://a.b#c", "a+b.c-d://host:1/p",
+             "https://a.b;c/d", "https://a.b:/x", "https://%66cm.googleapis.com/x"]
+    for endpoint in forms:
+        try:
+            parts = urlsplit(endpoint)
+        except ValueError:
+            assert endpoint_problem(endpoint, default_config()) is not None, endpoint
+            continue
+        scheme, netloc = _SPLIT.match(endpoint).groups(default="")
+        assert (scheme.lower(), netloc) == (parts.scheme, parts.netloc), endpoint
+    for broken in ("https://[::1/push", "https://::1]/push"):
+        assert endpoint_problem(broken, default_config()) == "endpoint is not a valid URL"

@@ -193,3 +193,56 @@ def test_a_batch_without_email_does_not_look_for_digest_rows_to_mark_sent(
     assert [s for s in statements if "digest_delivery_id" in s
             and s.lstrip().startswith("UPDATE")]
     assert len(push_service.messages()) == 3 and len(mail.wait_for(1)) == 1
+
+
+def test_a_device_seen_today_is_not_written_again(app, make_resident, push_service):
+    """A device's "last worked" is written at most once a day: a batch whose devices were
+    all seen within the day sends no statement for them; one seen two days ago is
+    written."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from tests.delivery.test_outbox import reply_event, subscribe
+    from webapp.delivery import notify
+    from webapp.delivery.worker import deliver_due
+    from webapp.extensions import db
+    from webapp.platform.timeutil import utcnow
+    users = [make_resident(email_frequency="off") for _ in range(2)]
+    for user in users:
+        subscribe(user, push_service)
+    db.session.commit()
+    devices = db.session.scalars(select_devices()).all()
+    seen_today, seen_before = utcnow() - timedelta(hours=3), utcnow() - timedelta(days=2)
+    devices[0].last_success_at, devices[1].last_success_at = seen_today, seen_today
+    db.session.commit()
+    statements = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+    for user in users:
+        notify(user, reply_event(1))
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        assert deliver_due()["sent"] == 2
+        assert not [s for s in statements if s.lstrip().startswith("UPDATE push_subscriptions")]
+        devices[1].last_success_at = seen_before
+        db.session.commit()
+        for user in users:
+            notify(user, reply_event(2))
+        db.session.commit()
+        assert deliver_due()["sent"] == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    assert [s for s in statements if s.lstrip().startswith("UPDATE push_subscriptions")]
+    db.session.expire_all()
+    last = {d.id: d.last_success_at for d in db.session.scalars(select_devices())}
+    assert last[devices[0].id] == seen_today and last[devices[1].id] > seen_before
+
+
+def select_devices():
+    from sqlalchemy import select
+
+    from webapp.delivery.models import PushSubscription
+    return select(PushSubscription).order_by(PushSubscription.id)

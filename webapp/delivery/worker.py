@@ -66,6 +66,7 @@ MIN_ATTEMPTS = 3  # tries before giving up by age (a row retried by an admin get
 BACKOFF_BASE = 30  # seconds before the first retry; doubles each time
 BACKOFF_CAP = 6 * 3600
 RETRY_AFTER_CAP = 24 * 3600  # longest wait a push service's Retry-After can ask for
+SEEN_EVERY = timedelta(days=1)  # how often a device's last_success_at is written
 
 _push_client = None
 _push_client_lock = threading.Lock()
@@ -280,10 +281,12 @@ def _send_push(rows, outcome: Outcome) -> None:
         items.append((sub.info, payload, "high" if notification.urgent else "normal"))
         keys.append((delivery, sub))
     deadline = float(config["PUSH_BATCH_DEADLINE"])
+    stale = outcome.now - SEEN_EVERY  # a device seen since needs no write (see _record)
     for (delivery, sub), result in zip(keys, push_client().send_many(items, deadline), strict=False):
         if result.status == "sent":
             outcome.sent.append(delivery.id)
-            outcome.ok_devices.add(sub.id)
+            if sub.last_success_at is None or sub.last_success_at < stale:
+                outcome.ok_devices.add(sub.id)
         elif result.status == "gone":
             outcome.gone.append((delivery.id, result.error))
             outcome.gone_devices.add(sub.id)
@@ -464,11 +467,12 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
                                .execution_options(synchronize_session=False))
     if outcome.ok_devices:
         # At most once a day per device: "last worked" needs no finer grain, and a write
-        # per push would double the database work of a fan-out.
+        # per push would double the database work of a fan-out. (_send_push leaves out
+        # the devices it loaded as seen within the day: most batches write nothing here.)
         conn.execute(update(PushSubscription)
                            .where(among(PushSubscription.id, outcome.ok_devices),
                                   or_(PushSubscription.last_success_at.is_(None),
-                                      PushSubscription.last_success_at < now - timedelta(days=1)))
+                                      PushSubscription.last_success_at < now - SEEN_EVERY))
                            .values(last_success_at=now)
                            .execution_options(synchronize_session=False))
     if outcome.gone_devices:
@@ -500,6 +504,7 @@ class Device(NamedTuple):
     endpoint: str
     p256dh: str
     auth: str
+    last_success_at: object  # naive UTC datetime, or None
 
     @property
     def info(self) -> dict:
@@ -525,7 +530,8 @@ def load_claimed(claimed: list[Claimed]) -> list[tuple]:
         device_ids = {c.device_id for c in claimed if c.channel == "push"}
         s = PushSubscription.__table__.c
         devices = {row[0]: Device(*row) for row in session.execute(
-            select(s.id, s.endpoint, s.p256dh, s.auth).where(among(s.id, device_ids))).all()} \
+            select(s.id, s.endpoint, s.p256dh, s.auth, s.last_success_at)
+            .where(among(s.id, device_ids))).all()} \
             if device_ids else {}
         texted = {c.user_id for c in claimed if c.channel == "sms"}
         phones = {uid: phone for uid, phone in session.execute(

@@ -123,6 +123,9 @@ class Config:
     # A broadcast to a registered audience (an alert) is written to the outbox in parts of
     # this many user ids, each its own short transaction (webapp/delivery/fanout.py).
     FANOUT_PART_SIZE = int(os.environ.get("FANOUT_PART_SIZE", "20000"))
+    # ... and the first part, written in the Send request itself, of this many when there
+    # are more parts (a London-wide alert: Send returns sooner, the workers start sooner).
+    FANOUT_FIRST_PART_SIZE = int(os.environ.get("FANOUT_FIRST_PART_SIZE", "5000"))
     # Threads in each `flask deliver` process that write those parts (a connection each).
     # One a process: with two processes on two cores, a second writer each only made
     # PostgreSQL's backends contend (bench/fanout.py: 5.5-6.9 s against 4.5-5.2 s).

@@ -105,6 +105,35 @@ def test_parts_are_written_by_the_workers_exactly_once(app, make_staff, make_res
     assert all(p.done_at is not None for p in db.session.scalars(select(FanoutPart)))
 
 
+def test_the_part_written_in_the_send_is_the_smaller_first_part(app, make_staff, make_resident,
+                                                                small_parts):
+    """With more than one part, the part written in the Send transaction is
+    ``FANOUT_FIRST_PART_SIZE`` ids: Send commits sooner (and the workers, which wait for
+    it, start sooner); the others are ``FANOUT_PART_SIZE`` ids. Every id is in one part."""
+    small_parts(3)
+    before = app.config["FANOUT_FIRST_PART_SIZE"]
+    app.config["FANOUT_FIRST_PART_SIZE"] = 1
+    try:
+        officer = make_staff("officer", wards=[ST_JAMES])
+        people = [make_resident(ST_JAMES) for _ in range(6)]
+        create_alert(officer, alert_input(resolve_target(officer, "wards",
+                                                         [get_ward(ST_JAMES).id]),
+                                          channels=["email"]))
+        db.session.commit()
+    finally:
+        app.config["FANOUT_FIRST_PART_SIZE"] = before
+    parts = db.session.execute(select(FanoutPart.first_user_id, FanoutPart.last_user_id)
+                               .order_by(FanoutPart.id)).all()
+    lo, hi = officer.id, people[-1].id
+    assert parts[0] == (lo, lo) and all(b - a == 2 for a, b in parts[1:-1])
+    assert [a for a, _ in parts[1:]] == [b + 1 for _, b in parts[:-1]] and parts[-1][1] == hi
+    assert rows_by_user() == Counter()  # the officer alone: no email for them
+    while write_next_part() is not None:
+        pass
+    db.session.rollback()
+    assert rows_by_user() == Counter({(p.id, "email"): 1 for p in people})
+
+
 def test_the_officer_sees_the_alert_sending_until_every_part_is_written(
         app, client, login, make_staff, make_resident, small_parts):
     small_parts(2)

@@ -142,9 +142,14 @@ def start_fan_out(event: Event, audience: str, audience_id: int, *,
                  channels=",".join(channels), state="sending", created_at=now)
     db.session.add(job)
     db.session.flush()
-    parts = [FanoutPart(fanout_id=job.id, first_user_id=first,
-                        last_user_id=min(hi, first + size - 1))
-             for first in range(lo, hi + 1, size)] or [
+    # The part written here, in the caller's transaction, is smaller when there are
+    # others (FANOUT_FIRST_PART_SIZE): Send returns sooner, and the part writers, which
+    # wait for it to commit, start sooner.
+    first = min(size, max(1, int(current_app.config["FANOUT_FIRST_PART_SIZE"])))
+    starts = [lo, *range(lo + first, hi + 1, size)] if hi - lo + 1 > size else [lo]
+    parts = [FanoutPart(fanout_id=job.id, first_user_id=start,
+                        last_user_id=min(hi, end - 1))
+             for start, end in zip(starts, [*starts[1:], hi + 1], strict=True)] or [
         FanoutPart(fanout_id=job.id, first_user_id=0, last_user_id=0)]
     job.parts = len(parts)
     db.session.add_all(parts)

@@ -357,8 +357,10 @@ def workers_send(db, args, env, mine, notification_id, log, cpu=None) -> float:
 
 def wait_sent(db, notification_id, timeout=600):
     """Block until every delivery of the notification is sent (its fan-out written and
-    nothing queued or claimed); return the time.perf_counter() at which it was seen."""
-    from sqlalchemy import select
+    nothing queued or claimed); return the time.perf_counter() at which it was seen.
+    Looks every 50 ms, and every 5 ms once fewer than two batches are left (the end is
+    then seen within a few ms, not up to 50 ms late, for a few more cheap reads)."""
+    from sqlalchemy import func, select
     from webapp.delivery.models import Delivery, Fanout
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
@@ -366,14 +368,16 @@ def wait_sent(db, notification_id, timeout=600):
         writing = db.session.scalar(select(Fanout.id).where(
             Fanout.notification_id == notification_id, Fanout.state == "sending"))
         # Cheap: each reads one of the partial indexes the workers use.
-        pending = writing or db.session.scalar(select(Delivery.id).where(
-            Delivery.state == "queued", Delivery.channel != "digest",
-            Delivery.notification_id == notification_id).limit(1)) or db.session.scalar(
+        queued = 0 if writing else db.session.scalar(select(func.count()).select_from(
+            select(Delivery.id).where(Delivery.state == "queued", Delivery.channel != "digest",
+                                      Delivery.notification_id == notification_id)
+            .limit(1000).subquery()))
+        sending = not writing and not queued and db.session.scalar(
             select(Delivery.id).where(Delivery.state == "sending",
                                       Delivery.notification_id == notification_id).limit(1))
-        if pending is None:
+        if not (writing or queued or sending):
             return time.perf_counter()
-        time.sleep(0.05)
+        time.sleep(0.05 if writing or queued >= 1000 else 0.005)
     raise RuntimeError(f"deliveries not sent within {timeout}s")
 
 

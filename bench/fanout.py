@@ -672,6 +672,9 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                 results.append(("b_encode_cpu", "(b) push: CPU of one WebPusher.encode",
                                 f"{encode_cpu * 1e6:.0f} µs", "process time, the same loop", "",
                                 None))
+                # The target is the kept sender's, the faster (the issue: measure the
+                # asyncio sender beside the threaded one, keep whichever is faster).
+                best = max(push, key=lambda k: push[k][2])
                 for sender, (pushes, took, rate, used, _rss, cpu_push, whole) in push.items():
                     results.append((f"b_{sender}", f"(b) push, {sender} sender: Send to last push "
                                     f"({args.workers} workers × 2 loops × {args.concurrency})",
@@ -684,9 +687,8 @@ def measure(args, residents: int, sinks: dict) -> list[tuple]:
                                     f"{whole * 1e6:.0f} µs with PostgreSQL's and the sink's: "
                                     f"{encode_cpu / whole:.0%} of the ceiling by the "
                                     "machine's CPU",
-                                    "≥ 40 % of ceiling",
-                                    rate >= 0.4 * 2 * ceiling))
-                best = max(push, key=lambda k: push[k][2])
+                                    "≥ 40 % of ceiling" if sender == best else "",
+                                    rate >= 0.4 * 2 * ceiling if sender == best else None))
                 results.append(("b", f"(b) push: the faster sender ({best})",
                                 f"{push[best][2]:,.0f}/s", f"{push[best][2] / (2 * ceiling):.0%} of "
                                 "the 2-core ceiling", "≥ 2.5× plain", push[best][2] >= 2.5 * plain))

@@ -49,6 +49,16 @@ def write_every_part(spy, when: str) -> None:
         event.remove(db.engine, when, spy)
 
 
+def email_alert_to_residents(n: int, make_staff, make_resident) -> None:
+    """An officer of St James's sends an email alert to its ``n`` residents (committed)."""
+    officer = make_staff("officer", wards=[ST_JAMES])
+    for _ in range(n):
+        make_resident(ST_JAMES)
+    create_alert(officer, alert_input(resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
+                                      channels=["email"]))
+    db.session.commit()
+
+
 def rows_by_user():
     return Counter((d.user_id, d.channel) for d in db.session.scalars(select(Delivery)))
 
@@ -370,12 +380,7 @@ def test_a_part_writers_insert_is_compiled_once_not_for_every_part(app, make_sta
     CONFLICT, cannot be: compiling it again cost every part ~20 ms of its writer's CPU)."""
     from sqlalchemy.engine import default
     small_parts(2)
-    officer = make_staff("officer", wards=[ST_JAMES])
-    for _ in range(7):
-        make_resident(ST_JAMES)
-    create_alert(officer, alert_input(resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
-                                      channels=["email"]))
-    db.session.commit()
+    email_alert_to_residents(7, make_staff, make_resident)
     seen = []
 
     def spy(conn, cursor, statement, parameters, context, executemany):
@@ -454,12 +459,7 @@ def test_every_part_is_planned_for_its_own_values(app, make_staff, make_resident
         pytest.skip("PostgreSQL's plan cache")
     from sqlalchemy import text
     small_parts(1)
-    officer = make_staff("officer", wards=[ST_JAMES])
-    for _ in range(9):
-        make_resident(ST_JAMES)
-    create_alert(officer, alert_input(resolve_target(officer, "wards", [get_ward(ST_JAMES).id]),
-                                      channels=["email"]))
-    db.session.commit()
+    email_alert_to_residents(9, make_staff, make_resident)
     db.session.remove()
     db.engine.dispose()  # from here the pool holds one connection: the writer's
     with db.engine.connect() as conn:

@@ -70,22 +70,16 @@ def captured(run) -> list[tuple[str, dict]]:
     return seen
 
 
-def test_recording_a_batch_reads_its_rows_by_id_not_every_claimed_row(
-        app, make_resident, push_service):
-    """A batch's outcome is written by the rows' ids (the primary key), not by walking the
-    partial index of every worker's claimed rows: its statistics, taken when no row was
-    claimed (as after a large fan-out), say it is nearly empty, and a plan that walked it
-    cast the batch's id array (text, the cast not foldable) again for each claimed row."""
+def pushes_waiting(make_resident, push_service, n: int) -> list:
+    """``n`` residents with a device and a reply's push waiting each, in an outbox of some
+    size (5,000 sent rows of history, so that reading by an index pays), analysed with
+    no row claimed (as after a large fan-out)."""
     from tests.delivery.test_outbox import reply_event, subscribe
     from webapp.delivery import notify
-    from webapp.delivery.models import Delivery
-    from webapp.delivery.worker import Outcome, claim, record
-    from webapp.platform.timeutil import utcnow
-    users = [make_resident(email_frequency="off") for _ in range(8)]
+    users = [make_resident(email_frequency="off") for _ in range(n)]
     for user in users:
         subscribe(user, push_service)
         notify(user, reply_event())
-    # An outbox of some size (history: sent rows), so that reading by an index pays.
     db.session.execute(text(
         "INSERT INTO deliveries (notification_id, user_id, channel, device_id, state, "
         "attempts, next_attempt_at, created_at) SELECT 1000000 + n, :user, 'email', 0, "
@@ -93,6 +87,19 @@ def test_recording_a_batch_reads_its_rows_by_id_not_every_claimed_row(
     db.session.commit()
     db.session.execute(text("ANALYZE deliveries"))
     db.session.commit()
+    return users
+
+
+def test_recording_a_batch_reads_its_rows_by_id_not_every_claimed_row(
+        app, make_resident, push_service):
+    """A batch's outcome is written by the rows' ids (the primary key), not by walking the
+    partial index of every worker's claimed rows: its statistics, taken when no row was
+    claimed (as after a large fan-out), say it is nearly empty, and a plan that walked it
+    cast the batch's id array (text, the cast not foldable) again for each claimed row."""
+    from webapp.delivery.models import Delivery
+    from webapp.delivery.worker import Outcome, claim, record
+    from webapp.platform.timeutil import utcnow
+    pushes_waiting(make_resident, push_service, 8)
     now = utcnow()
     mine, ours = claim(batch_size=5, now=now)
     _other, theirs = claim(batch_size=5, now=now)
@@ -122,20 +129,8 @@ def test_claiming_reads_the_due_and_the_leased_rows_by_their_indexes_in_any_plan
     channel are literals, not parameters (a generic plan cannot tell from a parameter
     that a partial index holds the rows, and planning every claim afresh cost
     PostgreSQL a planning per batch)."""
-    from tests.delivery.test_outbox import reply_event, subscribe
-    from webapp.delivery import notify
     from webapp.delivery.worker import claim
-    users = [make_resident(email_frequency="off") for _ in range(4)]
-    for user in users:
-        subscribe(user, push_service)
-        notify(user, reply_event())
-    db.session.execute(text(
-        "INSERT INTO deliveries (notification_id, user_id, channel, device_id, state, "
-        "attempts, next_attempt_at, created_at) SELECT 1000000 + n, :user, 'email', 0, "
-        "'sent', 1, now(), now() FROM generate_series(1, 5000) AS n"), {"user": users[0].id})
-    db.session.commit()
-    db.session.execute(text("ANALYZE deliveries"))
-    db.session.commit()
+    pushes_waiting(make_resident, push_service, 4)
     picks = [(sql, params) for sql, params in captured(lambda: claim(batch_size=10))
              if sql.lstrip().startswith("SELECT deliveries.id")]
     assert len(picks) == 2

@@ -16,11 +16,11 @@ parts of ``FANOUT_PART_SIZE`` ids (:class:`~webapp.delivery.models.FanoutPart`):
   to back, one at a time each (:func:`write_next_part`): ``FOR UPDATE SKIP LOCKED`` on
   PostgreSQL (two processes write two parts side by side, one a core, while the batch
   loops send what is written), ``BEGIN IMMEDIATE`` on SQLite. A part's rows, its
-  ``done_at`` and the fan-out's progress commit together: a process killed half-way through a part
-  leaves nothing of it (its connection closes, PostgreSQL rolls the transaction back and
-  releases the part's lock), and the part is taken again by the next writer; a writer
-  whose machine vanished is cut off by ``idle_in_transaction_session_timeout`` once
-  its statement is done. Rows are exactly once (the part is written once, by a plain
+  ``done_at`` and the fan-out's progress commit together: a process killed half-way
+  through a part leaves nothing of it (its connection closes, PostgreSQL rolls the
+  transaction back and releases the part's lock), and the part is taken again by the
+  next writer; a writer whose machine vanished is cut off by
+  ``idle_in_transaction_session_timeout`` once its statement is done. Rows are exactly once (the part is written once, by a plain
   INSERT; the unique key stands behind that: see :func:`write_next_part`).
 
 A part's transaction commits with ``synchronous_commit = off`` on PostgreSQL: it does
@@ -33,7 +33,8 @@ WAL flushes everything before it.
 While a process's part writers are writing, from a writer's first part until it finds
 none waiting, its batch loops yield the CPU to them (:func:`yield_to_writers`): each
 waits up to ``FANOUT_SEND_PAUSE`` seconds after a batch before claiming the next.
-Sending and writing share the machine's cores, and a part written sooner makes its rows due sooner; the first batches still go at once (a loop
+Sending and writing share the machine's cores, and a part written sooner makes its rows
+due sooner; the first batches still go at once (a loop
 waits only after a batch), so the first messages leave within a second or two of Send.
 
 The fan-out's ``state`` is "sending" until its last part is written, then "done";

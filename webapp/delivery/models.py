@@ -118,7 +118,7 @@ class Delivery(db.Model):
         # except email, push and digest rows still waiting or being sent: those are
         # written ~720,000 at a time by a London-wide fan-out, and an entry each cost
         # ~15 % of the fan-out's PostgreSQL time (and a push's claim another). Texts
-        # stay in (STOP drops the waiting ones at once). :data:`RESIDENT_ROWS` says which
+        # stay in (STOP drops the waiting ones at once). :data:`RESIDENT_PARTS` says which
         # index finds the others.
         Index("ix_deliveries_user", "user_id",
               postgresql_where=text(USER_INDEXED), sqlite_where=text(USER_INDEXED)),

@@ -440,9 +440,9 @@ def _record(conn, outcome: Outcome, token: str, now) -> None:
     # The claim token alone names the batch's rows: a claim sets it with state "sending"
     # and every change of state away from "sending" clears it (here; a reclaim after the
     # lease replaces it). Not "AND state = 'sending'": that condition matches the leased
-    # rows' partial index, whose statistics say it is nearly empty, so PostgreSQL's
-    # generic plan for these statements scanned every claimed row of every worker and
-    # cast the batch's id array for each of them (~5 µs of PostgreSQL's CPU a push).
+    # rows' partial index, whose statistics say it is nearly empty, so PostgreSQL's plan
+    # for the batch's values walked every claimed row of every worker and cast the
+    # batch's id array (text) for each of them (~5 µs of PostgreSQL's CPU a push).
     mine = Delivery.claimed_by == token
     cleared = dict(claimed_by=None, lease_until=None)
     if outcome.sent:

@@ -246,3 +246,78 @@ def select_devices():
 
     from webapp.delivery.models import PushSubscription
     return select(PushSubscription).order_by(PushSubscription.id)
+
+
+def test_batch_loops_take_turns_for_their_work_not_for_their_waits(app, make_resident,
+                                                                   push_service, monkeypatch):
+    """A batch loop claims, loads, encrypts and records holding the worker's TURN (the
+    asyncio client's cpu_lock), and lets go of it while the push service answers: the
+    process's other loop works meanwhile instead of both fighting for the interpreter."""
+    import webapp.delivery.push_async as push_async
+    import webapp.delivery.worker as worker
+    from tests.delivery.test_outbox import reply_event, subscribe
+    from webapp.delivery import notify
+    from webapp.extensions import db
+    monkeypatch.setattr(worker, "_push_client", None)
+    monkeypatch.setitem(app.config, "PUSH_SENDER", "asyncio")
+    assert worker.push_client().cpu_lock is worker.TURN
+    held = []
+
+    def spied(name, module):
+        real = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            held.append((name, worker.TURN.locked()))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+    for name in ("claim_rows", "load_claimed", "record", "endpoint_problem"):
+        spied(name, worker)
+    spied("encrypt", push_async)
+    user = make_resident(email_frequency="off")
+    push_service.delay(subscribe(user, push_service), 1.0)
+    notify(user, reply_event(1))
+    db.session.commit()
+    results = []
+
+    def loop():
+        with app.app_context():
+            results.append(worker.deliver_due())
+    sending = threading.Thread(target=loop)
+    sending.start()
+    time.sleep(0.5)  # the push is in flight, its answer 0.5 s away
+    waiting_free = not worker.TURN.locked()
+    sending.join()
+    assert results[0]["sent"] == 1
+    assert waiting_free
+    assert sorted(held) == sorted((name, True) for name in (
+        "claim_rows", "load_claimed", "endpoint_problem", "encrypt", "record"))
+    assert not worker.TURN.locked()
+
+
+def test_one_batch_is_encrypted_at_a_time(app, push_service, monkeypatch):
+    """Two batch loops sending through one asyncio client at once encrypt in turn, never
+    side by side (encrypting lets go of the interpreter lock several times a message)."""
+    import webapp.delivery.push_async as push_async
+    real, inside, most = push_async.encrypt, [0], [0]
+
+    def slow(subscription, data):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.01)  # lets go of the interpreter lock, as the cryptography does
+        inside[0] -= 1
+        return real(subscription, data)
+    monkeypatch.setattr(push_async, "encrypt", slow)
+    client = AsyncPushClient(vapid(), "mailto:test@wardline.example", timeout=5)
+    agents = [push_service.agent() for _ in range(2)]
+    results = []
+    try:
+        loops = [threading.Thread(target=lambda a=a: results.extend(client.send_many(
+            [(a.subscription, '{"title":"x"}')] * 5, deadline=10))) for a in agents]
+        for thread in loops:
+            thread.start()
+        for thread in loops:
+            thread.join()
+    finally:
+        client.close()
+    assert [r.status for r in results] == ["sent"] * 10
+    assert most[0] == 1

@@ -238,16 +238,19 @@ def _take_and_write(now, skip_existing: bool) -> int | None:
     return written
 
 
-def write_parts(stopping: threading.Event, poll: float = 0.25, once: bool = False) -> None:
+def write_parts(stopping: threading.Event, poll: float = 0.25, once: bool = False,
+                wakeup=None) -> None:
     """A part writer (a thread of ``flask deliver``): write waiting parts back to back
     until ``stopping`` is set, looking for new ones every ``poll`` seconds while none
-    waits (a read of the waiting parts' partial index). ``once``: one look, then return.
-    From its first part until it finds none waiting, the batch loops of the process
-    yield to it (:func:`yield_to_writers`)."""
+    waits (a read of the waiting parts' partial index), or as soon as ``wakeup``
+    (:class:`webapp.delivery.wakeup.Wakeup`) says a fan-out was started. ``once``: one
+    look, then return. From its first part until it finds none waiting, the batch loops
+    of the process yield to it (:func:`yield_to_writers`)."""
     wrote = None
     streak = False  # this writer has written parts back to back and not yet found none
     try:
         while not stopping.is_set():
+            seen = wakeup.generation if wakeup else 0  # before looking: none is missed
             try:
                 wrote = write_next_part(look_first=wrote is None)
             except Exception:  # a database hiccup must not end the writer
@@ -263,7 +266,10 @@ def write_parts(stopping: threading.Event, poll: float = 0.25, once: bool = Fals
             if once:
                 return
             if wrote is None:
-                stopping.wait(poll)
+                if wakeup:
+                    wakeup.wait(seen, poll)
+                else:
+                    stopping.wait(poll)
     finally:
         if streak:
             _writing.end()

@@ -37,6 +37,7 @@ from webapp.platform.account_data import Gathered, register_account_data
 from webapp.platform.db import insert_ignore
 from webapp.platform.timeutil import utcnow
 
+from webapp.delivery.wakeup import announce
 from webapp.delivery.models import (Delivery, Fanout, Notification, PushSubscription, fixed,
                                     rows_of)
 
@@ -199,7 +200,10 @@ def notify(user, event: Event) -> int:
              attempts=0, next_attempt_at=now, created_at=now) for row in rows
     ]).on_conflict_do_nothing().returning(Delivery.__table__.c.id)
     # Count what RETURNING gives back: rowcount is unreliable for multi-row inserts.
-    return len(db.session.execute(stmt).all())
+    written = len(db.session.execute(stmt).all())
+    if written:
+        announce()  # the workers look at once when the caller commits
+    return written
 
 
 _DELIVERY_COLUMNS = ["notification_id", "user_id", "channel", "device_id", "state", "attempts",
@@ -236,6 +240,9 @@ def fan_out(event: Event, audience, *, channels=("email", "push"), now=None,
     db.session.flush()
     now = now or utcnow()
     outbox_lock()  # before the audience is read (see outbox_lock)
+    # The workers look at once when the caller commits: for these rows, and for the other
+    # parts of a fan-out started now (webapp.delivery.fanout).
+    announce()
     if notification_id is None:
         notification_id = notification_for(event)
     if users is not None:

@@ -55,6 +55,7 @@ from webapp.delivery.push import PushClient
 from webapp.delivery.push_async import AsyncPushClient
 from webapp.delivery.push import build_payload
 from webapp.delivery.subscriptions import vapid
+from webapp.delivery.wakeup import Wakeup, listener_url
 from webapp.platform.mail import SMTPConnection
 from webapp.accounts.phone import SmsNumber
 from webapp.delivery.notify_client import (REFERENCE_PREFIX, email_by_notify, send_email,
@@ -599,12 +600,14 @@ def deliver_due(batch_size: int = 100, now=None) -> dict:
 
 
 def batch_loop(stopping: threading.Event, batch_size: int, idle_sleep: float,
-               pause: float, once: bool = False) -> None:
+               pause: float, once: bool = False, wakeup: Wakeup | None = None) -> None:
     """One batch loop of :func:`run_forever`: batches back to back until ``stopping`` is
-    set, ``idle_sleep`` seconds between them when fewer than ``batch_size`` were due, and
-    up to ``pause`` seconds after each batch while a part writer of this process writes
+    set, ``idle_sleep`` seconds between them when fewer than ``batch_size`` were due
+    (less when ``wakeup`` says rows were written meanwhile), and up to ``pause`` seconds
+    after each batch while a part writer of this process writes
     (:func:`webapp.delivery.fanout.yield_to_writers`)."""
     while not stopping.is_set():
+        seen = wakeup.generation if wakeup else 0  # before looking: no wake-up is missed
         try:
             result = deliver_due(batch_size)
         except Exception:  # a database hiccup must not kill the worker
@@ -618,7 +621,10 @@ def batch_loop(stopping: threading.Event, batch_size: int, idle_sleep: float,
         if result["claimed"]:
             yield_to_writers(pause)
         if result["claimed"] < batch_size:
-            stopping.wait(idle_sleep)
+            if wakeup:
+                wakeup.wait(seen, idle_sleep)
+            else:
+                stopping.wait(idle_sleep)
 
 
 def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = False,
@@ -637,17 +643,21 @@ def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = Fal
     app = current_app._get_current_object()
     stopping = threading.Event()
     pause = float(current_app.config["FANOUT_SEND_PAUSE"])
+    wakeup = Wakeup(stopping)  # LISTEN/NOTIFY on PostgreSQL: no waiting for the next look
+    url = listener_url(db.engine)
+    if url and not once:
+        wakeup.start(url)
 
     def _stop(*_):
-        stopping.set()
+        wakeup.stop()
 
     def loop():
         with app.app_context():
-            batch_loop(stopping, batch_size, idle_sleep, pause, once)
+            batch_loop(stopping, batch_size, idle_sleep, pause, once, wakeup)
 
     def writer():
         with app.app_context():
-            write_parts(stopping, min(idle_sleep, 0.25), once)
+            write_parts(stopping, min(idle_sleep, 0.25), once, wakeup)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -663,6 +673,7 @@ def run_forever(batch_size: int = 100, idle_sleep: float = 1.0, once: bool = Fal
     loop()
     for thread in threads:
         thread.join()
+    wakeup.join(timeout=5)
     if _push_client is not None:
         _push_client.close()
     log.info("delivery worker stopped")

@@ -37,6 +37,10 @@ def start(command, app, smtp_server, **extra_env):
 
 
 def stop(proc, sig=signal.SIGTERM):
+    # End this test's transaction first: on SQLite it holds the write lock (every
+    # transaction begins IMMEDIATE), and a tick of the process being stopped that waited
+    # for it (up to SQLITE_BUSY_TIMEOUT, 30 s) kept the process from exiting in time.
+    db.session.rollback()
     proc.send_signal(sig)
     try:
         out, _ = proc.communicate(timeout=15)

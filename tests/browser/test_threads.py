@@ -3,6 +3,8 @@ reload, an officer's reply arrives by polling, the TOTP QR code renders, and the
 pass axe's serious/critical checks."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -12,6 +14,7 @@ from webapp.platform.db import write_transaction
 
 pytestmark = pytest.mark.browser
 ST_JAMES = "E05013806"
+POLLS = re.compile(r"/messages/\d+/poll\b")
 
 
 def _csp_errors(page):
@@ -58,6 +61,45 @@ def test_send_appends_without_reload_and_reply_arrives_by_polling(
     assert page.locator("#messages li.message").count() == 3
     assert errors == []
 
+
+
+@pytest.mark.parametrize("who", ["resident", "officer"])
+def test_send_while_a_poll_is_in_flight_is_not_lost(page, app, sign_in, make_resident,
+                                                    make_staff, fast_polling, who):
+    """Pressing Send while the page's poll for new messages is still waiting for its
+    answer sends the message: the send cancels the poll (hx-sync "abort"), it is not the
+    send that is dropped (a CI run lost an officer's reply that way under load)."""
+    from webapp.threads import services
+    from webapp.threads.models import Message
+    resident = make_resident(ST_JAMES, name="Ruth Resident")
+    officer = make_staff("officer", wards=[ST_JAMES], name="Jane Smith")
+    conv = services.start_conversation(resident, resident.home_ward, "Scooters", "Too fast.")
+    db.session.commit()
+    sign_in(resident if who == "resident" else officer)
+    held = []  # polls held unanswered: in flight for as long as the test wants
+
+    def hold(route):
+        held.append(route)
+    page.context.route(POLLS, hold)
+    page.goto(f"/messages/{conv.id}" if who == "resident" else f"/officer/messages/{conv.id}")
+    page.wait_for_function("document.querySelector('#poller') !== null")
+    deadline = 50
+    while not held and deadline:  # the first poll (every second) is now in flight
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert held, "no poll was made"
+    page.get_by_label("Your message").fill("Sent while a poll waited.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#messages")).to_contain_text("Sent while a poll waited.")
+    page.context.unroute(POLLS, hold)
+    for route in held:
+        try:
+            route.abort()
+        except Exception:  # the page already cancelled it
+            pass
+    db.session.rollback()
+    assert db.session.query(Message).filter_by(conversation_id=conv.id,
+                                                body="Sent while a poll waited.").count() == 1
 
 def test_totp_enrolment_qr_renders_under_csp(page, app, make_staff):
     from webapp.accounts.passwords import hash_password

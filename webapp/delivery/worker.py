@@ -77,8 +77,8 @@ _push_client_lock = threading.Lock()
 #: loops wait for their answers from push services, mail servers and Notify meanwhile,
 #: not for this lock. Two loops working at once (one encrypting, one recording, say)
 #: passed the interpreter lock to each other at every database call and cryptographic
-#: operation: in one process with two loops, 185 µs of CPU a push against 140 µs taking
-#: turns, for the same rate (``bench/profile_push_worker.py``, two loops).
+#: operation: in one process with two loops, 184–201 µs of CPU a push against 144–150 µs
+#: taking turns, for the same rate (``bench/profile_push_worker.py``, two loops).
 TURN = threading.Lock()
 
 
